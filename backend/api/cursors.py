@@ -1,0 +1,44 @@
+"""Opaque, signed list cursors, each bound to the list and filters that issued it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from backend.api.problems import BadRequest
+from backend.errors import FieldError
+
+
+class CursorCodec:
+    """Signs the position after a page's last item together with the list's scope.
+
+    The signature (HMAC with the app's secret key) makes a cursor unforgeable, and the
+    scope (which list, which department, which filters) makes one issued for a list
+    useless for any other: both are refused with 400.
+    """
+
+    def __init__(self, secret_key: str) -> None:
+        self._serializer = URLSafeSerializer(secret_key, salt="list-cursor/v1")
+
+    def encode(self, scope: list[Any], position: list[str]) -> str:
+        return self._serializer.dumps({"s": scope, "p": position})
+
+    def decode(self, cursor: str, scope: list[Any]) -> list[str]:
+        try:
+            data = self._serializer.loads(cursor)
+        except BadSignature:
+            raise _bad("is not a cursor this service issued (garbled or forged)") from None
+        if not isinstance(data, dict) or data.get("s") != scope:
+            raise _bad("belongs to a different list or different filters")
+        position = data.get("p")
+        if not isinstance(position, list) or not all(isinstance(p, str) for p in position):
+            raise _bad("is not a cursor this service issued")
+        return position
+
+
+def _bad(message: str) -> BadRequest:
+    return BadRequest(
+        "the cursor cannot be used here; start again without it",
+        [FieldError("cursor", message)],
+    )

@@ -1,0 +1,104 @@
+"""``/api/events/<department_id>``: a department's calendar events."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, url_for
+
+from backend.api.inputs import (
+    date_param,
+    event_fields,
+    if_match,
+    json_object,
+    limit_param,
+    month_param,
+    query,
+    text_param,
+)
+from backend.api.problems import BadRequest
+from backend.api.resources import cursors, event_json, list_response, resource_response, storage
+from backend.errors import FieldError
+from backend.storage import DateWindow
+
+bp = Blueprint("events", __name__, url_prefix="/api/events")
+
+DEFAULT_LIMIT = 50
+
+
+@bp.post("/<department_id>")
+def create_event(department_id: str) -> Response:
+    fields = event_fields(json_object(), creating=True)
+    event = storage().create_event(
+        department_id,
+        event_date=fields["event_date"],
+        title=fields["title"],
+        time_text=fields.get("time"),
+        description=fields.get("description"),
+    )
+    return resource_response(
+        event_json(event),
+        event.version,
+        status=201,
+        location=url_for(".get_event", department_id=department_id, event_id=event.id),
+    )
+
+
+@bp.get("/<department_id>")
+def list_events(department_id: str) -> Response:
+    args = query(
+        {
+            "from": date_param,
+            "to": date_param,
+            "month": month_param,
+            "limit": limit_param,
+            "cursor": text_param,
+        }
+    )
+    window = _window(args)
+    scope = ["events", department_id, window.start, window.end]
+    after = None
+    if "cursor" in args:
+        position = cursors().decode(args["cursor"], scope)
+        if len(position) != 4:
+            raise BadRequest("the cursor cannot be used here", [FieldError("cursor", "is malformed")])
+        after = (position[0], position[1], position[2], position[3])
+    limit = args.get("limit", DEFAULT_LIMIT)
+    page, more = storage().list_events(department_id, window, after, limit)
+    next_cursor = cursors().encode(scope, list(page[-1].sort_key)) if more and page else None
+    return list_response([event_json(e) for e in page], next_cursor)
+
+
+def _window(args: dict[str, object]) -> DateWindow:
+    if "month" in args:
+        if "from" in args or "to" in args:
+            raise BadRequest(
+                "use either month or from/to, not both",
+                [FieldError("month", "cannot be combined with from or to")],
+            )
+        first, last = args["month"]  # type: ignore[misc]
+        return DateWindow(str(first), str(last))
+    start, end = args.get("from"), args.get("to")
+    if start is not None and end is not None and str(start) > str(end):
+        raise BadRequest(
+            "the date window is empty", [FieldError("from", f"is after to ({start} > {end})")]
+        )
+    return DateWindow(None if start is None else str(start), None if end is None else str(end))
+
+
+@bp.get("/<department_id>/<event_id>")
+def get_event(department_id: str, event_id: str) -> Response:
+    event = storage().events.get(department_id, event_id)
+    return resource_response(event_json(event), event.version)
+
+
+@bp.patch("/<department_id>/<event_id>")
+def update_event(department_id: str, event_id: str) -> Response:
+    changes = event_fields(json_object(), creating=False)
+    event = storage().events.update(department_id, event_id, changes, if_match())
+    return resource_response(event_json(event), event.version)
+
+
+@bp.delete("/<department_id>/<event_id>")
+def delete_event(department_id: str, event_id: str) -> Response:
+    query({})
+    storage().events.delete(department_id, event_id, if_match())
+    return Response(status=204)

@@ -1,0 +1,490 @@
+"""The OpenAPI 3.1 document of the HTTP API, served at ``/openapi.json``.
+
+It is written to be fed to client generators (NSwag and openapi-generator for C#,
+openapi-typescript): every operation has an ``operationId``, request and response bodies
+are named components, and nullable fields use 3.1's ``["string", "null"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
+from backend.domain import DESCRIPTION_MAX, NAME_MAX, TIME_MAX, TITLE_MAX
+
+_JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": _ref("Problem")}}}
+
+
+def _param(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _body(schema: str, description: str, example: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": description,
+        "content": {
+            _JSON: {"schema": _ref(schema), "example": example},
+            "application/merge-patch+json": {"schema": _ref(schema)},
+        },
+    }
+
+
+_ERRORS = {
+    "400": {"$ref": "#/components/responses/BadRequest"},
+    "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+    "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+    "422": {"$ref": "#/components/responses/ValidationError"},
+    "503": {"$ref": "#/components/responses/Unavailable"},
+}
+_READ_ERRORS = {k: v for k, v in _ERRORS.items() if k in {"400", "503"}}
+_NOT_FOUND = {"404": {"$ref": "#/components/responses/NotFound"}}
+_PRECONDITION = {"412": {"$ref": "#/components/responses/PreconditionFailed"}}
+
+
+def _resource(schema: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+        "content": {_JSON: {"schema": _ref(schema)}},
+    }
+
+
+def _created(schema: str) -> dict[str, Any]:
+    created = _resource(schema, "Created")
+    created["headers"] = created["headers"] | {
+        "Location": {"description": "URL of the new resource", "schema": {"type": "string"}}
+    }
+    return created
+
+
+_NOT_MODIFIED = {"304": {"description": "Not modified: If-None-Match holds the current ETag"}}
+_NO_CONTENT = {"204": {"description": "Deleted"}}
+
+
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [kind, "null"], **extra}
+
+
+def _schemas() -> dict[str, Any]:
+    timestamp = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 with Z"}
+    version = {"type": "integer", "minimum": 1, "description": "Starts at 1; the ETag"}
+    date = {"type": "string", "format": "date", "description": "YYYY-MM-DD, a real date"}
+    name = {"type": "string", "minLength": 1, "maxLength": NAME_MAX}
+    title = {"type": "string", "minLength": 1, "maxLength": TITLE_MAX}
+    description = _nullable("string", maxLength=DESCRIPTION_MAX)
+    time_text = _nullable(
+        "string",
+        maxLength=TIME_MAX,
+        description="Free text as the client sent it, e.g. 오후 3:00",
+    )
+    return {
+        "Department": {
+            "type": "object",
+            "required": ["id", "name", "description", "created_at", "updated_at", "version"],
+            "properties": {
+                "id": {"type": "string"},
+                "name": name | {"description": "Unique, trimmed of surrounding white space"},
+                "description": description,
+                "created_at": timestamp,
+                "updated_at": timestamp,
+                "version": version,
+            },
+        },
+        "DepartmentCreate": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name"],
+            "properties": {"name": name, "description": description},
+        },
+        "DepartmentUpdate": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"name": name, "description": description},
+        },
+        "DepartmentList": {
+            "type": "object",
+            "required": ["items", "next_cursor"],
+            "properties": {
+                "items": {"type": "array", "items": _ref("Department")},
+                "next_cursor": _nullable("string", description="Pass as ?cursor= for the next page"),
+            },
+        },
+        "Event": {
+            "type": "object",
+            "required": [
+                "id",
+                "department_id",
+                "event_date",
+                "title",
+                "time",
+                "start_time",
+                "description",
+                "created_at",
+                "updated_at",
+                "version",
+            ],
+            "properties": {
+                "id": {"type": "string"},
+                "department_id": {"type": "string"},
+                "event_date": date,
+                "title": title,
+                "time": time_text,
+                "start_time": _nullable(
+                    "string",
+                    pattern="^[0-2][0-9]:[0-5][0-9]$",
+                    description="24-hour HH:MM read from time, or null when it cannot be read",
+                ),
+                "description": description,
+                "created_at": timestamp,
+                "updated_at": timestamp,
+                "version": version,
+            },
+        },
+        "EventCreate": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["event_date", "title"],
+            "properties": {
+                "event_date": date,
+                "title": title,
+                "time": time_text,
+                "description": description,
+            },
+        },
+        "EventUpdate": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "event_date": date,
+                "title": title,
+                "time": time_text,
+                "description": description,
+            },
+        },
+        "EventList": {
+            "type": "object",
+            "required": ["items", "next_cursor"],
+            "properties": {
+                "items": {"type": "array", "items": _ref("Event")},
+                "next_cursor": _nullable("string", description="Pass as ?cursor= for the next page"),
+            },
+        },
+        "FieldError": {
+            "type": "object",
+            "required": ["field", "message"],
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+        },
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {
+                    "type": "string",
+                    "format": "uri-reference",
+                    "description": "One of: "
+                    + ", ".join(PROBLEM_BASE + slug for slug in PROBLEM_TYPES)
+                    + ", or about:blank",
+                },
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "instance": {"type": "string"},
+                "request_id": _nullable("string"),
+                "errors": {"type": "array", "items": _ref("FieldError")},
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"type": "string"}},
+        },
+        "Readiness": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ready", "unavailable"]},
+                "storage": {"type": "string"},
+                "problems": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    }
+
+
+def _components() -> dict[str, Any]:
+    return {
+        "schemas": _schemas(),
+        "parameters": {
+            "DepartmentId": {
+                "name": "department_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+            "EventId": {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            "Limit": {
+                "name": "limit",
+                "in": "query",
+                "description": "Page size",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+            },
+            "Cursor": {
+                "name": "cursor",
+                "in": "query",
+                "description": "next_cursor of the previous page, for the same list and filters",
+                "schema": {"type": "string"},
+            },
+            "IfMatch": {
+                "name": "If-Match",
+                "in": "header",
+                "description": 'The ETag last read (e.g. "3"); 412 when it no longer matches',
+                "schema": {"type": "string"},
+            },
+            "IfNoneMatch": {
+                "name": "If-None-Match",
+                "in": "header",
+                "description": "The ETag held; 304 when it is still current",
+                "schema": {"type": "string"},
+            },
+        },
+        "headers": {
+            "ETag": {"description": 'The resource version, quoted: "3"', "schema": {"type": "string"}},
+            "X-Request-ID": {"description": "Correlates logs and errors", "schema": {"type": "string"}},
+        },
+        "responses": {
+            "BadRequest": _problem("Malformed JSON, a bad query parameter or cursor"),
+            "NotFound": _problem("No such department or event"),
+            "Conflict": _problem("Name taken, or the department still has events"),
+            "PreconditionFailed": _problem("If-Match does not match the current ETag"),
+            "PayloadTooLarge": _problem("Body over 1 MiB"),
+            "UnsupportedMediaType": _problem("The body is not application/json"),
+            "ValidationError": _problem("Well-formed JSON that breaks a rule; see errors[]"),
+            "Unavailable": {
+                **_problem("DynamoDB is throttling or unreachable; retry after Retry-After"),
+                "headers": {
+                    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+                },
+            },
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    dept = _param("DepartmentId")
+    event = _param("EventId")
+    return {
+        "/api/departments": {
+            "post": {
+                "operationId": "createDepartment",
+                "tags": ["departments"],
+                "summary": "Create a department",
+                "requestBody": _body(
+                    "DepartmentCreate",
+                    "The new department",
+                    {"name": "QA팀", "description": "품질 보증"},
+                ),
+                "responses": {
+                    "201": _created("Department"),
+                    "409": {"$ref": "#/components/responses/Conflict"},
+                    **_ERRORS,
+                },
+            },
+            "get": {
+                "operationId": "listDepartments",
+                "tags": ["departments"],
+                "summary": "List departments ordered by name",
+                "parameters": [
+                    {
+                        "name": "name",
+                        "in": "query",
+                        "description": "Exact department name",
+                        "schema": {"type": "string"},
+                    },
+                    _param("Limit"),
+                    _param("Cursor"),
+                ],
+                "responses": {
+                    "200": {"description": "A page", "content": {_JSON: {"schema": _ref("DepartmentList")}}},
+                    **_READ_ERRORS,
+                },
+            },
+        },
+        "/api/departments/{department_id}": {
+            "parameters": [dept],
+            "get": {
+                "operationId": "getDepartment",
+                "tags": ["departments"],
+                "parameters": [_param("IfNoneMatch")],
+                "responses": {
+                    "200": _resource("Department", "The department"),
+                    **_NOT_MODIFIED,
+                    **_NOT_FOUND,
+                    **_READ_ERRORS,
+                },
+            },
+            "patch": {
+                "operationId": "updateDepartment",
+                "tags": ["departments"],
+                "parameters": [_param("IfMatch")],
+                "requestBody": _body("DepartmentUpdate", "Fields to change", {"description": "품질 보증팀"}),
+                "responses": {
+                    "200": _resource("Department", "The updated department"),
+                    **_NOT_FOUND,
+                    "409": {"$ref": "#/components/responses/Conflict"},
+                    **_PRECONDITION,
+                    **_ERRORS,
+                },
+            },
+            "delete": {
+                "operationId": "deleteDepartment",
+                "tags": ["departments"],
+                "parameters": [
+                    _param("IfMatch"),
+                    {
+                        "name": "cascade",
+                        "in": "query",
+                        "description": "Also delete the department's events",
+                        "schema": {"type": "boolean", "default": False},
+                    },
+                ],
+                "responses": {
+                    **_NO_CONTENT,
+                    **_NOT_FOUND,
+                    "409": {"$ref": "#/components/responses/Conflict"},
+                    **_PRECONDITION,
+                    **_READ_ERRORS,
+                },
+            },
+        },
+        "/api/events/{department_id}": {
+            "parameters": [dept],
+            "post": {
+                "operationId": "createEvent",
+                "tags": ["events"],
+                "requestBody": _body(
+                    "EventCreate",
+                    "The new event",
+                    {"event_date": "2024-01-25", "title": "테스트 이벤트", "time": "오후 3:00"},
+                ),
+                "responses": {"201": _created("Event"), **_NOT_FOUND, **_ERRORS},
+            },
+            "get": {
+                "operationId": "listEvents",
+                "tags": ["events"],
+                "summary": "List events by date, then start time (untimed first), then title",
+                "parameters": [
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "description": "First date, inclusive",
+                        "schema": {"type": "string", "format": "date"},
+                    },
+                    {
+                        "name": "to",
+                        "in": "query",
+                        "description": "Last date, inclusive",
+                        "schema": {"type": "string", "format": "date"},
+                    },
+                    {
+                        "name": "month",
+                        "in": "query",
+                        "description": "YYYY-MM; not with from/to",
+                        "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                    },
+                    _param("Limit"),
+                    _param("Cursor"),
+                ],
+                "responses": {
+                    "200": {"description": "A page", "content": {_JSON: {"schema": _ref("EventList")}}},
+                    **_NOT_FOUND,
+                    **_READ_ERRORS,
+                },
+            },
+        },
+        "/api/events/{department_id}/{event_id}": {
+            "parameters": [dept, event],
+            "get": {
+                "operationId": "getEvent",
+                "tags": ["events"],
+                "parameters": [_param("IfNoneMatch")],
+                "responses": {
+                    "200": _resource("Event", "The event"),
+                    **_NOT_MODIFIED,
+                    **_NOT_FOUND,
+                    **_READ_ERRORS,
+                },
+            },
+            "patch": {
+                "operationId": "updateEvent",
+                "tags": ["events"],
+                "parameters": [_param("IfMatch")],
+                "requestBody": _body("EventUpdate", "Fields to change", {"time": "오전 10:00"}),
+                "responses": {
+                    "200": _resource("Event", "The updated event"),
+                    **_NOT_FOUND,
+                    **_PRECONDITION,
+                    **_ERRORS,
+                },
+            },
+            "delete": {
+                "operationId": "deleteEvent",
+                "tags": ["events"],
+                "parameters": [_param("IfMatch")],
+                "responses": {**_NO_CONTENT, **_NOT_FOUND, **_PRECONDITION, **_READ_ERRORS},
+            },
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "getHealth",
+                "tags": ["service"],
+                "summary": "The process is running",
+                "responses": {"200": {"description": "Alive", "content": {_JSON: {"schema": _ref("Health")}}}},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "getReadiness",
+                "tags": ["service"],
+                "summary": "Both tables answer",
+                "responses": {
+                    "200": {"description": "Ready", "content": {_JSON: {"schema": _ref("Readiness")}}},
+                    "503": {
+                        "description": "Not ready, with the reason",
+                        "content": {_JSON: {"schema": _ref("Readiness")}},
+                    },
+                },
+            }
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Department Calendar API",
+            "version": "1.0.0",
+            "description": (
+                "Departments and their calendar events, stored in Amazon DynamoDB. "
+                "Errors are RFC 9457 application/problem+json. Every response carries "
+                "X-Request-ID; single resources carry an ETag for If-Match / If-None-Match."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "tags": [
+            {"name": "departments"},
+            {"name": "events"},
+            {"name": "service"},
+        ],
+        "paths": _paths(),
+        "components": _components(),
+    }

@@ -1,0 +1,53 @@
+"""What views share: the injected storage, cursors, and how resources are written out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Response, current_app
+
+from backend.api.cursors import CursorCodec
+from backend.api.inputs import not_modified
+from backend.domain import Department, Event
+from backend.storage import Storage
+
+STORAGE_KEY = "calendar.storage"
+CURSORS_KEY = "calendar.cursors"
+
+
+def storage() -> Storage:
+    result: Storage = current_app.extensions[STORAGE_KEY]
+    return result
+
+
+def cursors() -> CursorCodec:
+    result: CursorCodec = current_app.extensions[CURSORS_KEY]
+    return result
+
+
+def department_json(department: Department) -> dict[str, Any]:
+    return asdict(department)
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return asdict(event)
+
+
+def resource_response(
+    body: dict[str, Any], version: int, *, status: int = 200, location: str | None = None
+) -> Response:
+    """A single resource with its ``ETag``; 304 when the client's copy is current."""
+    if status == 200 and not_modified(version):
+        response = Response(status=304)
+    else:
+        response = current_app.json.response(body)
+        response.status_code = status
+    response.headers["ETag"] = f'"{version}"'
+    if location is not None:
+        response.headers["Location"] = location
+    return response
+
+
+def list_response(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
+    return current_app.json.response({"items": items, "next_cursor": next_cursor})

@@ -1,0 +1,27 @@
+"""The WSGI entry point of the setup guide: ``flask run`` and ``gunicorn app:app`` in backend/.
+
+This module builds the application at import time on purpose: it is what those
+commands load. Everything else in the package builds nothing on import.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # Loaded as a top-level module from inside backend/: make the package importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backend import create_app
+from backend.errors import ConfigError, StartupError
+
+if not logging.getLogger().handlers:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+try:
+    app = create_app()
+except (ConfigError, StartupError) as exc:
+    logging.getLogger("backend").critical("cannot start: %s", exc)
+    raise SystemExit(f"cannot start: {exc}") from None

@@ -1,0 +1,204 @@
+"""Settings from the environment and ``backend/.env``: the only reader of ``os.environ``."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from backend.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+DEFAULT_DOTENV = PACKAGE_DIR / ".env"
+DEFAULT_LOCAL_DIR = REPO_DIR / ".localdb"
+DEFAULT_REGION = "ap-northeast-2"
+
+# The values the setup guide and .env.example ship: recognised so that a copied example
+# file fails with advice instead of an AWS signature error.
+PLACEHOLDER_ACCESS_KEYS = frozenset({"your_access_key_id_here", "your-access-key-id"})
+PLACEHOLDER_SECRET_KEYS = frozenset({"your_secret_access_key_here", "your-secret-access-key"})
+PLACEHOLDER_APP_SECRETS = frozenset({"your-secret-key-change-in-production", "change-me"})
+
+# Variables whose presence means "credentials for real AWS are configured here".
+_AWS_CREDENTIAL_MARKERS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_LAMBDA_FUNCTION_NAME",
+)
+
+
+class Mode(StrEnum):
+    """Where the DynamoDB tables live."""
+
+    LOCAL = "local"  # the embedded engine, started on demand under LOCAL_DYNAMODB_DIR
+    AWS = "aws"  # Amazon DynamoDB, with boto3's credential chain
+    ENDPOINT = "endpoint"  # any DynamoDB-compatible endpoint (AWS_ENDPOINT_URL_DYNAMODB)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the application reads from its environment, resolved once."""
+
+    mode: Mode = Mode.LOCAL
+    region: str = DEFAULT_REGION
+    departments_table: str = "departments"
+    events_table: str = "events"
+    endpoint_url: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_session_token: str | None = field(default=None, repr=False)
+    aws_profile: str | None = None
+    flask_env: str = "development"
+    secret_key: str | None = field(default=None, repr=False)
+    local_dir: Path = DEFAULT_LOCAL_DIR
+    max_pool_connections: int = 10
+
+    @property
+    def is_production(self) -> bool:
+        return self.flask_env == "production"
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        dotenv_path: Path | None = DEFAULT_DOTENV,
+    ) -> Settings:
+        """Build settings from the process environment over ``backend/.env``.
+
+        Real environment variables win over the file, as python-dotenv does by default.
+        The file is read into a mapping rather than into ``os.environ``: settings pass
+        credentials to boto3 explicitly, so nothing global changes behind the tests' back.
+        """
+        env: dict[str, str] = {}
+        if dotenv_path is not None and dotenv_path.is_file():
+            env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        env.update(os.environ if environ is None else environ)
+        source = str(dotenv_path) if dotenv_path is not None and dotenv_path.is_file() else None
+        return cls._from_mapping(env, source)
+
+    @classmethod
+    def _from_mapping(cls, env: Mapping[str, str], source: str | None) -> Settings:
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        where = f"the environment or {source}" if source else "the environment"
+        access_key = get("AWS_ACCESS_KEY_ID")
+        secret = get("AWS_SECRET_ACCESS_KEY")
+        if access_key in PLACEHOLDER_ACCESS_KEYS or secret in PLACEHOLDER_SECRET_KEYS:
+            raise ConfigError(
+                f"AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in {where} still hold the example "
+                "placeholders. Set your real access key pair (IAM → Users → Security "
+                "credentials), or delete both lines to use the embedded local DynamoDB."
+            )
+        if (access_key is None) != (secret is None):
+            missing = "AWS_SECRET_ACCESS_KEY" if secret is None else "AWS_ACCESS_KEY_ID"
+            raise ConfigError(f"{missing} is not set in {where}: the AWS key pair needs both.")
+
+        endpoint = get("AWS_ENDPOINT_URL_DYNAMODB") or get("AWS_ENDPOINT_URL")
+        mode = _choose_mode(get("DYNAMODB_MODE"), endpoint, env)
+
+        flask_env = (get("FLASK_ENV") or "development").lower()
+        secret_key = get("SECRET_KEY")
+        if flask_env == "production" and (
+            secret_key is None or secret_key in PLACEHOLDER_APP_SECRETS or len(secret_key) < 16
+        ):
+            raise ConfigError(
+                f"FLASK_ENV=production needs a real SECRET_KEY in {where} (at least 16 "
+                "characters, not the example value). Generate one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+
+        local_dir = Path(get("LOCAL_DYNAMODB_DIR") or DEFAULT_LOCAL_DIR).expanduser()
+        pool = get("DYNAMODB_MAX_POOL_CONNECTIONS")
+        return cls(
+            mode=mode,
+            region=get("AWS_REGION") or get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+            departments_table=get("DEPARTMENTS_TABLE") or "departments",
+            events_table=get("EVENTS_TABLE") or "events",
+            endpoint_url=endpoint,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret,
+            aws_session_token=get("AWS_SESSION_TOKEN"),
+            aws_profile=get("AWS_PROFILE"),
+            flask_env=flask_env,
+            secret_key=secret_key,
+            local_dir=local_dir,
+            max_pool_connections=_positive_int("DYNAMODB_MAX_POOL_CONNECTIONS", pool, 10),
+        )
+
+    def resolved_secret_key(self) -> str:
+        """The key that signs list cursors.
+
+        Without ``SECRET_KEY`` (development only; production refuses to start), a random
+        key is generated once and kept beside the local data, so cursors stay valid
+        across restarts and across worker processes.
+        """
+        if self.secret_key:
+            return self.secret_key
+        path = self.local_dir / "secret-key"
+        try:
+            return path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            pass
+        self.local_dir.mkdir(parents=True, exist_ok=True)
+        candidate = secrets.token_urlsafe(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process won the race: use its key
+            return path.read_text(encoding="ascii").strip()
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(candidate)
+        return candidate
+
+
+def _choose_mode(explicit: str | None, endpoint: str | None, env: Mapping[str, str]) -> Mode:
+    if explicit is not None:
+        try:
+            chosen = Mode(explicit.lower())
+        except ValueError:
+            raise ConfigError(
+                f"DYNAMODB_MODE={explicit!r} is not one of: local, aws, endpoint"
+            ) from None
+        if chosen is Mode.ENDPOINT and endpoint is None:
+            raise ConfigError("DYNAMODB_MODE=endpoint needs AWS_ENDPOINT_URL_DYNAMODB.")
+        return chosen
+    if endpoint is not None:
+        return Mode.ENDPOINT
+    if any(env.get(name, "").strip() for name in _AWS_CREDENTIAL_MARKERS):
+        return Mode.AWS
+    return Mode.LOCAL
+
+
+def _positive_int(name: str, raw: str | None, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s)://localhost or a loopback address, where no real credentials go."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,91 @@
+"""From settings to a connected ``Storage``: local engine, AWS or another endpoint."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from backend.config import Mode, Settings, is_loopback_url
+from backend.errors import ConfigError, StartupError
+from backend.storage import Storage
+from backend.storage.dynamo import make_client
+
+logger = logging.getLogger(__name__)
+
+CREATE_TABLES_HINT = (
+    'cd backend && python -c "from models import DynamoDBDatabase; '
+    'DynamoDBDatabase().create_tables()"'
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which DynamoDB a process talks to, in words for its first log line."""
+
+    mode: Mode
+    endpoint_url: str | None
+    region: str
+
+    def describe(self) -> str:
+        if self.mode is Mode.LOCAL:
+            return f"the embedded local DynamoDB at {self.endpoint_url}"
+        if self.mode is Mode.ENDPOINT:
+            return f"the DynamoDB endpoint {self.endpoint_url} (region {self.region})"
+        return f"Amazon DynamoDB in {self.region}"
+
+
+def connect(settings: Settings, *, max_pool_connections: int | None = None) -> tuple[Storage, Target]:
+    """Open storage for ``settings``, starting the embedded engine in local mode."""
+    endpoint = settings.endpoint_url
+    access, secret = settings.aws_access_key_id, settings.aws_secret_access_key
+    token, profile = settings.aws_session_token, settings.aws_profile
+    if settings.mode is Mode.LOCAL:
+        endpoint = local_endpoint(settings)
+        from backend.local_engine import LOCAL_CREDENTIALS  # noqa: PLC0415 - dev-only module
+
+        (access, secret), token, profile = LOCAL_CREDENTIALS, None, None
+    elif settings.mode is Mode.ENDPOINT and endpoint and access is None and profile is None:
+        if is_loopback_url(endpoint):
+            # DynamoDB Local, LocalStack and moto accept any signature; real AWS would not
+            # be on a loopback address, so no real credentials are needed or sent.
+            access, secret = "local", "local"
+    client = make_client(
+        region=settings.region,
+        endpoint_url=endpoint,
+        access_key=access,
+        secret_key=secret,
+        session_token=token,
+        profile=profile,
+        max_pool_connections=max_pool_connections or settings.max_pool_connections,
+    )
+    storage = Storage(client, settings.departments_table, settings.events_table)
+    return storage, Target(settings.mode, endpoint, settings.region)
+
+
+def local_endpoint(settings: Settings) -> str:
+    """The embedded engine's URL for ``settings.local_dir``, started if needed."""
+    try:
+        from backend import local_engine  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - depends on what is installed
+        raise ConfigError(
+            "No AWS settings were found, and the embedded local DynamoDB needs the "
+            "development requirements (pip install -r requirements-dev.txt). "
+            "To use AWS instead, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+            "AWS_PROFILE); for another endpoint set AWS_ENDPOINT_URL_DYNAMODB."
+        ) from exc
+    try:
+        return local_engine.ensure_running(settings.local_dir)
+    except (local_engine.EngineError, OSError) as exc:
+        raise StartupError(f"the embedded local DynamoDB could not start: {exc}") from exc
+
+
+def missing_tables_message(target: Target, problems: list[str]) -> str:
+    lines = [f"The DynamoDB tables on {target.describe()} are not ready:"]
+    lines += [f"  - {p}" for p in problems]
+    lines += [
+        "Create them (as an administrator) with:",
+        f"  {CREATE_TABLES_HINT}",
+        "or with the AWS CLI commands of the setup guide (Step 4, way 2). This server "
+        "never creates or alters tables itself.",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,48 @@
+"""The product's records as plain data, shared by storage, the API and the migration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+NAME_MAX = 100
+DESCRIPTION_MAX = 2000
+TITLE_MAX = 200
+TIME_MAX = 100
+
+
+def utc_now() -> str:
+    """The current instant as ISO 8601 in UTC with ``Z``, to the millisecond."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Department:
+    id: str
+    name: str
+    description: str | None
+    created_at: str
+    updated_at: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    department_id: str
+    event_date: str
+    title: str
+    time: str | None
+    start_time: str | None
+    description: str | None
+    created_at: str
+    updated_at: str
+    version: int
+
+    @property
+    def sort_key(self) -> tuple[str, str, str, str]:
+        """Calendar order: date, then start time (untimed, all-day events first), then title.
+
+        The id breaks the remaining ties so that pages never overlap or skip.
+        """
+        return (self.event_date, self.start_time or "", self.title, self.id)

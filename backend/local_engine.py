@@ -1,0 +1,464 @@
+"""The embedded local DynamoDB: moto's server on 127.0.0.1, its data kept on disk.
+
+With no AWS settings every local tool (the API server, ``create_tables()``, the
+migration) shares one engine process per data folder: the first tool that needs it
+starts it, the others find it through ``engine.json``, and it stops by itself after a
+quiet spell. moto keeps tables in memory only, so the engine appends every successful
+write to ``journal.jsonl`` (a write-ahead log of the DynamoDB requests themselves) and
+replays it when it starts; the journal is then compacted into one snapshot of the data.
+
+moto is a development dependency: production never imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger(__name__)
+
+LOCAL_CREDENTIALS = ("local", "local")  # moto accepts any key; these never leave the machine
+JOURNAL = "journal.jsonl"
+STATE = "engine.json"
+RUNNING_LOCK = "engine.running"
+START_LOCK = "engine.start"
+HEALTH_PATH = "/_engine/health"
+DEFAULT_IDLE_SECONDS = 900
+KEEPALIVE_SECONDS = 60
+_TARGET_PREFIX = "DynamoDB_20120810."
+_MUTATING = frozenset(
+    {
+        "CreateTable",
+        "DeleteTable",
+        "UpdateTable",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "UpdateTimeToLive",
+        "TagResource",
+        "UntagResource",
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+        "ExecuteTransaction",
+    }
+)
+
+
+class EngineError(RuntimeError):
+    """The embedded engine could not be started or reached."""
+
+
+# -- the engine process ------------------------------------------------------------------
+
+
+class JournalingApp:
+    """A WSGI wrapper around moto that serialises requests and journals successful writes.
+
+    moto's DynamoDB is not thread-safe (a transaction snapshots and restores whole tables),
+    so requests run one at a time, as DynamoDB's own per-item atomicity would have them
+    appear. The lock also keeps the journal in the order writes were applied.
+    """
+
+    def __init__(self, journal: Path | None) -> None:
+        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - dev-only dependency
+            DomainDispatcherApplication,
+            create_backend_app,
+        )
+
+        self._moto: WSGIApplication = DomainDispatcherApplication(create_backend_app)
+        self._lock = threading.Lock()
+        self._journal_path = journal
+        self._journal: IO[str] | None = None
+        self.last_request = time.monotonic()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        self.last_request = time.monotonic()
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"status": "ok", "pid": os.getpid()}).encode()]
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if not target.startswith(_TARGET_PREFIX):
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"this local engine serves DynamoDB only\n"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        with self._lock:
+            status, headers, payload = self._dispatch(environ, body)
+            operation = target.removeprefix(_TARGET_PREFIX)
+            if status.startswith("200") and operation in _MUTATING and self._journal_path:
+                self._append(operation, _region_of(environ), body)
+        start_response(status, headers)
+        return [payload]
+
+    def _dispatch(
+        self, environ: WSGIEnvironment, body: bytes
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        import io  # noqa: PLC0415
+
+        environ = dict(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        chunks = self._moto(environ, capture)  # type: ignore[arg-type]
+        try:
+            payload = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return captured["status"], captured["headers"], payload
+
+    def _append(self, operation: str, region: str, body: bytes) -> None:
+        if self._journal is None:
+            assert self._journal_path is not None
+            self._journal = self._journal_path.open("a", encoding="utf-8")
+        line = json.dumps({"op": operation, "region": region, "body": body.decode("utf-8")})
+        self._journal.write(line + "\n")
+        # Flushed to the OS on every write: survives the engine being killed. fsync is left
+        # to shutdown, as a power cut is not what local development guards against.
+        self._journal.flush()
+
+    def call(self, operation: str, region: str, payload: dict[str, Any] | str) -> dict[str, Any]:
+        """Run one DynamoDB request in-process (replay and compaction use this)."""
+        from werkzeug.test import EnvironBuilder  # noqa: PLC0415
+
+        body = payload if isinstance(payload, str) else json.dumps(payload)
+        builder = EnvironBuilder(
+            method="POST",
+            path="/",
+            base_url="http://localhost/",
+            data=body.encode("utf-8"),
+            headers={
+                "X-Amz-Target": _TARGET_PREFIX + operation,
+                "Content-Type": "application/x-amz-json-1.0",
+                "Authorization": (
+                    f"AWS4-HMAC-SHA256 Credential={LOCAL_CREDENTIALS[0]}/20240101/{region}/"
+                    "dynamodb/aws4_request, SignedHeaders=host, Signature=0"
+                ),
+            },
+        )
+        environ = builder.get_environ()
+        status, _headers, payload_bytes = self._dispatch(environ, body.encode("utf-8"))
+        result: dict[str, Any] = json.loads(payload_bytes or b"{}")
+        if not status.startswith("200"):
+            raise EngineError(f"{operation} failed in the local engine: {status} {result}")
+        return result
+
+    def replay(self) -> tuple[int, set[str]]:
+        """Apply the journal to the empty engine; returns (entries applied, regions seen)."""
+        regions: set[str] = set()
+        applied = 0
+        if self._journal_path is None or not self._journal_path.exists():
+            return applied, regions
+        with self._journal_path.open(encoding="utf-8") as journal:
+            for number, line in enumerate(journal, start=1):
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    # Only the last line can be torn (the engine was killed mid-write).
+                    logger.warning("journal line %d is incomplete; ignored", number)
+                    continue
+                try:
+                    self.call(entry["op"], entry["region"], entry["body"])
+                except EngineError as exc:
+                    logger.warning("journal line %d did not apply again: %s", number, exc)
+                    continue
+                regions.add(entry["region"])
+                applied += 1
+        return applied, regions
+
+    def compact(self, regions: Iterable[str]) -> int:
+        """Rewrite the journal as one snapshot: a CreateTable and batched puts per table."""
+        assert self._journal_path is not None
+        tmp = self._journal_path.with_suffix(".tmp")
+        entries = 0
+        with tmp.open("w", encoding="utf-8") as out:
+            for region in sorted(regions):
+                for line in self._snapshot_lines(region):
+                    out.write(line + "\n")
+                    entries += 1
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(self._journal_path)
+        return entries
+
+    def _snapshot_lines(self, region: str) -> Iterator[str]:
+        names: list[str] = []
+        start: dict[str, Any] = {}
+        while True:
+            listing = self.call("ListTables", region, start)
+            names.extend(listing.get("TableNames", []))
+            if "LastEvaluatedTableName" not in listing:
+                break
+            start = {"ExclusiveStartTableName": listing["LastEvaluatedTableName"]}
+        for name in names:
+            table = self.call("DescribeTable", region, {"TableName": name})["Table"]
+            yield json.dumps({"op": "CreateTable", "region": region, "body": json.dumps(_recreate(table))})
+            scan: dict[str, Any] = {"TableName": name}
+            while True:
+                page = self.call("Scan", region, scan)
+                items = page.get("Items", [])
+                for i in range(0, len(items), 25):
+                    batch = {name: [{"PutRequest": {"Item": it}} for it in items[i : i + 25]]}
+                    body = json.dumps({"RequestItems": batch}, ensure_ascii=False)
+                    yield json.dumps({"op": "BatchWriteItem", "region": region, "body": body})
+                if "LastEvaluatedKey" not in page:
+                    break
+                scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
+            self._journal.close()
+            self._journal = None
+
+
+def _region_of(environ: WSGIEnvironment) -> str:
+    auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+    try:
+        return auth.split("Credential=", 1)[1].split("/")[2]
+    except IndexError:
+        return "us-east-1"
+
+
+def _recreate(table: dict[str, Any]) -> dict[str, Any]:
+    """A CreateTable request that rebuilds a table from its DescribeTable output."""
+
+    def throughput(desc: dict[str, Any]) -> dict[str, int]:
+        t = desc.get("ProvisionedThroughput", {})
+        return {
+            "ReadCapacityUnits": int(t.get("ReadCapacityUnits") or 1),
+            "WriteCapacityUnits": int(t.get("WriteCapacityUnits") or 1),
+        }
+
+    on_demand = table.get("BillingModeSummary", {}).get("BillingMode") == "PAY_PER_REQUEST"
+    request: dict[str, Any] = {
+        "TableName": table["TableName"],
+        "AttributeDefinitions": table["AttributeDefinitions"],
+        "KeySchema": table["KeySchema"],
+        "BillingMode": "PAY_PER_REQUEST" if on_demand else "PROVISIONED",
+    }
+    if not on_demand:
+        request["ProvisionedThroughput"] = throughput(table)
+    gsis = [
+        {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+        | ({} if on_demand else {"ProvisionedThroughput": throughput(g)})
+        for g in table.get("GlobalSecondaryIndexes", [])
+    ]
+    if gsis:
+        request["GlobalSecondaryIndexes"] = gsis
+    lsis = [
+        {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+        for i in table.get("LocalSecondaryIndexes", [])
+    ]
+    if lsis:
+        request["LocalSecondaryIndexes"] = lsis
+    return request
+
+
+def serve(data_dir: Path, port: int, idle_seconds: float) -> int:
+    """Run the engine in this process until idle for ``idle_seconds`` or signalled."""
+    from werkzeug.serving import make_server  # noqa: PLC0415
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    running = (data_dir / RUNNING_LOCK).open("w")
+    try:
+        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        logger.error("another local engine already serves %s", data_dir)
+        return 1
+    app = JournalingApp(data_dir / JOURNAL)
+    started = time.monotonic()
+    applied, regions = app.replay()
+    if applied:
+        entries = app.compact(regions)
+        logger.info(
+            "replayed %d journal entries in %.1fs; compacted to %d",
+            applied,
+            time.monotonic() - started,
+            entries,
+        )
+    try:
+        server = make_server("127.0.0.1", port, app, threaded=True)
+    except OSError:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+    actual_port = server.server_address[1]
+    state = {"pid": os.getpid(), "port": actual_port, "url": f"http://127.0.0.1:{actual_port}"}
+    tmp = data_dir / (STATE + ".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    tmp.replace(data_dir / STATE)
+    logger.info("local DynamoDB engine serving %s on %s", data_dir, state["url"])
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        while not stop.wait(1.0):
+            if time.monotonic() - app.last_request > idle_seconds:
+                logger.info("no requests for %.0fs; stopping", idle_seconds)
+                break
+    finally:
+        server.shutdown()
+        with contextlib.suppress(FileNotFoundError):
+            (data_dir / STATE).unlink()
+        app.close()
+        running.close()
+    return 0
+
+
+# -- the tools' side: find or start the engine --------------------------------------------
+
+
+def ensure_running(data_dir: Path, timeout: float = 300.0) -> str:
+    """Return the URL of the engine serving ``data_dir``, starting one if none runs."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / START_LOCK).open("w") as start_lock:
+        # Serialises tools starting at the same moment, so only one of them spawns.
+        fcntl.flock(start_lock, fcntl.LOCK_EX)
+        if not _engine_alive(data_dir):
+            _spawn(data_dir)
+        return _wait_for(data_dir, timeout)
+
+
+def _engine_alive(data_dir: Path) -> bool:
+    """Whether an engine holds the folder's running lock (alive, or still replaying)."""
+    path = data_dir / RUNNING_LOCK
+    if not path.exists():
+        return False
+    with path.open("a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return False
+
+
+def _spawn(data_dir: Path) -> None:
+    previous_port = 0
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        previous_port = int(json.loads((data_dir / STATE).read_text())["port"])
+    with contextlib.suppress(FileNotFoundError):
+        (data_dir / STATE).unlink()
+    log = (data_dir / "engine.log").open("a")
+    command = [
+        sys.executable,
+        "-m",
+        "backend.local_engine",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(previous_port),
+    ]
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    logger.info("starting the local DynamoDB engine for %s", data_dir)
+    subprocess.Popen(  # noqa: S603 - our own module, run with this interpreter
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        env=env,
+        start_new_session=True,  # outlives the tool that started it, and its Ctrl-C
+    )
+    log.close()
+
+
+def _wait_for(data_dir: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        url = _ping(data_dir)
+        if url is not None:
+            return url
+        time.sleep(0.05)
+    raise EngineError(
+        f"the local DynamoDB engine did not start within {timeout:.0f}s; "
+        f"see {data_dir / 'engine.log'}"
+    )
+
+
+# Loopback only: never route the engine's health checks through an HTTP proxy.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with _opener.open(url + HEALTH_PATH, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _ping(data_dir: Path) -> str | None:
+    try:
+        url = str(json.loads((data_dir / STATE).read_text(encoding="utf-8"))["url"])
+    except (OSError, ValueError, KeyError):
+        return None
+    return url if _healthy(url) else None
+
+
+def keep_alive(data_dir: Path, url: str, interval: float = KEEPALIVE_SECONDS) -> threading.Thread:
+    """Ping the engine while this process lives, so that it does not stop as idle.
+
+    If the engine has gone (killed by hand), it is started again on the same port.
+    """
+
+    def loop() -> None:
+        while True:
+            time.sleep(interval)
+            if not _healthy(url):
+                logger.warning("the local DynamoDB engine stopped; starting it again")
+                try:
+                    new_url = ensure_running(data_dir)
+                except EngineError:
+                    logger.exception("could not restart the local DynamoDB engine")
+                    continue
+                if new_url != url:
+                    logger.error("the engine came back on %s, not %s: restart the server", new_url, url)
+
+    thread = threading.Thread(target=loop, name="local-engine-keepalive", daemon=True)
+    thread.start()
+    return thread
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per DynamoDB request
+    return serve(args.data_dir, args.port, args.idle_seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

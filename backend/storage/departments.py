@@ -1,0 +1,373 @@
+"""The ``departments`` table: departments, and the name claims that keep names unique."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from backend.domain import Department, utc_now
+from backend.errors import Conflict, NotFound, PreconditionFailed
+from backend.storage.dynamo import error_code, from_item, to_item, to_value, translated_errors
+from backend.storage.schema import NAME_INDEX
+from backend.storage.versioning import MAX_WRITE_ATTEMPTS, IfMatch
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+logger = logging.getLogger(__name__)
+
+# A GSI cannot enforce uniqueness, so each department name is also claimed by an item of
+# its own in the same table, keyed "#name#<name>", written in the same transaction as the
+# department. Concurrent creates or renames to one name then race on that key, and
+# DynamoDB lets exactly one of them win. Claims have no ``name`` attribute, so they never
+# appear in ``name-index``, and every read of departments skips them.
+CLAIM_PREFIX = "#name#"
+
+
+def claim_id(name: str) -> str:
+    return CLAIM_PREFIX + name
+
+
+def is_claim(item: Mapping[str, Any]) -> bool:
+    return str(item.get("id", {}).get("S", "")).startswith(CLAIM_PREFIX)
+
+
+def department_from_item(item: Mapping[str, Any]) -> Department:
+    data = from_item(item)
+    created = str(data.get("created_at") or data.get("updated_at") or "")
+    return Department(
+        id=str(data["id"]),
+        name=str(data.get("name", "")),
+        description=_optional_text(data.get("description")),
+        created_at=created,
+        updated_at=str(data.get("updated_at") or created),
+        version=int(data.get("version", 1)),
+    )
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class DepartmentRepository:
+    """Departments by id and by name; names stay unique through claim items."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self.table = table
+
+    def get(self, department_id: str) -> Department:
+        """Read one department with a strongly consistent read, or raise ``NotFound``."""
+        if department_id.startswith(CLAIM_PREFIX):
+            raise NotFound("department", department_id)
+        with translated_errors("get department"):
+            response = self._client.get_item(
+                TableName=self.table, Key={"id": to_value(department_id)}, ConsistentRead=True
+            )
+        item = response.get("Item")
+        if item is None:
+            raise NotFound("department", department_id)
+        return department_from_item(item)
+
+    def exists(self, department_id: str) -> bool:
+        if department_id.startswith(CLAIM_PREFIX):
+            return False
+        with translated_errors("check department"):
+            response = self._client.get_item(
+                TableName=self.table,
+                Key={"id": to_value(department_id)},
+                ConsistentRead=True,
+                ProjectionExpression="id",
+            )
+        return "Item" in response
+
+    def find_by_name(self, name: str) -> list[Department]:
+        """Departments named exactly ``name``, through the ``name-index`` GSI."""
+        found: list[Department] = []
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": NAME_INDEX,
+            "KeyConditionExpression": "#name = :name",
+            "ExpressionAttributeNames": {"#name": "name"},
+            "ExpressionAttributeValues": {":name": to_value(name)},
+        }
+        with translated_errors("find department by name"):
+            while True:
+                response = self._client.query(**params)
+                found.extend(department_from_item(i) for i in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    break
+                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(found, key=lambda d: d.id)
+
+    def list_all(self) -> list[Department]:
+        """Every department, ordered by name then id.
+
+        There is no index that lists a whole table in name order, so this scans; the
+        departments table holds one small item per department, which keeps it cheap.
+        """
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "attribute_exists(#name)",
+            "ExpressionAttributeNames": {"#name": "name"},
+        }
+        found: list[Department] = []
+        with translated_errors("list departments"):
+            while True:
+                response = self._client.scan(**params)
+                found.extend(department_from_item(i) for i in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    break
+                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(found, key=lambda d: (d.name, d.id))
+
+    def create(self, name: str, description: str | None) -> Department:
+        self._refuse_unclaimed_holder(name, exclude=None)
+        now = utc_now()
+        department = Department(
+            id=str(uuid.uuid4()),
+            name=name,
+            description=description,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        put_department: TransactWriteItemTypeDef = {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(_record(department)),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
+        self._write_with_claim(put_department, department.id, name, old_name=None)
+        return department
+
+    def update(
+        self,
+        department_id: str,
+        changes: Mapping[str, str | None],
+        if_match: IfMatch | None,
+    ) -> Department:
+        """Apply ``changes`` (``name`` and/or ``description``) if ``if_match`` allows it."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self.get(department_id)
+            if if_match is not None and not if_match.allows(current.version):
+                raise PreconditionFailed(current.version)
+            new_name = changes.get("name", current.name) or current.name
+            new_description = changes.get("description", current.description)
+            if new_name == current.name and new_description == current.description:
+                return current
+            now = utc_now()
+            update = _versioned_update(
+                self.table, department_id, current.version, now, new_name, new_description
+            )
+            try:
+                if new_name != current.name:
+                    self._refuse_unclaimed_holder(new_name, exclude=department_id)
+                    self._write_with_claim(
+                        {"Update": update}, department_id, new_name, old_name=current.name
+                    )
+                else:
+                    self._conditional_update(update)
+            except _VersionMoved:
+                if if_match is not None:
+                    raise PreconditionFailed(self.get(department_id).version) from None
+                continue  # someone else wrote in between: re-read and apply again
+            return Department(
+                id=department_id,
+                name=new_name,
+                description=new_description,
+                created_at=current.created_at,
+                updated_at=now,
+                version=current.version + 1,
+            )
+        raise Conflict("the department changed too often to apply this update", code="busy")
+
+    def _conditional_update(self, update: Any) -> None:
+        try:
+            with translated_errors("update department"):
+                self._client.update_item(**update)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise _VersionMoved from exc
+            raise
+
+    def delete(self, current: Department) -> None:
+        """Delete ``current`` and its name claim, provided it is still at that version."""
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": {"id": to_value(current.id)},
+                    "ConditionExpression": "#version = :version",
+                    "ExpressionAttributeNames": {"#version": "version"},
+                    "ExpressionAttributeValues": {":version": to_value(current.version)},
+                }
+            },
+            {"Delete": self._release_claim(current.name, current.id)},
+        ]
+        try:
+            with translated_errors("delete department"):
+                self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _cancelled_by(exc, 0):
+                raise _VersionMoved from exc
+            raise
+
+    # -- name claims -------------------------------------------------------------------
+
+    def _write_with_claim(
+        self,
+        write: TransactWriteItemTypeDef,
+        department_id: str,
+        name: str,
+        old_name: str | None,
+    ) -> None:
+        """Write the department together with the claim on ``name`` (and release old_name).
+
+        The claim's condition lets the department re-take its own claim and lets a stale
+        claim (its department deleted or renamed outside this service) be taken over, so
+        a name is only ever refused because a live department holds it.
+        """
+        stale_owner: str | None = None
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            claim_condition = "attribute_not_exists(id) OR department_id = :me"
+            values = {":me": to_value(department_id)}
+            if stale_owner is not None:
+                claim_condition += " OR department_id = :stale"
+                values[":stale"] = to_value(stale_owner)
+            items: list[TransactWriteItemTypeDef] = [
+                write,
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item(
+                            {"id": claim_id(name), "department_id": department_id, "kind": "name-claim"}
+                        ),
+                        "ConditionExpression": claim_condition,
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+            ]
+            if old_name is not None:
+                items.append({"Delete": self._release_claim(old_name, department_id)})
+            try:
+                with translated_errors("write department"):
+                    self._client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if _cancelled_by(exc, 0):
+                    raise _VersionMoved from exc
+                if not _cancelled_by(exc, 1):
+                    raise
+                owner = self._claim_owner(name)
+                if owner is None or self._holds_name(owner, name):
+                    raise _name_taken(name) from exc
+                stale_owner = owner
+                logger.info("taking over the stale name claim on %r from %s", name, owner)
+                continue
+            return
+        raise _name_taken(name)
+
+    def _release_claim(self, name: str, department_id: str) -> Any:
+        return {
+            "TableName": self.table,
+            "Key": {"id": to_value(claim_id(name))},
+            # Only release a claim we hold; a missing claim (data written before claims
+            # existed) is fine to "release".
+            "ConditionExpression": "attribute_not_exists(id) OR department_id = :me",
+            "ExpressionAttributeValues": {":me": to_value(department_id)},
+        }
+
+    def _claim_owner(self, name: str) -> str | None:
+        with translated_errors("read name claim"):
+            response = self._client.get_item(
+                TableName=self.table, Key={"id": to_value(claim_id(name))}, ConsistentRead=True
+            )
+        item = response.get("Item")
+        return None if item is None else str(from_item(item).get("department_id"))
+
+    def _holds_name(self, department_id: str, name: str) -> bool:
+        try:
+            return self.get(department_id).name == name
+        except NotFound:
+            return False
+
+    def _refuse_unclaimed_holder(self, name: str, exclude: str | None) -> None:
+        """Refuse a name held by a department written without a claim (by hand, or old code).
+
+        The index is eventually consistent, so each hit is confirmed with a consistent read
+        before it counts: a department deleted a moment ago does not block its name.
+        """
+        for other in self.find_by_name(name):
+            if other.id != exclude and self._holds_name(other.id, name):
+                raise _name_taken(name)
+
+
+class _VersionMoved(Exception):
+    """The department's version changed between our read and our conditional write."""
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"a department named {name!r} already exists", code="name-taken")
+
+
+def _cancelled_by(exc: ClientError, index: int) -> bool:
+    """Whether a cancelled transaction failed the condition of its item number ``index``."""
+    if error_code(exc) != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or []
+    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+def _record(department: Department) -> dict[str, Any]:
+    return {
+        "id": department.id,
+        "name": department.name,
+        "description": department.description,
+        "created_at": department.created_at,
+        "updated_at": department.updated_at,
+        "version": department.version,
+    }
+
+
+def _versioned_update(
+    table: str,
+    department_id: str,
+    version: int,
+    now: str,
+    name: str,
+    description: str | None,
+) -> Any:
+    # The condition on the version read a moment ago is what makes If-Match safe under
+    # concurrency: of N writers that read version v, exactly one moves it to v + 1.
+    sets = ["#name = :name", "updated_at = :now", "#version = :next"]
+    values = {
+        ":name": to_value(name),
+        ":now": to_value(now),
+        ":next": to_value(version + 1),
+        ":version": to_value(version),
+    }
+    removes = []
+    if description is None:
+        removes.append("#description")
+    else:
+        sets.append("#description = :description")
+        values[":description"] = to_value(description)
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    return {
+        "TableName": table,
+        "Key": {"id": to_value(department_id)},
+        "UpdateExpression": expression,
+        "ConditionExpression": "#version = :version",
+        "ExpressionAttributeNames": {
+            "#name": "name",
+            "#version": "version",
+            "#description": "description",
+        },
+        "ExpressionAttributeValues": values,
+    }

@@ -1,0 +1,157 @@
+"""The one boto3 DynamoDB client of a process, and what its errors mean to us."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+
+from backend.errors import StorageUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+logger = logging.getLogger(__name__)
+
+# Codes that mean "try again shortly": DynamoDB is throttling or briefly unwell. botocore's
+# standard retry mode has already retried these with backoff before we see them.
+_RETRYABLE = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+    }
+)
+_CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+        "AccessDeniedException",
+        "MissingAuthenticationTokenException",
+    }
+)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def make_client(
+    *,
+    region: str,
+    endpoint_url: str | None,
+    access_key: str | None,
+    secret_key: str | None,
+    session_token: str | None = None,
+    profile: str | None = None,
+    max_pool_connections: int = 10,
+) -> DynamoDBClient:
+    """Build the process's DynamoDB client: retries, timeouts and pool size set here only.
+
+    Low-level clients are thread-safe, so one is shared by every thread of a worker; its
+    connection pool is sized to the worker's concurrency so threads never queue for one.
+    """
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 4},
+        connect_timeout=3,
+        read_timeout=10,
+        max_pool_connections=max_pool_connections,
+        user_agent_extra="department-calendar/1",
+    )
+    session = boto3.session.Session(
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
+        profile_name=profile,
+        region_name=region,
+    )
+    return session.client("dynamodb", endpoint_url=endpoint_url, config=config)
+
+
+def to_item(record: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    """Serialise a plain mapping; ``None`` values are left out (absent, not NULL)."""
+    return {k: _serializer.serialize(v) for k, v in record.items() if v is not None}
+
+
+def to_value(value: Any) -> AttributeValueTypeDef:
+    return _serializer.serialize(value)  # type: ignore[return-value]
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Deserialise an item; whole numbers come back as ``int`` instead of ``Decimal``."""
+    plain = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    return {k: _plain_number(v) for k, v in plain.items()}
+
+
+def _plain_number(value: Any) -> Any:
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def translated_errors(what: str) -> Iterator[None]:
+    """Turn botocore failures that are not the caller's fault into ``StorageUnavailable``.
+
+    Errors a repository understands (conditional check failures, cancelled transactions)
+    are caught by the repository inside this block and never reach it.
+    """
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in _RETRYABLE:
+            logger.warning("DynamoDB is throttling or unavailable during %s: %s", what, code)
+            raise StorageUnavailable(
+                "DynamoDB is throttling requests or briefly unavailable; retry shortly",
+                retry_after=2,
+            ) from exc
+        if code == "ResourceNotFoundException":
+            logger.error("DynamoDB table missing during %s: %s", what, exc)
+            raise StorageUnavailable(
+                "a DynamoDB table this service needs does not exist; see /readyz",
+                retry_after=30,
+            ) from exc
+        if code in _CREDENTIAL_CODES:
+            logger.error("DynamoDB refused our credentials during %s: %s", what, code)
+            raise StorageUnavailable(
+                "the service's AWS credentials were refused by DynamoDB", retry_after=30
+            ) from exc
+        raise
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        logger.error("no AWS credentials for %s: %s", what, exc)
+        raise StorageUnavailable(
+            "the service has no AWS credentials for DynamoDB", retry_after=30
+        ) from exc
+    except NoRegionError as exc:
+        raise StorageUnavailable("no AWS region is configured", retry_after=30) from exc
+    except (EndpointConnectionError, ConnectionError, ReadTimeoutError) as exc:
+        logger.warning("DynamoDB unreachable during %s: %s", what, exc)
+        raise StorageUnavailable("DynamoDB cannot be reached; retry shortly", retry_after=5) from exc
+    except BotoCoreError as exc:
+        logger.exception("unexpected botocore failure during %s", what)
+        raise StorageUnavailable("DynamoDB request failed; retry shortly", retry_after=5) from exc
