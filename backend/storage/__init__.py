@@ -19,7 +19,7 @@ from backend.storage.departments import DepartmentRepository, _VersionMoved
 from backend.storage.dynamo import error_code, translated_errors
 from backend.storage.events import DateWindow, EventRepository, SortKey
 from backend.storage.schema import DEPARTMENTS, EVENTS, TableSchema
-from backend.storage.versioning import MAX_WRITE_ATTEMPTS, IfMatch
+from backend.storage.versioning import IfMatch, write_attempts
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -113,7 +113,7 @@ class Storage:
         Returns the number of events deleted with it.
         """
         deleted = 0
-        for _ in range(MAX_WRITE_ATTEMPTS):
+        for _ in write_attempts():
             current = self.departments.get(department_id)
             if if_match is not None and not if_match.allows(current.version):
                 raise PreconditionFailed(current.version)

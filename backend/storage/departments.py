@@ -13,7 +13,7 @@ from backend.domain import Department, utc_now
 from backend.errors import Conflict, NotFound, PreconditionFailed
 from backend.storage.dynamo import error_code, from_item, to_item, to_value, translated_errors
 from backend.storage.schema import NAME_INDEX
-from backend.storage.versioning import MAX_WRITE_ATTEMPTS, IfMatch
+from backend.storage.versioning import IfMatch, write_attempts
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -154,7 +154,7 @@ class DepartmentRepository:
         if_match: IfMatch | None,
     ) -> Department:
         """Apply ``changes`` (``name`` and/or ``description``) if ``if_match`` allows it."""
-        for _ in range(MAX_WRITE_ATTEMPTS):
+        for _ in write_attempts():
             current = self.get(department_id)
             if if_match is not None and not if_match.allows(current.version):
                 raise PreconditionFailed(current.version)
@@ -235,7 +235,7 @@ class DepartmentRepository:
         a name is only ever refused because a live department holds it.
         """
         stale_owner: str | None = None
-        for _ in range(MAX_WRITE_ATTEMPTS):
+        for _ in write_attempts():
             claim_condition = "attribute_not_exists(id) OR department_id = :me"
             values = {":me": to_value(department_id)}
             if stale_owner is not None:

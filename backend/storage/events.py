@@ -15,7 +15,7 @@ from backend.domain import Event, utc_now
 from backend.errors import Conflict, NotFound, PreconditionFailed
 from backend.storage.dynamo import error_code, from_item, to_item, to_value, translated_errors
 from backend.storage.schema import DEPARTMENT_DATE_INDEX
-from backend.storage.versioning import MAX_WRITE_ATTEMPTS, IfMatch
+from backend.storage.versioning import IfMatch, write_attempts
 from backend.timetext import parse_start_time
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class EventRepository:
         if_match: IfMatch | None,
     ) -> Event:
         """Apply ``changes`` (event_date, title, time, description) under ``if_match``."""
-        for _ in range(MAX_WRITE_ATTEMPTS):
+        for _ in write_attempts():
             current = self.get(department_id, event_id)
             if if_match is not None and not if_match.allows(current.version):
                 raise PreconditionFailed(current.version)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-# How often a write without If-Match re-reads and retries after losing a race to another
-# writer before giving up with 409; a handful is plenty outside pathological contention.
-MAX_WRITE_ATTEMPTS = 5
+# A write without If-Match that loses a race re-reads and tries again, after a random
+# pause (exponential backoff with full jitter) so that racing writers spread out instead
+# of colliding again in lockstep. Past this many attempts it gives up with 409 "busy".
+MAX_WRITE_ATTEMPTS = 12
+_BASE_DELAY = 0.005
+_MAX_DELAY = 0.25
 
 
 @dataclass(frozen=True)
@@ -17,3 +23,11 @@ class IfMatch:
 
     def allows(self, version: int) -> bool:
         return self.versions is None or version in self.versions
+
+
+def write_attempts() -> Iterator[int]:
+    """Yield attempt numbers, sleeping with jittered backoff before each retry."""
+    for attempt in range(MAX_WRITE_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, min(_MAX_DELAY, _BASE_DELAY * 2**attempt)))  # noqa: S311
+        yield attempt

@@ -1,0 +1,128 @@
+"""Settings: which DynamoDB a process uses, and configurations refused with advice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backend.config import Mode, Settings
+from backend.errors import ConfigError
+
+
+def from_env(env: dict[str, str], dotenv: Path | None = None) -> Settings:
+    return Settings.from_env(environ=env, dotenv_path=dotenv)
+
+
+def test_no_aws_settings_means_the_embedded_local_engine() -> None:
+    settings = from_env({})
+
+    assert settings.mode is Mode.LOCAL
+    assert settings.departments_table == "departments"
+    assert settings.events_table == "events"
+    assert settings.region == "ap-northeast-2"
+
+
+def test_a_region_alone_does_not_reach_for_aws() -> None:
+    assert from_env({"AWS_REGION": "us-west-2"}).mode is Mode.LOCAL
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"AWS_ACCESS_KEY_ID": "AKIAREALKEY", "AWS_SECRET_ACCESS_KEY": "s3cr3t"},
+        {"AWS_PROFILE": "calendar"},
+        {"AWS_LAMBDA_FUNCTION_NAME": "calendar-api"},
+        {"DYNAMODB_MODE": "aws"},
+    ],
+)
+def test_configured_credentials_mean_aws(env: dict[str, str]) -> None:
+    assert from_env(env).mode is Mode.AWS
+
+
+def test_endpoint_variable_selects_that_endpoint_and_table_names_come_from_env() -> None:
+    settings = from_env(
+        {
+            "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000",
+            "DEPARTMENTS_TABLE": "dept-staging",
+            "EVENTS_TABLE": "events-staging",
+        }
+    )
+
+    assert settings.mode is Mode.ENDPOINT
+    assert settings.endpoint_url == "http://127.0.0.1:8000"
+    assert (settings.departments_table, settings.events_table) == ("dept-staging", "events-staging")
+
+
+def test_the_seed_dotenv_placeholders_are_refused_with_what_to_set(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "AWS_REGION=ap-northeast-2\n"
+        "AWS_ACCESS_KEY_ID=your_access_key_id_here\n"
+        "AWS_SECRET_ACCESS_KEY=your_secret_access_key_here\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ConfigError) as error:
+        from_env({}, dotenv)
+
+    message = str(error.value)
+    assert "AWS_ACCESS_KEY_ID" in message
+    assert str(dotenv) in message
+    assert "embedded local DynamoDB" in message
+
+
+def test_half_a_key_pair_is_refused() -> None:
+    with pytest.raises(ConfigError, match="AWS_SECRET_ACCESS_KEY"):
+        from_env({"AWS_ACCESS_KEY_ID": "AKIAREALKEY"})
+
+
+def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("EVENTS_TABLE=from-file\nDEPARTMENTS_TABLE=dept-file\n", encoding="utf-8")
+
+    settings = from_env({"EVENTS_TABLE": "from-env"}, dotenv)
+
+    assert settings.events_table == "from-env"
+    assert settings.departments_table == "dept-file"
+
+
+@pytest.mark.parametrize("secret", [None, "your-secret-key-change-in-production", "short"])
+def test_production_refuses_a_missing_or_placeholder_secret_key(secret: str | None) -> None:
+    env = {"FLASK_ENV": "production"} | ({"SECRET_KEY": secret} if secret else {})
+
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        from_env(env)
+
+
+def test_development_without_secret_key_keeps_one_generated_key(tmp_path: Path) -> None:
+    settings = from_env({"LOCAL_DYNAMODB_DIR": str(tmp_path)})
+
+    first = settings.resolved_secret_key()
+
+    assert len(first) >= 32
+    assert settings.resolved_secret_key() == first
+    assert (tmp_path / "secret-key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DYNAMODB_MODE": "cloud"}, "DYNAMODB_MODE"),
+        ({"DYNAMODB_MODE": "endpoint"}, "AWS_ENDPOINT_URL_DYNAMODB"),
+        ({"DYNAMODB_MAX_POOL_CONNECTIONS": "many"}, "DYNAMODB_MAX_POOL_CONNECTIONS"),
+    ],
+)
+def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        from_env(env)
+
+
+def test_env_example_lists_every_variable_settings_read() -> None:
+    example = (Path(__file__).parent.parent / ".env.example").read_text(encoding="utf-8")
+    source = (Path(__file__).parent.parent / "backend" / "config.py").read_text(encoding="utf-8")
+    import re  # noqa: PLC0415
+
+    read = set(re.findall(r'get\("([A-Z_]+)"\)', source))
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
+    assert read <= listed, sorted(read - listed)
