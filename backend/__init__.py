@@ -107,7 +107,7 @@ def _open_storage(settings: Settings) -> Storage:
         storage.create_tables(lambda table, new: created.append(table) if new else None)
         from backend.local_engine import keep_alive  # noqa: PLC0415 - dev-only module
 
-        keep_alive(settings.local_dir, str(target.endpoint_url))
+        keep_alive(str(target.endpoint_url))
         logger.info(
             "Using %s (no AWS settings found; data kept in %s). Tables %s, %s: %s.",
             target.describe(),

@@ -18,7 +18,9 @@ from backend import create_app
 from backend.errors import ConfigError, StartupError
 
 if not logging.getLogger().handlers:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 try:
     app = create_app()

@@ -34,7 +34,9 @@ class Target:
         return f"Amazon DynamoDB in {self.region}"
 
 
-def connect(settings: Settings, *, max_pool_connections: int | None = None) -> tuple[Storage, Target]:
+def connect(
+    settings: Settings, *, max_pool_connections: int | None = None
+) -> tuple[Storage, Target]:
     """Open storage for ``settings``, starting the embedded engine in local mode."""
     endpoint = settings.endpoint_url
     access, secret = settings.aws_access_key_id, settings.aws_secret_access_key
@@ -44,11 +46,16 @@ def connect(settings: Settings, *, max_pool_connections: int | None = None) -> t
         from backend.local_engine import LOCAL_CREDENTIALS  # noqa: PLC0415 - dev-only module
 
         (access, secret), token, profile = LOCAL_CREDENTIALS, None, None
-    elif settings.mode is Mode.ENDPOINT and endpoint and access is None and profile is None:
-        if is_loopback_url(endpoint):
-            # DynamoDB Local, LocalStack and moto accept any signature; real AWS would not
-            # be on a loopback address, so no real credentials are needed or sent.
-            access, secret = "local", "local"
+    elif (
+        settings.mode is Mode.ENDPOINT
+        and endpoint
+        and access is None
+        and profile is None
+        and is_loopback_url(endpoint)
+    ):
+        # DynamoDB Local, LocalStack and moto accept any signature; real AWS would not be
+        # on a loopback address, so no real credentials are needed or sent.
+        access, secret = "local", "local"
     client = make_client(
         region=settings.region,
         endpoint_url=endpoint,

@@ -123,7 +123,7 @@ class JournalingApp:
             captured["status"], captured["headers"] = status, headers
             return lambda _data: None
 
-        chunks = self._moto(environ, capture)  # type: ignore[arg-type]
+        chunks = self._moto(environ, capture)
         try:
             payload = b"".join(chunks)
         finally:
@@ -134,7 +134,8 @@ class JournalingApp:
 
     def _append(self, operation: str, region: str, body: bytes) -> None:
         if self._journal is None:
-            assert self._journal_path is not None
+            if self._journal_path is None:
+                return
             self._journal = self._journal_path.open("a", encoding="utf-8")
         line = json.dumps({"op": operation, "region": region, "body": body.decode("utf-8")})
         self._journal.write(line + "\n")
@@ -152,14 +153,15 @@ class JournalingApp:
             path="/",
             base_url="http://localhost/",
             data=body.encode("utf-8"),
-            headers={
-                "X-Amz-Target": _TARGET_PREFIX + operation,
-                "Content-Type": "application/x-amz-json-1.0",
-                "Authorization": (
+            headers=[
+                ("X-Amz-Target", _TARGET_PREFIX + operation),
+                ("Content-Type", "application/x-amz-json-1.0"),
+                (
+                    "Authorization",
                     f"AWS4-HMAC-SHA256 Credential={LOCAL_CREDENTIALS[0]}/20240101/{region}/"
-                    "dynamodb/aws4_request, SignedHeaders=host, Signature=0"
+                    "dynamodb/aws4_request, SignedHeaders=host, Signature=0",
                 ),
-            },
+            ],
         )
         environ = builder.get_environ()
         status, _headers, payload_bytes = self._dispatch(environ, body.encode("utf-8"))
@@ -193,7 +195,8 @@ class JournalingApp:
 
     def compact(self, regions: Iterable[str]) -> int:
         """Rewrite the journal as one snapshot: a CreateTable and batched puts per table."""
-        assert self._journal_path is not None
+        if self._journal_path is None:
+            return 0
         tmp = self._journal_path.with_suffix(".tmp")
         entries = 0
         with tmp.open("w", encoding="utf-8") as out:
@@ -217,7 +220,9 @@ class JournalingApp:
             start = {"ExclusiveStartTableName": listing["LastEvaluatedTableName"]}
         for name in names:
             table = self.call("DescribeTable", region, {"TableName": name})["Table"]
-            yield json.dumps({"op": "CreateTable", "region": region, "body": json.dumps(_recreate(table))})
+            yield json.dumps(
+                {"op": "CreateTable", "region": region, "body": json.dumps(_recreate(table))}
+            )
             scan: dict[str, Any] = {"TableName": name}
             while True:
                 page = self.call("Scan", region, scan)
@@ -381,15 +386,21 @@ def _spawn(data_dir: Path) -> None:
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     logger.info("starting the local DynamoDB engine for %s", data_dir)
-    subprocess.Popen(  # noqa: S603 - our own module, run with this interpreter
-        command,
+    # The child forks the engine off and exits at once (--detach), so the engine belongs
+    # to no tool: it outlives the one that started it, its Ctrl-C, and leaves no zombie.
+    launcher = subprocess.Popen(  # noqa: S603 - our own module, run with this interpreter
+        [*command, "--detach"],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
         env=env,
-        start_new_session=True,  # outlives the tool that started it, and its Ctrl-C
+        start_new_session=True,
     )
     log.close()
+    if launcher.wait(timeout=30) != 0:
+        raise EngineError(
+            f"the local DynamoDB engine failed to launch; see {data_dir / 'engine.log'}"
+        )
 
 
 def _wait_for(data_dir: Path, timeout: float) -> str:
@@ -425,24 +436,21 @@ def _ping(data_dir: Path) -> str | None:
     return url if _healthy(url) else None
 
 
-def keep_alive(data_dir: Path, url: str, interval: float = KEEPALIVE_SECONDS) -> threading.Thread:
+def keep_alive(url: str, interval: float = KEEPALIVE_SECONDS) -> threading.Thread:
     """Ping the engine while this process lives, so that it does not stop as idle.
 
-    If the engine has gone (killed by hand), it is started again on the same port.
+    An engine stopped by hand is not brought back behind the user's back: the API answers
+    503 and /readyz says why until the server is restarted.
     """
 
     def loop() -> None:
+        healthy = True
         while True:
             time.sleep(interval)
-            if not _healthy(url):
-                logger.warning("the local DynamoDB engine stopped; starting it again")
-                try:
-                    new_url = ensure_running(data_dir)
-                except EngineError:
-                    logger.exception("could not restart the local DynamoDB engine")
-                    continue
-                if new_url != url:
-                    logger.error("the engine came back on %s, not %s: restart the server", new_url, url)
+            now_healthy = _healthy(url)
+            if healthy and not now_healthy:
+                logger.warning("the local DynamoDB engine at %s stopped; restart the server", url)
+            healthy = now_healthy
 
     thread = threading.Thread(target=loop, name="local-engine-keepalive", daemon=True)
     thread.start()
@@ -454,7 +462,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS)
+    parser.add_argument("--detach", action="store_true", help="fork into the background")
     args = parser.parse_args(argv)
+    if args.detach and os.fork() != 0:
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per DynamoDB request
     return serve(args.data_dir, args.port, args.idle_seconds)

@@ -26,7 +26,9 @@ def create_event(client: FlaskClient, department_id: str, **fields: Any) -> dict
     return body
 
 
-def assert_problem(response: TestResponse, status: int, *, field: str | None = None) -> dict[str, Any]:
+def assert_problem(
+    response: TestResponse, status: int, *, field: str | None = None
+) -> dict[str, Any]:
     """The response is problem+json with ``status`` (and names ``field`` when given)."""
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"

@@ -160,7 +160,9 @@ def test_body_over_one_mib_is_413(client: FlaskClient) -> None:
         ("colour=blue", "colour"),
     ],
 )
-def test_bad_event_list_query_is_400(client: FlaskClient, dept_id: str, query: str, field: str) -> None:
+def test_bad_event_list_query_is_400(
+    client: FlaskClient, dept_id: str, query: str, field: str
+) -> None:
     assert_problem(client.get(f"/api/events/{dept_id}?{query}"), 400, field=field)
 
 
@@ -176,7 +178,9 @@ def test_bad_department_list_query_is_400(client: FlaskClient, query: str, field
 def test_bad_cascade_value_is_400_and_deletes_nothing(
     client: FlaskClient, dept_id: str, value: str
 ) -> None:
-    assert_problem(client.delete(f"/api/departments/{dept_id}?cascade={value}"), 400, field="cascade")
+    assert_problem(
+        client.delete(f"/api/departments/{dept_id}?cascade={value}"), 400, field="cascade"
+    )
     assert client.get(f"/api/departments/{dept_id}").status_code == 200
 
 
@@ -193,10 +197,14 @@ def test_forged_or_garbled_cursor_is_400(client: FlaskClient, dept_id: str) -> N
     cursor = _pages(client, f"/api/events/{dept_id}?limit=1")
 
     tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
-    assert_problem(client.get(f"/api/events/{dept_id}?limit=1&cursor={tampered}"), 400, field="cursor")
+    assert_problem(
+        client.get(f"/api/events/{dept_id}?limit=1&cursor={tampered}"), 400, field="cursor"
+    )
     payload, _, _sig = cursor.rpartition(".")
     forged = payload + ".c2lnbmF0dXJl"
-    assert_problem(client.get(f"/api/events/{dept_id}?limit=1&cursor={forged}"), 400, field="cursor")
+    assert_problem(
+        client.get(f"/api/events/{dept_id}?limit=1&cursor={forged}"), 400, field="cursor"
+    )
 
 
 def test_cursor_replayed_on_another_department_or_filter_is_400(
@@ -209,7 +217,9 @@ def test_cursor_replayed_on_another_department_or_filter_is_400(
     cursor = _pages(client, f"/api/events/{dept_id}?limit=1")
 
     assert_problem(client.get(f"/api/events/{other}?limit=1&cursor={cursor}"), 400, field="cursor")
-    assert_problem(client.get(f"/api/events/{dept_id}?month=2024-01&cursor={cursor}"), 400, field="cursor")
+    assert_problem(
+        client.get(f"/api/events/{dept_id}?month=2024-01&cursor={cursor}"), 400, field="cursor"
+    )
     assert_problem(client.get(f"/api/departments?cursor={cursor}"), 400, field="cursor")
     assert client.get(f"/api/events/{dept_id}?limit=2&cursor={cursor}").status_code == 200
 
@@ -236,7 +246,9 @@ def test_cursor_from_another_secret_key_is_400(client: FlaskClient, dept_id: str
         ("put", "/api/events/x/y"),
     ],
 )
-def test_unknown_routes_and_methods_are_problem_json(client: FlaskClient, method: str, url: str) -> None:
+def test_unknown_routes_and_methods_are_problem_json(
+    client: FlaskClient, method: str, url: str
+) -> None:
     response = getattr(client, method)(url)
 
     assert response.status_code in {404, 405}
@@ -246,7 +258,10 @@ def test_unknown_routes_and_methods_are_problem_json(client: FlaskClient, method
 
 
 def test_request_id_is_echoed_when_sane_and_replaced_when_not(client: FlaskClient) -> None:
-    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
+        == "abc-123"
+    )
     replaced = client.get("/healthz", headers={"X-Request-ID": "bad id\x7f" + "x" * 300})
     assert replaced.headers["X-Request-ID"] != "bad id"
     assert len(replaced.headers["X-Request-ID"]) == 32

@@ -27,9 +27,7 @@ def _race(app: Flask, send: object) -> Counter[int]:
 
 
 def test_concurrent_creates_of_one_name_give_exactly_one_201(app: Flask) -> None:
-    statuses = _race(
-        app, lambda c: c.post("/api/departments", json={"name": "동시팀"}).status_code
-    )
+    statuses = _race(app, lambda c: c.post("/api/departments", json={"name": "동시팀"}).status_code)
 
     assert statuses == Counter({201: 1, 409: WRITERS - 1})
     items = app.test_client().get("/api/departments").get_json()["items"]
@@ -60,9 +58,11 @@ def test_concurrent_patches_with_one_if_match_give_exactly_one_200(app: Flask) -
 
     statuses = _race(
         app,
-        lambda c: c.patch(
-            url, json={"description": f"writer {next(counter)}"}, headers={"If-Match": '"1"'}
-        ).status_code,
+        lambda c: (
+            c.patch(
+                url, json={"description": f"writer {next(counter)}"}, headers={"If-Match": '"1"'}
+            ).status_code
+        ),
     )
 
     assert statuses == Counter({200: 1, 412: WRITERS - 1})
@@ -80,7 +80,11 @@ def test_concurrent_event_patches_with_one_if_match_give_exactly_one_200(app: Fl
 
     statuses = _race(
         app,
-        lambda c: c.patch(url, json={"title": f"제목 {next(counter)}"}, headers={"If-Match": '"1"'}).status_code,
+        lambda c: (
+            c.patch(
+                url, json={"title": f"제목 {next(counter)}"}, headers={"If-Match": '"1"'}
+            ).status_code
+        ),
     )
 
     assert statuses == Counter({200: 1, 412: WRITERS - 1})
@@ -92,7 +96,9 @@ def test_concurrent_patches_without_if_match_all_apply(app: Flask) -> None:
     url = f"/api/departments/{department['id']}"
     counter = iter(range(WRITERS))
 
-    statuses = _race(app, lambda c: c.patch(url, json={"description": f"w{next(counter)}"}).status_code)
+    statuses = _race(
+        app, lambda c: c.patch(url, json={"description": f"w{next(counter)}"}).status_code
+    )
 
     assert statuses == Counter({200: WRITERS})
     assert client.get(url).get_json()["version"] == WRITERS + 1

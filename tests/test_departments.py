@@ -72,7 +72,9 @@ def test_list_pages_with_cursor_without_overlap(client: FlaskClient) -> None:
         body = client.get(url).get_json()
         seen += [d["name"] for d in body["items"]]
         pages += 1
-        url = f"/api/departments?limit=3&cursor={body['next_cursor']}" if body["next_cursor"] else ""
+        url = (
+            f"/api/departments?limit=3&cursor={body['next_cursor']}" if body["next_cursor"] else ""
+        )
 
     assert seen == names
     assert pages == 3
@@ -192,7 +194,10 @@ def test_get_with_matching_if_none_match_is_304(client: FlaskClient) -> None:
 def test_patch_with_stale_if_match_is_412_and_changes_nothing(client: FlaskClient) -> None:
     created = create_department(client, "개발팀")
     url = f"/api/departments/{created['id']}"
-    assert client.patch(url, json={"description": "v2"}, headers={"If-Match": '"1"'}).status_code == 200
+    assert (
+        client.patch(url, json={"description": "v2"}, headers={"If-Match": '"1"'}).status_code
+        == 200
+    )
 
     response = client.patch(url, json={"description": "lost"}, headers={"If-Match": '"1"'})
 
@@ -205,10 +210,15 @@ def test_if_match_star_and_lists_of_tags(client: FlaskClient) -> None:
     created = create_department(client, "개발팀")
     url = f"/api/departments/{created['id']}"
 
-    assert client.patch(url, json={"description": "a"}, headers={"If-Match": "*"}).status_code == 200
+    assert (
+        client.patch(url, json={"description": "a"}, headers={"If-Match": "*"}).status_code == 200
+    )
     response = client.patch(url, json={"description": "b"}, headers={"If-Match": '"1", "2"'})
     assert response.status_code == 200
-    assert client.patch(url, json={"description": "c"}, headers={"If-Match": "garbage"}).status_code == 412
+    assert (
+        client.patch(url, json={"description": "c"}, headers={"If-Match": "garbage"}).status_code
+        == 412
+    )
 
 
 def test_delete_with_stale_if_match_is_412_and_keeps_the_department(client: FlaskClient) -> None:

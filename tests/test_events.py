@@ -93,7 +93,9 @@ def test_list_orders_by_date_then_start_time_untimed_first_then_title(
     ]
 
 
-def test_events_of_other_departments_never_show(client: FlaskClient, department: dict[str, Any]) -> None:
+def test_events_of_other_departments_never_show(
+    client: FlaskClient, department: dict[str, Any]
+) -> None:
     other = create_department(client, "마케팅팀")
     create_event(client, other["id"], title="남의 일정")
 
@@ -171,7 +173,9 @@ def test_month_pages_with_cursor(client: FlaskClient, department: dict[str, Any]
     create_event(client, dept, event_date="2024-03-01", title="다음 달")
 
     first = client.get(f"/api/events/{dept}?month=2024-02&limit=20").get_json()
-    second = client.get(f"/api/events/{dept}?month=2024-02&limit=20&cursor={first['next_cursor']}").get_json()
+    second = client.get(
+        f"/api/events/{dept}?month=2024-02&limit=20&cursor={first['next_cursor']}"
+    ).get_json()
 
     assert len(first["items"]) == 20
     assert len(second["items"]) == 8
@@ -215,7 +219,9 @@ def test_patch_event(client: FlaskClient, department: dict[str, Any]) -> None:
     event = create_event(client, department["id"], time="오후 2:00", description="주간 회의")
     url = f"/api/events/{department['id']}/{event['id']}"
 
-    response = client.patch(url, json={"time": "오전 10:00", "title": " 새 제목 ", "description": None})
+    response = client.patch(
+        url, json={"time": "오전 10:00", "title": " 새 제목 ", "description": None}
+    )
 
     assert response.status_code == 200
     body = response.get_json()
@@ -229,7 +235,9 @@ def test_patch_event(client: FlaskClient, department: dict[str, Any]) -> None:
     assert client.get(url).get_json() == body
 
 
-def test_patch_event_date_moves_it_in_the_calendar(client: FlaskClient, department: dict[str, Any]) -> None:
+def test_patch_event_date_moves_it_in_the_calendar(
+    client: FlaskClient, department: dict[str, Any]
+) -> None:
     event = create_event(client, department["id"], event_date="2024-01-20")
     client.patch(f"/api/events/{department['id']}/{event['id']}", json={"event_date": "2024-02-03"})
 
@@ -238,10 +246,14 @@ def test_patch_event_date_moves_it_in_the_calendar(client: FlaskClient, departme
     assert len(client.get(f"/api/events/{dept}?month=2024-02").get_json()["items"]) == 1
 
 
-def test_patch_removing_time_clears_start_time(client: FlaskClient, department: dict[str, Any]) -> None:
+def test_patch_removing_time_clears_start_time(
+    client: FlaskClient, department: dict[str, Any]
+) -> None:
     event = create_event(client, department["id"], time="15:00")
 
-    body = client.patch(f"/api/events/{department['id']}/{event['id']}", json={"time": None}).get_json()
+    body = client.patch(
+        f"/api/events/{department['id']}/{event['id']}", json={"time": None}
+    ).get_json()
 
     assert body["time"] is None
     assert body["start_time"] is None

@@ -13,6 +13,8 @@ from openapi_spec_validator import validate
 from backend import create_app
 from backend.config import Settings
 from backend.connection import connect
+from backend.storage import Storage
+from backend.storage.dynamo import make_client
 from tests.helpers import create_department
 
 
@@ -58,8 +60,14 @@ def test_requests_against_a_missing_table_are_503_with_retry_after(settings: Set
 
 def test_unreachable_dynamodb_is_503_not_a_traceback(settings: Settings) -> None:
     unreachable = Settings(**{**settings.__dict__, "endpoint_url": "http://127.0.0.1:9"})
-    storage, _ = connect(unreachable)
-    storage.client.meta.config.retries = {"max_attempts": 0}
+    dynamodb = make_client(
+        region=settings.region,
+        endpoint_url=unreachable.endpoint_url,
+        access_key="local",
+        secret_key="local",
+        max_attempts=1,
+    )
+    storage = Storage(dynamodb, settings.departments_table, settings.events_table)
     client = create_app(unreachable, storage).test_client()
 
     response = client.post("/api/departments", json={"name": "개발팀"})
@@ -90,7 +98,11 @@ def test_openapi_covers_every_route_of_the_app(app: Flask, openapi: dict[str, An
     }
     served = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.endswith("static") or rule.rule in {"/openapi.json", "/docs", "/problems/<slug>"}:
+        if rule.endpoint.endswith("static") or rule.rule in {
+            "/openapi.json",
+            "/docs",
+            "/problems/<slug>",
+        }:
             continue
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         served |= {(m, path) for m in rule.methods or () if m not in {"HEAD", "OPTIONS"}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Blueprint, Response, url_for
 
 from backend.api.inputs import (
@@ -59,7 +61,9 @@ def list_events(department_id: str) -> Response:
     if "cursor" in args:
         position = cursors().decode(args["cursor"], scope)
         if len(position) != 4:
-            raise BadRequest("the cursor cannot be used here", [FieldError("cursor", "is malformed")])
+            raise BadRequest(
+                "the cursor cannot be used here", [FieldError("cursor", "is malformed")]
+            )
         after = (position[0], position[1], position[2], position[3])
     limit = args.get("limit", DEFAULT_LIMIT)
     page, more = storage().list_events(department_id, window, after, limit)
@@ -74,8 +78,8 @@ def _window(args: dict[str, object]) -> DateWindow:
                 "use either month or from/to, not both",
                 [FieldError("month", "cannot be combined with from or to")],
             )
-        first, last = args["month"]  # type: ignore[misc]
-        return DateWindow(str(first), str(last))
+        first, last = cast(tuple[str, str], args["month"])
+        return DateWindow(first, last)
     start, end = args.get("from"), args.get("to")
     if start is not None and end is not None and str(start) > str(end):
         raise BadRequest(

@@ -157,7 +157,9 @@ def date_problem(value: str) -> str | None:
 
 def department_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     fields = Fields(data, {"name", "description"})
-    fields.text("name", required=creating, nullable=False, max_length=NAME_MAX, trim=True, single_line=True)
+    fields.text(
+        "name", required=creating, nullable=False, max_length=NAME_MAX, trim=True, single_line=True
+    )
     fields.text("description", required=False, nullable=True, max_length=DESCRIPTION_MAX)
     return fields.result()
 
@@ -165,7 +167,14 @@ def department_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, A
 def event_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     fields = Fields(data, {"event_date", "title", "time", "description"})
     fields.date("event_date", required=creating)
-    fields.text("title", required=creating, nullable=False, max_length=TITLE_MAX, trim=True, single_line=True)
+    fields.text(
+        "title",
+        required=creating,
+        nullable=False,
+        max_length=TITLE_MAX,
+        trim=True,
+        single_line=True,
+    )
     fields.text("time", required=False, nullable=True, max_length=TIME_MAX, single_line=True)
     fields.text("description", required=False, nullable=True, max_length=DESCRIPTION_MAX)
     return fields.result()

@@ -20,7 +20,10 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": _ref("Problem")}}}
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": _ref("Problem")}},
+    }
 
 
 def _param(name: str) -> dict[str, str]:
@@ -115,7 +118,9 @@ def _schemas() -> dict[str, Any]:
             "required": ["items", "next_cursor"],
             "properties": {
                 "items": {"type": "array", "items": _ref("Department")},
-                "next_cursor": _nullable("string", description="Pass as ?cursor= for the next page"),
+                "next_cursor": _nullable(
+                    "string", description="Pass as ?cursor= for the next page"
+                ),
             },
         },
         "Event": {
@@ -175,7 +180,9 @@ def _schemas() -> dict[str, Any]:
             "required": ["items", "next_cursor"],
             "properties": {
                 "items": {"type": "array", "items": _ref("Event")},
-                "next_cursor": _nullable("string", description="Pass as ?cursor= for the next page"),
+                "next_cursor": _nullable(
+                    "string", description="Pass as ?cursor= for the next page"
+                ),
             },
         },
         "FieldError": {
@@ -230,7 +237,12 @@ def _components() -> dict[str, Any]:
                 "required": True,
                 "schema": {"type": "string"},
             },
-            "EventId": {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            "EventId": {
+                "name": "event_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+            },
             "Limit": {
                 "name": "limit",
                 "in": "query",
@@ -257,8 +269,14 @@ def _components() -> dict[str, Any]:
             },
         },
         "headers": {
-            "ETag": {"description": 'The resource version, quoted: "3"', "schema": {"type": "string"}},
-            "X-Request-ID": {"description": "Correlates logs and errors", "schema": {"type": "string"}},
+            "ETag": {
+                "description": 'The resource version, quoted: "3"',
+                "schema": {"type": "string"},
+            },
+            "X-Request-ID": {
+                "description": "Correlates logs and errors",
+                "schema": {"type": "string"},
+            },
         },
         "responses": {
             "BadRequest": _problem("Malformed JSON, a bad query parameter or cursor"),
@@ -313,7 +331,10 @@ def _paths() -> dict[str, Any]:
                     _param("Cursor"),
                 ],
                 "responses": {
-                    "200": {"description": "A page", "content": {_JSON: {"schema": _ref("DepartmentList")}}},
+                    "200": {
+                        "description": "A page",
+                        "content": {_JSON: {"schema": _ref("DepartmentList")}},
+                    },
                     **_READ_ERRORS,
                 },
             },
@@ -335,7 +356,9 @@ def _paths() -> dict[str, Any]:
                 "operationId": "updateDepartment",
                 "tags": ["departments"],
                 "parameters": [_param("IfMatch")],
-                "requestBody": _body("DepartmentUpdate", "Fields to change", {"description": "품질 보증팀"}),
+                "requestBody": _body(
+                    "DepartmentUpdate", "Fields to change", {"description": "품질 보증팀"}
+                ),
                 "responses": {
                     "200": _resource("Department", "The updated department"),
                     **_NOT_FOUND,
@@ -404,7 +427,10 @@ def _paths() -> dict[str, Any]:
                     _param("Cursor"),
                 ],
                 "responses": {
-                    "200": {"description": "A page", "content": {_JSON: {"schema": _ref("EventList")}}},
+                    "200": {
+                        "description": "A page",
+                        "content": {_JSON: {"schema": _ref("EventList")}},
+                    },
                     **_NOT_FOUND,
                     **_READ_ERRORS,
                 },
@@ -447,7 +473,9 @@ def _paths() -> dict[str, Any]:
                 "operationId": "getHealth",
                 "tags": ["service"],
                 "summary": "The process is running",
-                "responses": {"200": {"description": "Alive", "content": {_JSON: {"schema": _ref("Health")}}}},
+                "responses": {
+                    "200": {"description": "Alive", "content": {_JSON: {"schema": _ref("Health")}}}
+                },
             }
         },
         "/readyz": {
@@ -456,7 +484,10 @@ def _paths() -> dict[str, Any]:
                 "tags": ["service"],
                 "summary": "Both tables answer",
                 "responses": {
-                    "200": {"description": "Ready", "content": {_JSON: {"schema": _ref("Readiness")}}},
+                    "200": {
+                        "description": "Ready",
+                        "content": {_JSON: {"schema": _ref("Readiness")}},
+                    },
                     "503": {
                         "description": "Not ready, with the reason",
                         "content": {_JSON: {"schema": _ref("Readiness")}},

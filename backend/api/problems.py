@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from backend.errors import (
@@ -78,7 +78,7 @@ def problem(
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
     if extra:
         body |= extra
-    response = current_app.json.response(body)
+    response = jsonify(body)
     response.status_code = status
     response.mimetype = PROBLEM_MEDIA_TYPE
     for name, value in (headers or {}).items():
@@ -140,11 +140,13 @@ def register_error_handlers(app: Flask) -> None:
             405: f"{request.method} is not allowed on {request.path}",
             413: "the request body is over 1 MiB",
         }.get(status, exc.description or exc.name)
-        return problem(status, _HTTP_SLUGS.get(status, "about:blank"), exc.name, detail, headers=headers)
+        return problem(
+            status, _HTTP_SLUGS.get(status, "about:blank"), exc.name, detail, headers=headers
+        )
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        logger.exception("unhandled error on %s %s", request.method, request.path)
+        logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
         return problem(
             500,
             "internal-error",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, jsonify
 
 from backend.api.cursors import CursorCodec
 from backend.api.inputs import not_modified
@@ -41,7 +41,7 @@ def resource_response(
     if status == 200 and not_modified(version):
         response = Response(status=304)
     else:
-        response = current_app.json.response(body)
+        response = jsonify(body)
         response.status_code = status
     response.headers["ETag"] = f'"{version}"'
     if location is not None:
@@ -50,4 +50,4 @@ def resource_response(
 
 
 def list_response(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
-    return current_app.json.response({"items": items, "next_cursor": next_cursor})
+    return jsonify({"items": items, "next_cursor": next_cursor})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template_string, url_for
+from flask import Blueprint, Response, jsonify, render_template_string, url_for
 
 from backend.api.openapi import document
 from backend.api.problems import PROBLEM_TYPES
@@ -17,7 +17,7 @@ bp = Blueprint("service", __name__, static_folder="static", static_url_path="/st
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    return current_app.json.response({"status": "ok"})
+    return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
@@ -29,7 +29,7 @@ def readyz() -> Response:
     body: dict[str, Any] = {"status": "unavailable" if problems else "ready"}
     if problems:
         body["problems"] = problems
-    response = current_app.json.response(body)
+    response = jsonify(body)
     response.status_code = 503 if problems else 200
     if problems:
         response.headers["Retry-After"] = "10"
@@ -43,14 +43,14 @@ def _openapi() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return current_app.json.response(_openapi())
+    return jsonify(_openapi())
 
 
 @bp.get("/problems/<slug>")
 def problem_type(slug: str) -> Response:
     if slug not in PROBLEM_TYPES:
         raise NotFound("problem type", slug)
-    return current_app.json.response({"type": f"/problems/{slug}", "description": PROBLEM_TYPES[slug]})
+    return jsonify({"type": f"/problems/{slug}", "description": PROBLEM_TYPES[slug]})
 
 
 _DOCS = """<!doctype html>

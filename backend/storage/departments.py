@@ -164,7 +164,12 @@ class DepartmentRepository:
                 return current
             now = utc_now()
             update = _versioned_update(
-                self.table, department_id, current.version, now, new_name, new_description
+                self.table,
+                department_id=department_id,
+                version=current.version,
+                now=now,
+                name=new_name,
+                description=new_description,
             )
             try:
                 if new_name != current.name:
@@ -247,7 +252,11 @@ class DepartmentRepository:
                     "Put": {
                         "TableName": self.table,
                         "Item": to_item(
-                            {"id": claim_id(name), "department_id": department_id, "kind": "name-claim"}
+                            {
+                                "id": claim_id(name),
+                                "department_id": department_id,
+                                "kind": "name-claim",
+                            }
                         ),
                         "ConditionExpression": claim_condition,
                         "ExpressionAttributeValues": values,
@@ -337,6 +346,7 @@ def _record(department: Department) -> dict[str, Any]:
 
 def _versioned_update(
     table: str,
+    *,
     department_id: str,
     version: int,
     now: str,

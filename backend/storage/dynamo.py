@@ -65,6 +65,7 @@ def make_client(
     session_token: str | None = None,
     profile: str | None = None,
     max_pool_connections: int = 10,
+    max_attempts: int = 4,
 ) -> DynamoDBClient:
     """Build the process's DynamoDB client: retries, timeouts and pool size set here only.
 
@@ -72,7 +73,9 @@ def make_client(
     connection pool is sized to the worker's concurrency so threads never queue for one.
     """
     config = Config(
-        retries={"mode": "standard", "max_attempts": 4},
+        # Standard mode retries throttling and transient errors with backoff; past that
+        # the API answers 503 with Retry-After rather than holding the client.
+        retries={"mode": "standard", "max_attempts": max_attempts},
         connect_timeout=3,
         read_timeout=10,
         max_pool_connections=max_pool_connections,
@@ -94,7 +97,7 @@ def to_item(record: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
 
 
 def to_value(value: Any) -> AttributeValueTypeDef:
-    return _serializer.serialize(value)  # type: ignore[return-value]
+    return _serializer.serialize(value)
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,7 +154,9 @@ def translated_errors(what: str) -> Iterator[None]:
         raise StorageUnavailable("no AWS region is configured", retry_after=30) from exc
     except (EndpointConnectionError, ConnectionError, ReadTimeoutError) as exc:
         logger.warning("DynamoDB unreachable during %s: %s", what, exc)
-        raise StorageUnavailable("DynamoDB cannot be reached; retry shortly", retry_after=5) from exc
+        raise StorageUnavailable(
+            "DynamoDB cannot be reached; retry shortly", retry_after=5
+        ) from exc
     except BotoCoreError as exc:
         logger.exception("unexpected botocore failure during %s", what)
         raise StorageUnavailable("DynamoDB request failed; retry shortly", retry_after=5) from exc

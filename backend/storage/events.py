@@ -50,7 +50,9 @@ def event_from_item(item: Mapping[str, Any]) -> Event:
         title=str(data.get("title", "")),
         time=time_text,
         # Items written before start_time existed get it from their text on the way out.
-        start_time=str(data["start_time"]) if data.get("start_time") else parse_start_time(time_text),
+        start_time=str(data["start_time"])
+        if data.get("start_time")
+        else parse_start_time(time_text),
         description=None if data.get("description") is None else str(data["description"]),
         created_at=created,
         updated_at=str(data.get("updated_at") or created),
@@ -142,7 +144,9 @@ class EventRepository:
             try:
                 with translated_errors("update event"):
                     response = self._client.update_item(
-                        **_update_request(self.table, self._key(department_id, event_id), current.version, merged),
+                        **_update_request(
+                            self.table, self._key(department_id, event_id), current.version, merged
+                        ),
                         ReturnValues="ALL_NEW",
                     )
             except ClientError as exc:
@@ -182,7 +186,7 @@ class EventRepository:
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            old = exc.response.get("Item")  # type: ignore[typeddict-item]
+            old: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
             if not old:
                 raise NotFound("event", event_id) from None
             raise PreconditionFailed(event_from_item(old).version) from None
@@ -236,7 +240,9 @@ class EventRepository:
                     return rows[:limit], len(rows) > limit
                 # More follow, so only dates before the last one read are known complete.
                 last_date = from_item(items[-1])["event_date"] if items else ""
-                complete = sorted((e for e in rows if e.event_date < last_date), key=lambda e: e.sort_key)
+                complete = sorted(
+                    (e for e in rows if e.event_date < last_date), key=lambda e: e.sort_key
+                )
                 if len(complete) >= limit:
                     return complete[:limit], True
                 params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -303,7 +309,15 @@ def _update_request(
     sets, removes = [], []
     names = {"#version": "version"}
     values: dict[str, Any] = {":expected": to_value(version)}
-    for field in ("event_date", "title", "time", "start_time", "description", "updated_at", "version"):
+    for field in (
+        "event_date",
+        "title",
+        "time",
+        "start_time",
+        "description",
+        "updated_at",
+        "version",
+    ):
         names[f"#{field}"] = field
         if merged.get(field) is None:
             removes.append(f"#{field}")

@@ -66,7 +66,9 @@ class TableSchema:
         """What a DescribeTable result lacks compared with this schema (empty when usable)."""
         problems = []
         if _normal_keys(description.get("KeySchema", [])) != _normal_keys(self.key_schema()):
-            problems.append(f"its key schema is not {self._keys_text(self.hash_key, self.range_key)}")
+            problems.append(
+                f"its key schema is not {self._keys_text(self.hash_key, self.range_key)}"
+            )
         found = {i["IndexName"]: i for i in description.get("GlobalSecondaryIndexes", [])}
         for index in self.indexes:
             actual = found.get(index.name)
