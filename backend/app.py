@@ -26,4 +26,6 @@ try:
     app = create_app()
 except (ConfigError, StartupError) as exc:
     logging.getLogger("backend").critical("cannot start: %s", exc)
-    raise SystemExit(f"cannot start: {exc}") from None
+    # 3 is gunicorn's "worker failed to boot": its master stops instead of restarting the
+    # worker forever. Other runners (flask run, python -c) just see a failed start.
+    raise SystemExit(3) from None
