@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,9 +28,8 @@ def _fail_with(code: str, status: int = 400) -> Any:
     """A botocore ``before-send`` hook answering every request with DynamoDB error ``code``."""
 
     def handler(request: Any, **_: Any) -> AWSResponse:
-        body = (
-            '{"__type": "com.amazonaws.dynamodb.v20120810#%s", "message": "injected"}' % code
-        ).encode()
+        error = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"}
+        body = json.dumps(error).encode()
         return AWSResponse(request.url, status, {"x-amzn-requestid": "test"}, _Body(body))  # type: ignore[arg-type]
 
     return handler
