@@ -55,6 +55,7 @@ class Settings:
     departments_table: str = "departments"
     events_table: str = "events"
     endpoint_url: str | None = None
+    s3_endpoint_url: str | None = None  # for an s3:// migration source
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = field(default=None, repr=False)
     aws_session_token: str | None = field(default=None, repr=False)
@@ -128,6 +129,7 @@ class Settings:
             departments_table=get("DEPARTMENTS_TABLE") or "departments",
             events_table=get("EVENTS_TABLE") or "events",
             endpoint_url=endpoint,
+            s3_endpoint_url=get("AWS_ENDPOINT_URL_S3") or get("AWS_ENDPOINT_URL"),
             aws_access_key_id=access_key,
             aws_secret_access_key=secret,
             aws_session_token=get("AWS_SESSION_TOKEN"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from backend.config import Mode, Settings, is_loopback_url
 from backend.errors import ConfigError, StartupError
@@ -67,6 +68,24 @@ def connect(
     )
     storage = Storage(client, settings.departments_table, settings.events_table)
     return storage, Target(settings.mode, endpoint, settings.region)
+
+
+def make_s3_client(settings: Settings) -> Any:
+    """An S3 client for reading a migration source, honouring ``AWS_ENDPOINT_URL_S3``."""
+    import boto3  # noqa: PLC0415
+
+    access, secret = settings.aws_access_key_id, settings.aws_secret_access_key
+    endpoint = settings.s3_endpoint_url
+    if access is None and settings.aws_profile is None and endpoint and is_loopback_url(endpoint):
+        access, secret = "local", "local"
+    session = boto3.session.Session(
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        aws_session_token=settings.aws_session_token,
+        profile_name=settings.aws_profile,
+        region_name=settings.region,
+    )
+    return session.client("s3", endpoint_url=endpoint)
 
 
 def local_endpoint(settings: Settings) -> str:

@@ -1,0 +1,1 @@
+"""The one-off migration of the legacy JSON files into the DynamoDB tables."""

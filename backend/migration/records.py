@@ -1,0 +1,239 @@
+"""Turning one legacy JSON record into the item it becomes, or the reason it cannot.
+
+Everything here is pure: the same input gives the same item, id and digest on every run,
+which is what makes a migration safe to repeat and to resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from backend.domain import DESCRIPTION_MAX, NAME_MAX, TIME_MAX, TITLE_MAX
+from backend.storage.departments import CLAIM_PREFIX
+from backend.timetext import parse_start_time
+
+# Ids given to records that have none: uuid5 of their normalised content in this
+# namespace, so a second run derives the same id instead of making a duplicate.
+LEGACY_NAMESPACE = uuid.UUID("5b0d7f8e-3c51-4c1e-9a53-2f0f6b7c2d11")
+
+# Attributes the product maintains itself. A legacy field of the same name is kept under
+# "legacy_<name>" rather than silently replaced.
+SYSTEM_FIELDS = frozenset({"created_at", "updated_at", "version", "start_time"})
+DEPARTMENT_FIELDS = frozenset({"id", "name", "description"})
+EVENT_FIELDS = frozenset({"id", "department_id", "event_date", "title", "time", "description"})
+
+_LEGACY_DATE = re.compile(r"\s*(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*\.?\s*")
+_MAX_ITEM_BYTES = 350_000  # DynamoDB's limit is 400 KB per item; keep a margin
+
+
+class Rejected(Exception):
+    """This record cannot be migrated; the message says why, for the report."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """A record ready to store: its table key, full attributes and content digest."""
+
+    kind: str  # "department" or "event"
+    id: str
+    department_id: str | None  # events only
+    attributes: dict[str, Any] = field(repr=False)
+    digest: bytes
+
+    @property
+    def label(self) -> str:
+        if self.kind == "department":
+            return f"부서 '{self.attributes['name']}'"
+        return f"이벤트 '{self.attributes['title']}' ({self.attributes['event_date']})"
+
+
+def content_digest(attributes: dict[str, Any]) -> bytes:
+    """A digest of what a record says, leaving out what the product maintains itself.
+
+    An item read back from DynamoDB and the record it came from give the same digest,
+    so "already present" means the same content whatever the timestamps and version.
+    """
+    content = {k: v for k, v in attributes.items() if k not in SYSTEM_FIELDS}
+    text = json.dumps(_canonical(content), sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        number = Decimal(str(value)).normalize()
+        return f"n:{number:f}"
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return str(value)
+
+
+def normalise_date(raw: Any) -> str:
+    """``2024-1-5``, ``2024/01/05``, ``2024.01.05`` → ``2024-01-05``; impossible dates raise."""
+    if not isinstance(raw, str):
+        raise Rejected(f"the date must be text like 2024-01-20, not {_kind(raw)}")
+    match = _LEGACY_DATE.fullmatch(raw)
+    if match is None:
+        raise Rejected(f"{raw!r} is not a date (expected YYYY-MM-DD)")
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3])).isoformat()
+    except ValueError:
+        raise Rejected(f"{raw!r} is not a real calendar date") from None
+
+
+def legacy_id(raw: Any) -> str | None:
+    """The record's id as text (numbers keep their string form); None when missing."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        raise Rejected(f"id must be text or a number, not {_kind(raw)}")
+    if isinstance(raw, int):
+        text = str(raw)
+    elif isinstance(raw, Decimal | float):
+        number = Decimal(str(raw))
+        text = str(int(number)) if number == number.to_integral_value() else str(raw)
+    elif isinstance(raw, str):
+        text = raw.strip()
+    else:
+        raise Rejected(f"id must be text or a number, not {_kind(raw)}")
+    if not text:
+        return None
+    if text.startswith(CLAIM_PREFIX[0]):
+        raise Rejected(f"id {text!r} starts with '#', which is reserved")
+    if len(text.encode("utf-8")) > 1024:
+        raise Rejected("id is longer than 1024 bytes")
+    return text
+
+
+def timestamp(raw: Any, fallback: str, attributes: dict[str, Any]) -> str:
+    """A legacy ``created_at`` as ISO 8601 UTC with ``Z``.
+
+    Times without a zone are taken as UTC. A value that is not a time is kept on the item
+    as ``legacy_created_at`` and the migration time is used instead.
+    """
+    if raw is None or raw == "":
+        return fallback
+    if isinstance(raw, str):
+        try:
+            moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            utc = moment.astimezone(UTC)
+            spec = "milliseconds" if utc.microsecond else "seconds"
+            return utc.isoformat(timespec=spec).replace("+00:00", "Z")
+    attributes["legacy_created_at"] = raw
+    return fallback
+
+
+def _text(
+    record: dict[str, Any], name: str, *, limit: int, required: bool, trim: bool
+) -> str | None:
+    value = record.get(name)
+    if value is None:
+        if required:
+            raise Rejected(f"{name} is missing")
+        return None
+    if not isinstance(value, str):
+        raise Rejected(f"{name} must be text, not {_kind(value)}")
+    if trim:
+        value = value.strip()
+    if required and not value:
+        raise Rejected(f"{name} is empty")
+    if len(value) > limit:
+        raise Rejected(f"{name} is longer than {limit} characters ({len(value)})")
+    return value
+
+
+def _extras(record: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    extras: dict[str, Any] = {}
+    for name, value in record.items():
+        if name in known:
+            continue
+        if not name:
+            raise Rejected("a field has an empty name, which DynamoDB cannot store")
+        extras[f"legacy_{name}" if name in SYSTEM_FIELDS else name] = value
+    return extras
+
+
+def _derived_id(kind: str, attributes: dict[str, Any]) -> str:
+    digest = content_digest(attributes).hex()
+    return str(uuid.uuid5(LEGACY_NAMESPACE, f"{kind}:{digest}"))
+
+
+def department_item(record: Any, given_id: Any, now: str) -> Item:
+    """A legacy department as the item to store. ``given_id`` is the id from the file."""
+    if not isinstance(record, dict):
+        raise Rejected(f"a department must be an object, not {_kind(record)}")
+    name = _text(record, "name", limit=NAME_MAX, required=True, trim=True)
+    description = _text(record, "description", limit=DESCRIPTION_MAX, required=False, trim=False)
+    attributes: dict[str, Any] = {"name": name}
+    if description is not None:
+        attributes["description"] = description
+    attributes |= _extras(record, DEPARTMENT_FIELDS | {"created_at"})
+    ident = legacy_id(given_id) or _derived_id("department", attributes)
+    attributes["id"] = ident
+    created = timestamp(record.get("created_at"), now, attributes)
+    return _finish("department", ident, None, attributes, created)
+
+
+def event_item(record: Any, department_id: str, event_date: Any, now: str) -> Item:
+    """A legacy event of ``department_id`` on ``event_date`` as the item to store."""
+    if not isinstance(record, dict):
+        raise Rejected(f"an event must be an object, not {_kind(record)}")
+    day = normalise_date(event_date)
+    title = _text(record, "title", limit=TITLE_MAX, required=True, trim=True)
+    raw_time = record.get("time")
+    if isinstance(raw_time, int | Decimal) and not isinstance(raw_time, bool):
+        raw_time = str(raw_time)  # a number typed as a time keeps its text form
+    time_text = _text({"time": raw_time}, "time", limit=TIME_MAX, required=False, trim=False)
+    description = _text(record, "description", limit=DESCRIPTION_MAX, required=False, trim=False)
+    attributes: dict[str, Any] = {"department_id": department_id, "event_date": day, "title": title}
+    if time_text is not None:
+        attributes["time"] = time_text
+    if description is not None:
+        attributes["description"] = description
+    attributes |= _extras(record, EVENT_FIELDS | {"created_at"})
+    ident = legacy_id(record.get("id")) or _derived_id("event", attributes)
+    attributes["id"] = ident
+    created = timestamp(record.get("created_at"), now, attributes)
+    start = parse_start_time(time_text)
+    if start is not None:
+        attributes["start_time"] = start
+    return _finish("event", ident, department_id, attributes, created)
+
+
+def _finish(
+    kind: str, ident: str, department_id: str | None, attributes: dict[str, Any], created: str
+) -> Item:
+    attributes |= {"created_at": created, "updated_at": created, "version": 1}
+    size = len(json.dumps(_canonical(attributes), ensure_ascii=False).encode("utf-8"))
+    if size > _MAX_ITEM_BYTES:
+        raise Rejected(f"the record is {size} bytes, over what one DynamoDB item can hold")
+    return Item(kind, ident, department_id, attributes, content_digest(attributes))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float | Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

@@ -1,0 +1,168 @@
+"""Batched DynamoDB reads and writes that absorb throttling without losing an item."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from backend.errors import StorageUnavailable
+from backend.storage.dynamo import error_code, from_item, to_item, translated_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+logger = logging.getLogger(__name__)
+
+BATCH_WRITE_MAX = 25  # DynamoDB's limit per BatchWriteItem
+BATCH_GET_MAX = 100  # DynamoDB's limit per BatchGetItem
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff
+    and Jitter"): waits are random in [0, min(cap, base * 2**attempt)]."""
+
+    base: float = 0.05
+    cap: float = 5.0
+    attempts: int = 15
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.cap, self.base * 2**attempt))  # noqa: S311
+
+
+class WriteFailed(Exception):
+    """Items that could not be written after every retry; each is named with the reason."""
+
+    def __init__(self, failures: list[tuple[dict[str, Any], str]]) -> None:
+        super().__init__(f"{len(failures)} items could not be written")
+        self.failures = failures
+
+
+class BatchIO:
+    """BatchGetItem in 100s and BatchWriteItem in 25s on one shared, thread-safe client."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        *,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep
+
+    def get(self, table: str, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items that exist among ``keys`` (strongly consistent), as plain dicts."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_MAX):
+            pending: Any = {
+                table: {
+                    "Keys": [to_item(k) for k in keys[start : start + BATCH_GET_MAX]],
+                    "ConsistentRead": True,
+                }
+            }
+            attempt = 0
+            while pending:
+                response = self._call(self._client.batch_get_item, RequestItems=pending)
+                found.extend(from_item(i) for i in response.get("Responses", {}).get(table, []))
+                pending = response.get("UnprocessedKeys") or {}
+                if pending:
+                    attempt = self._wait(attempt, "BatchGetItem left keys unprocessed")
+        return found
+
+    def write(
+        self, table: str, puts: Iterable[dict[str, Any]], deletes: Iterable[dict[str, Any]] = ()
+    ) -> None:
+        """Put and delete items in batches of 25; raises ``WriteFailed`` naming leftovers."""
+        requests: list[Any] = [{"PutRequest": {"Item": to_item(p)}} for p in puts]
+        requests += [{"DeleteRequest": {"Key": to_item(k)}} for k in deletes]
+        failures: list[tuple[dict[str, Any], str]] = []
+        for start in range(0, len(requests), BATCH_WRITE_MAX):
+            failures += self._write_batch(table, requests[start : start + BATCH_WRITE_MAX])
+        if failures:
+            raise WriteFailed(failures)
+
+    def _write_batch(self, table: str, batch: list[Any]) -> list[tuple[dict[str, Any], str]]:
+        pending: Any = {table: batch}
+        attempt = 0
+        while pending:
+            try:
+                response = self._call(self._client.batch_write_item, RequestItems=pending)
+            except ClientError as exc:
+                if error_code(exc) != "ValidationException":
+                    raise
+                # One bad item fails the whole batch: write them one by one to name it.
+                return self._write_singly(table, pending[table])
+            pending = response.get("UnprocessedItems") or {}
+            if pending:
+                if attempt + 1 >= self._backoff.attempts:
+                    return [
+                        (
+                            from_item(_request_item(r)),
+                            "DynamoDB kept throttling; run again to finish",
+                        )
+                        for r in pending[table]
+                    ]
+                attempt = self._wait(attempt, "BatchWriteItem left items unprocessed")
+        return []
+
+    def _write_singly(self, table: str, batch: list[Any]) -> list[tuple[dict[str, Any], str]]:
+        failures = []
+        for request in batch:
+            try:
+                if "PutRequest" in request:
+                    self._call(
+                        self._client.put_item, TableName=table, Item=request["PutRequest"]["Item"]
+                    )
+                else:
+                    self._call(
+                        self._client.delete_item,
+                        TableName=table,
+                        Key=request["DeleteRequest"]["Key"],
+                    )
+            except ClientError as exc:
+                if error_code(exc) != "ValidationException":
+                    raise
+                message = exc.response.get("Error", {}).get("Message", "rejected by DynamoDB")
+                failures.append(
+                    (from_item(_request_item(request)), f"DynamoDB refused it: {message}")
+                )
+        return failures
+
+    def _call(self, operation: Callable[..., Any], **params: Any) -> Any:
+        """Call, backing off on throttling for longer than botocore's own retries do."""
+        attempt = 0
+        while True:
+            try:
+                with translated_errors("migration batch"):
+                    return operation(**params)
+            except StorageUnavailable as exc:
+                cause = exc.__cause__
+                throttled = isinstance(cause, ClientError) and error_code(cause) in _THROTTLED
+                if not throttled or attempt + 1 >= self._backoff.attempts:
+                    raise
+            attempt = self._wait(attempt, "DynamoDB throttled the migration")
+
+    def _wait(self, attempt: int, why: str) -> int:
+        delay = self._backoff.delay(attempt)
+        logger.debug("%s; retrying in %.2fs (attempt %d)", why, delay, attempt + 1)
+        self._sleep(delay)
+        return attempt + 1
+
+
+def _request_item(request: Any) -> Any:
+    return (
+        request["PutRequest"]["Item"]
+        if "PutRequest" in request
+        else request["DeleteRequest"]["Key"]
+    )
