@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TextIO
 
 from backend.config import Mode, Settings
-from backend.connection import connect, make_s3_client, missing_tables_message
+from backend.connection import Target, connect, make_s3_client, missing_tables_message
 from backend.errors import CalendarError, ConfigError, StartupError, StorageUnavailable
 from backend.migration.output import PER_RECORD_LINES, RULE, Console, Report
 from backend.migration.run import Migration, Outcome
 from backend.migration.sources import DEFAULT_SOURCE, SourceError, Sources, resolve
+from backend.storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(
-    argv: list[str] | None = None, *, settings: Settings | None = None, out: TextIO | None = None
+    argv: list[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    storage: Storage | None = None,
+    out: TextIO | None = None,
 ) -> int:
+    """Run the migration; ``settings`` and ``storage`` default to the environment's."""
     args = parse_args(argv)
     out = out if out is not None else sys.stdout
     if not logging.getLogger().handlers:
@@ -68,22 +74,26 @@ def main(
         return _cannot_run(out, str(exc))
     report = Report()
     try:
-        return _run(args, settings, sources, report, out)
+        return _run(args, settings, storage, sources, report, out)
     finally:
         report.close()
         sources.close()
 
 
-def _run(
+def _run(  # noqa: PLR0917 - one call site, every argument distinct
     args: argparse.Namespace,
     settings: Settings,
+    storage: Storage | None,
     sources: Sources,
     report: Report,
     out: TextIO,
 ) -> int:
     console = Console(out, interactive=out.isatty())
     try:
-        storage, target = connect(settings, max_pool_connections=max(10, args.workers * 2))
+        if storage is None:
+            storage, target = connect(settings, max_pool_connections=max(10, args.workers * 2))
+        else:
+            target = Target(settings.mode, settings.endpoint_url, settings.region)
         migration = Migration(
             storage,
             sources,
