@@ -286,8 +286,12 @@ def _recreate(table: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-def serve(data_dir: Path, port: int, idle_seconds: float) -> int:
-    """Run the engine in this process until idle for ``idle_seconds`` or signalled."""
+def serve(data_dir: Path, port: int, idle_seconds: float, *, keep_data: bool = True) -> int:
+    """Run the engine in this process until idle for ``idle_seconds`` or signalled.
+
+    ``keep_data=False`` serves from memory only (no journal): for benchmarks and
+    throw-away runs.
+    """
     from werkzeug.serving import make_server  # noqa: PLC0415
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -297,7 +301,7 @@ def serve(data_dir: Path, port: int, idle_seconds: float) -> int:
     except BlockingIOError:
         logger.error("another local engine already serves %s", data_dir)
         return 1
-    app = JournalingApp(data_dir / JOURNAL)
+    app = JournalingApp(data_dir / JOURNAL if keep_data else None)
     started = time.monotonic()
     applied, regions = app.replay()
     if applied:
@@ -463,12 +467,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS)
     parser.add_argument("--detach", action="store_true", help="fork into the background")
+    parser.add_argument(
+        "--memory", action="store_true", help="keep no journal: data is lost on exit"
+    )
     args = parser.parse_args(argv)
     if args.detach and os.fork() != 0:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per DynamoDB request
-    return serve(args.data_dir, args.port, args.idle_seconds)
+    return serve(args.data_dir, args.port, args.idle_seconds, keep_data=not args.memory)
 
 
 if __name__ == "__main__":

@@ -140,6 +140,10 @@ def _cannot_run(out: TextIO, message: str) -> int:
 
 
 def _closing(console: Console, outcome: Outcome, args: argparse.Namespace) -> None:
+    console.line()
+    console.line(
+        "⏱  " + " · ".join(f"{phase} {seconds:.1f}s" for phase, seconds in outcome.timings.items())
+    )
     if outcome.verified is None:
         console.line()
         console.line("🔍 dry run: 검증 생략 (nothing was written, nothing to verify)")
@@ -159,5 +163,6 @@ def _summary(outcome: Outcome, args: argparse.Namespace) -> dict[str, object]:
         "events": outcome.events.as_dict(),
         "verified": outcome.verified,
         "verification_problems": outcome.problems,
+        "seconds": outcome.timings,
         "exit_status": outcome.exit_code,
     }

@@ -9,12 +9,17 @@ started again finds what the first run wrote as "already present" and finishes t
 from __future__ import annotations
 
 import hashlib
+import json
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from itertools import islice
+from typing import IO, Any, TypeVar
 
 from backend.domain import utc_now
 from backend.migration.output import Console, Counts, Rejection, Report
@@ -40,15 +45,15 @@ from backend.migration.sources import (
 from backend.migration.writer import BatchIO, WriteFailed
 from backend.storage import Storage
 from backend.storage.departments import claim_id
-from backend.storage.dynamo import from_item, translated_errors
 
 KEPT = (
     "already in the table with different content (changed since an earlier run?); "
     "kept as it is. Use --overwrite to replace it"
 )
+T = TypeVar("T")
+R = TypeVar("R")
 EVENT_CHUNK = 100  # one BatchGetItem of existing items, then four BatchWriteItems
-VERIFY_RETRIES = 5
-MAX_PROBLEMS = 20  # GSIs and scans may trail writes for a moment on AWS
+MAX_PROBLEMS = 20
 
 
 def _key(department_id: str, event_id: str) -> int:
@@ -73,6 +78,7 @@ class Outcome:
     events: Counts
     verified: bool | None  # None when not verified (dry run)
     problems: list[str]
+    timings: dict[str, float]  # seconds per phase
 
     @property
     def exit_code(self) -> int:
@@ -107,21 +113,37 @@ class Migration:
         # bit 0 marks a record seen but not stored (kept as it was, or refused).
         self._events_seen: dict[int, int] = {}
         self._expected_per_department: Counter[str] = Counter()
+        self.timings: dict[str, float] = {}
+        # Keys of stored events, on disk so that memory does not grow with the file.
+        self._stored: IO[str]
 
     # -- reading and checking everything first ------------------------------------------
 
     def load(self) -> tuple[list[LegacyRecord], int]:
         """Read departments.json whole and events.json once through; raises SourceError."""
-        departments = read_departments(self.sources.departments, self.sources.label_departments)
-        return departments, check_events(self.sources.events, self.sources.label_events)
+        with self._timed("checking files"):
+            departments = read_departments(self.sources.departments, self.sources.label_departments)
+            return departments, check_events(self.sources.events, self.sources.label_events)
 
     def run(self, departments: list[LegacyRecord], event_total: int) -> Outcome:
-        eligible = self._migrate_departments(departments)
-        self._migrate_events(eligible, event_total)
-        if self.dry_run:
-            return Outcome(self.departments, self.events, None, [])
-        problems = self._verify(eligible)
-        return Outcome(self.departments, self.events, not problems, problems)
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as self._stored:
+            with self._timed("departments"):
+                eligible = self._migrate_departments(departments)
+            with self._timed("events"):
+                self._migrate_events(eligible, event_total)
+            if self.dry_run:
+                return Outcome(self.departments, self.events, None, [], self.timings)
+            with self._timed("verification"):
+                problems = self._verify(eligible)
+            return Outcome(self.departments, self.events, not problems, problems, self.timings)
+
+    @contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[phase] = round(time.perf_counter() - started, 3)
 
     def _reject(self, kind: str, record: LegacyRecord, reason: str) -> None:
         rejection = Rejection(kind, record.file, record.path, reason, unwrap(record.value))
@@ -286,42 +308,24 @@ class Migration:
         console.line("📅 캘린더 이벤트 데이터 마이그레이션 시작...")
         empty_departments = self._departments_without_events(eligible)
         console.start_progress(total, "events")
-        in_flight: set[Future[ChunkResult]] = set()
-        chunk: list[Pending] = []
+        store = partial(self._store_events, empty_departments=empty_departments)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="migrate") as pool:
-
-            def submit(items: list[Pending]) -> None:
-                while len(in_flight) >= self.workers * 2:  # bounded: memory stays flat
-                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        in_flight.discard(future)
-                        self._account(future.result())
-                in_flight.add(pool.submit(self._store_events, items, empty_departments))
-
-            for record, item in self._event_items(eligible):
-                console.advance(1, total, "events")
-                if item is None:
-                    continue
-                chunk.append((record, item))
-                if len(chunk) == EVENT_CHUNK:
-                    submit(chunk)
-                    chunk = []
-            if chunk:
-                submit(chunk)
-            for future in in_flight:
-                self._account(future.result())
+            chunks = batched(self._event_items(eligible, total), EVENT_CHUNK)
+            for result in bounded_map(pool, store, chunks, self.workers * 2):
+                self._account(result)
         console.end_progress()
         console.summary("이벤트 데이터", self.events, "events")
 
-    def _event_items(self, eligible: dict[str, str]) -> Iterator[tuple[LegacyRecord, Item | None]]:
-        """Each event record with its item, or None once it has been rejected or counted."""
+    def _event_items(self, eligible: dict[str, str], total: int) -> Iterator[Pending]:
+        """Each event record to store with its item; rejections and duplicates are
+        accounted for here, on the main thread, as the file is read."""
         for record in iter_events(self.sources.events, self.sources.label_events):
             self.events.read += 1
+            self.console.advance(1, total, "events")
             try:
                 item = self._event_of(record, eligible)
             except Rejected as exc:
                 self._reject("event", record, str(exc))
-                yield record, None
                 continue
             key = _key(item.department_id or "", item.id)
             digest = int.from_bytes(item.digest, "big")
@@ -336,7 +340,6 @@ class Migration:
                         record,
                         f"event id {item.id!r} appears earlier with different content",
                     )
-                yield record, None
                 continue
             self._events_seen[key] = digest << 1
             yield record, item
@@ -380,7 +383,7 @@ class Migration:
                 empty.add(department_id)
         return empty
 
-    def _store_events(self, chunk: list[Pending], empty_departments: set[str]) -> ChunkResult:
+    def _store_events(self, chunk: list[Pending], *, empty_departments: set[str]) -> ChunkResult:
         """Runs on a worker thread: read what exists, then write what is missing."""
         table = self.storage.events.table
         result = ChunkResult()
@@ -442,6 +445,8 @@ class Migration:
             self._reject("event", record, reason)
 
     def _remember(self, item: Item) -> None:
+        """Note a stored event for the verification: its digest here, its key on disk."""
+        self._stored.write(json.dumps([item.department_id, item.id], ensure_ascii=False) + "\n")
         key = _key(item.department_id or "", item.id)
         self._events_seen[key] = (int.from_bytes(item.digest, "big") << 1) | 1
         self._expected_per_department[item.department_id or ""] += 1
@@ -449,25 +454,23 @@ class Migration:
     # -- verification -------------------------------------------------------------------
 
     def _verify(self, eligible: dict[str, str]) -> list[str]:
-        """Read both tables back and compare with the source, per department and record."""
+        """Read both tables back and compare with the source, per department and record.
+
+        Every event written or found present is read back by its key (BatchGetItem,
+        strongly consistent: no index lag) and its content compared with the source.
+        """
         console = self.console
         console.line()
         console.line("🔍 마이그레이션 검증 중...")
         problems = self._verify_departments(eligible)
-        found, differing = self._scan_events()
-        for attempt in range(VERIFY_RETRIES):
-            behind = [d for d in eligible if found[d] < self._expected_per_department[d]]
-            if not behind or attempt == VERIFY_RETRIES - 1:
-                break
-            time.sleep(0.5 * 2**attempt)
-            found, differing = self._scan_events()
-        console.line(f"  • 부서: {len(eligible)}개")
+        found, differing = self._read_back_events()
+        console.line(f"  • 부서: {len(eligible) - len(problems)}개")
         console.line(f"  • 이벤트: {sum(found.values())}개")
         for department_id, name in eligible.items():
             expected = self._expected_per_department[department_id]
             got = found[department_id]
-            mark = "✓" if got == expected else "✗"
             if self.console.per_record or got != expected:
+                mark = "✓" if got == expected else "✗"
                 console.line(f"    {mark} {name}: 이벤트 {got}/{expected}개")
             if got != expected:
                 problems.append(
@@ -492,27 +495,45 @@ class Migration:
             if d not in stored
         ]
 
-    def _scan_events(self) -> tuple[Counter[str], list[str]]:
-        """Count, per department, the table's events that match their source record."""
+    def _read_back_events(self) -> tuple[Counter[str], list[str]]:
+        """Count, per department, stored events whose content matches their source."""
+        self._stored.flush()
+        self._stored.seek(0)
+        keys = ({"department_id": d, "id": i} for d, i in map(json.loads, self._stored))
         found: Counter[str] = Counter()
         differing: list[str] = []
-        params: dict[str, Any] = {"TableName": self.storage.events.table}
-        client = self.storage.client
-        with translated_errors("verify events"):
-            while True:
-                page = client.scan(**params)
-                for raw in page.get("Items", []):
-                    item = from_item(raw)
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="verify") as pool:
+            fetch = partial(self.io.get, self.storage.events.table)
+            for stored in bounded_map(pool, fetch, batched(keys, EVENT_CHUNK), self.workers * 2):
+                for item in stored:
                     department_id, event_id = str(item["department_id"]), str(item["id"])
-                    mark = self._events_seen.get(_key(department_id, event_id))
-                    if mark is None or not mark & 1:
-                        continue  # not from this source, or reported already
+                    mark = self._events_seen.get(_key(department_id, event_id), 0)
                     if mark >> 1 == int.from_bytes(content_digest(item), "big"):
                         found[department_id] += 1
                     else:
                         differing.append(
                             f"event {event_id!r} of {department_id!r} differs from its source"
                         )
-                if "LastEvaluatedKey" not in page:
-                    return found, differing
-                params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found, differing
+
+
+def batched(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(iterable)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def bounded_map(
+    pool: ThreadPoolExecutor, function: Callable[[T], R], inputs: Iterable[T], window: int
+) -> Iterator[R]:
+    """``pool.map`` that pulls its inputs lazily, with at most ``window`` in flight, and
+    yields results as they complete: memory stays flat however long ``inputs`` is."""
+    in_flight: set[Future[R]] = set()
+    for value in inputs:
+        if len(in_flight) >= window:
+            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+        in_flight.add(pool.submit(function, value))
+    for future in as_completed(in_flight):
+        yield future.result()
