@@ -715,3 +715,46 @@ def test_report_lists_every_rejection_so_it_can_be_fixed_and_fed_back(
     assert migrate(settings, "--source", str(folder))[0] == 0
     assert sorted(e["id"] for e in events(storage)) == ["e0", "e1", "e2"]
     assert {e["room"] for e in events(storage)} == {"3층"}
+
+
+# -- output for large inputs and the guide's own command ----------------------------------
+
+
+def test_large_inputs_print_progress_not_a_line_per_record(
+    tmp_path: Path, settings: Settings, storage: Storage
+) -> None:
+    folder = _large_source(tmp_path, 400)
+
+    code, out = migrate(settings, "--source", str(folder))
+
+    assert code == 0
+    assert "마이그레이션 완료: 400개" in out
+    assert "… 400/400 events" in out
+    assert "이벤트 '일정 1'" not in out
+    assert len(out.splitlines()) < 60
+
+
+def test_the_guide_command_from_backend(settings: Settings, storage: Storage) -> None:
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    result = subprocess.run(
+        [sys.executable, "migrate_to_dynamodb.py"],
+        cwd=DEFAULT_SOURCE.parent,
+        env={
+            "PATH": os.environ["PATH"],
+            "AWS_ENDPOINT_URL_DYNAMODB": str(settings.endpoint_url),
+            "AWS_REGION": settings.region,
+            "DEPARTMENTS_TABLE": settings.departments_table,
+            "EVENTS_TABLE": settings.events_table,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✅ 마이그레이션 검증 완료" in result.stdout
+    assert len(events(storage)) == 5
