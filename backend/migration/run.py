@@ -45,6 +45,7 @@ from backend.migration.sources import (
 from backend.migration.writer import BatchIO, WriteFailed
 from backend.storage import Storage
 from backend.storage.departments import claim_id
+from backend.storage.dynamo import translated_errors
 
 KEPT = (
     "already in the table with different content (changed since an earlier run?); "
@@ -306,9 +307,9 @@ class Migration:
         console = self.console
         console.line()
         console.line("📅 캘린더 이벤트 데이터 마이그레이션 시작...")
-        empty_departments = self._departments_without_events(eligible)
+        check_existing = not self._events_table_empty()
         console.start_progress(total, "events")
-        store = partial(self._store_events, empty_departments=empty_departments)
+        store = partial(self._store_events, check_existing=check_existing)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="migrate") as pool:
             chunks = batched(self._event_items(eligible, total), EVENT_CHUNK)
             for result in bounded_map(pool, store, chunks, self.workers * 2):
@@ -375,23 +376,27 @@ class Migration:
             )
         return item
 
-    def _departments_without_events(self, eligible: dict[str, str]) -> set[str]:
-        """Departments with no event in the table yet: their events need no existence read."""
-        empty = set()
-        for department_id in eligible:
-            if not self.storage.events.has_any(department_id):
-                empty.add(department_id)
-        return empty
+    def _events_table_empty(self) -> bool:
+        """Whether the events table holds nothing yet (a strongly consistent read).
 
-    def _store_events(self, chunk: list[Pending], *, empty_departments: set[str]) -> ChunkResult:
+        Then no event can already exist and the per-chunk existence reads are skipped: a
+        first migration costs what the writes cost. Any later run, resumed or repeated,
+        finds items and checks every chunk.
+        """
+        with translated_errors("check events table"):
+            page = self.storage.client.scan(
+                TableName=self.storage.events.table,
+                Limit=1,
+                ConsistentRead=True,
+                ProjectionExpression="id",
+            )
+        return not page.get("Items") and "LastEvaluatedKey" not in page
+
+    def _store_events(self, chunk: list[Pending], *, check_existing: bool) -> ChunkResult:
         """Runs on a worker thread: read what exists, then write what is missing."""
         table = self.storage.events.table
         result = ChunkResult()
-        keys = [
-            {"id": item.id, "department_id": item.department_id}
-            for _, item in chunk
-            if item.department_id not in empty_departments
-        ]
+        keys = [{"id": i.id, "department_id": i.department_id} for _, i in chunk if check_existing]
         existing = {(str(e["id"]), str(e["department_id"])): e for e in self.io.get(table, keys)}
         puts: list[Pending] = []
         for pending in chunk:
