@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
-import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, g, request
+from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from backend.api import departments, events, service
+from backend import observability
+from backend.api import departments, events, security, service
 from backend.api.cursors import CursorCodec
 from backend.api.problems import register_error_handlers
 from backend.api.resources import CURSORS_KEY, STORAGE_KEY
@@ -29,7 +28,6 @@ __all__ = ["create_app"]
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/=+-]{1,128}")
 
 
 class KoreanJSONProvider(DefaultJSONProvider):
@@ -63,21 +61,13 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.extensions[CURSORS_KEY] = CursorCodec(app.config["SECRET_KEY"])
 
     app.wsgi_app = _RawQueryFix(app.wsgi_app)  # type: ignore[method-assign]
+    observability.instrument(storage.client)
+    observability.install(app)  # first: request ids exist before anything can fail
+    security.install(app, settings)
     app.register_blueprint(departments.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(service.bp)
     register_error_handlers(app)
-
-    @app.before_request
-    def assign_request_id() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-
-    @app.after_request
-    def echo_request_id(response: Response) -> Response:
-        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
-        return response
-
     return app
 
 

@@ -15,16 +15,17 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend import create_app
+from backend.config import Settings
 from backend.errors import ConfigError, StartupError
-
-if not logging.getLogger().handlers:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+from backend.observability import configure_logging
 
 try:
-    app = create_app()
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    app = create_app(settings)
 except (ConfigError, StartupError) as exc:
+    if not logging.getLogger().handlers:
+        configure_logging()
     logging.getLogger("backend").critical("cannot start: %s", exc)
     # 3 is gunicorn's "worker failed to boot": its master stops instead of restarting the
     # worker forever. Other runners (flask run, python -c) just see a failed start.

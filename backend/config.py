@@ -64,6 +64,10 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     local_dir: Path = DEFAULT_LOCAL_DIR
     max_pool_connections: int = 10
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)  # bearer tokens for writes
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API
+    log_format: str = "text"  # "json" for one JSON object per line (production)
+    log_level: str = "INFO"
 
     @property
     def is_production(self) -> bool:
@@ -122,6 +126,7 @@ class Settings:
             )
 
         local_dir = Path(get("LOCAL_DYNAMODB_DIR") or DEFAULT_LOCAL_DIR).expanduser()
+        default = "json" if flask_env == "production" else "text"
         pool = get("DYNAMODB_MAX_POOL_CONNECTIONS")
         return cls(
             mode=mode,
@@ -138,6 +143,10 @@ class Settings:
             secret_key=secret_key,
             local_dir=local_dir,
             max_pool_connections=_positive_int("DYNAMODB_MAX_POOL_CONNECTIONS", pool, 10),
+            api_tokens=_tokens(get("API_TOKENS")),
+            cors_origins=_origins(get("CORS_ORIGINS")),
+            log_format=_choice("LOG_FORMAT", get("LOG_FORMAT"), ("text", "json"), default),
+            log_level=_choice("LOG_LEVEL", (get("LOG_LEVEL") or "INFO").upper(), _LEVELS, "INFO"),
         )
 
     def resolved_secret_key(self) -> str:
@@ -181,6 +190,38 @@ def _choose_mode(explicit: str | None, endpoint: str | None, env: Mapping[str, s
     if any(env.get(name, "").strip() for name in _AWS_CREDENTIAL_MARKERS):
         return Mode.AWS
     return Mode.LOCAL
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _choice(name: str, raw: str | None, allowed: tuple[str, ...], default: str) -> str:
+    if raw is None:
+        return default
+    if raw not in allowed:
+        raise ConfigError(f"{name}={raw!r} is not one of: {', '.join(allowed)}")
+    return raw
+
+
+def _tokens(raw: str | None) -> tuple[str, ...]:
+    """``API_TOKENS``: comma-separated bearer tokens; each must be long enough to guess-proof."""
+    tokens = tuple(t.strip() for t in (raw or "").split(",") if t.strip())
+    for token in tokens:
+        if len(token) < 16:
+            raise ConfigError(
+                "API_TOKENS holds a token shorter than 16 characters; generate tokens with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+    return tokens
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    """``CORS_ORIGINS``: comma-separated origins such as https://calendar.example.com."""
+    origins = tuple(o.strip().rstrip("/") for o in (raw or "").split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError(f"CORS_ORIGINS entry {origin!r} is not an origin (https://host)")
+    return origins
 
 
 def _positive_int(name: str, raw: str | None, default: int) -> int:

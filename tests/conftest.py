@@ -7,6 +7,7 @@ Every test gets tables of its own, named uniquely, instead of resetting shared s
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
@@ -25,6 +26,44 @@ from backend.local_engine import JournalingApp
 from backend.storage import Storage
 
 TEST_SECRET = "test-secret-key-not-for-production"
+RUNTIME_POLICY = Path(__file__).resolve().parent.parent / "deploy" / "iam-policy.json"
+
+
+class _ActionRecorder(logging.Handler):
+    """Collects the IAM actions of every request's DynamoDB calls, from the access log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.actions: dict[str, str] = {}  # action -> first request path that used it
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for action in getattr(record, "iam_actions", []):
+            self.actions.setdefault(
+                action, f"{record.__dict__.get('method')} {record.__dict__.get('path')}"
+            )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def runtime_policy_covers_every_action() -> Iterator[None]:
+    """Across the whole suite, the API only performs actions deploy/iam-policy.json grants.
+
+    Fails the run (as an error at session teardown) naming any action outside it.
+    """
+    recorder = _ActionRecorder()
+    access = logging.getLogger("backend.access")
+    access.setLevel(logging.INFO)
+    access.addHandler(recorder)
+    yield
+    access.removeHandler(recorder)
+    policy = json.loads(RUNTIME_POLICY.read_text(encoding="utf-8"))
+    granted = {
+        action.removeprefix("dynamodb:")
+        for statement in policy["Statement"]
+        for action in statement["Action"]
+    }
+    outside = {a: where for a, where in recorder.actions.items() if a not in granted}
+    assert recorder.actions, "no DynamoDB action was recorded: the access log hook is broken"
+    assert not outside, f"actions outside deploy/iam-policy.json: {outside}"
 
 
 @pytest.fixture(scope="session")

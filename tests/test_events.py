@@ -147,6 +147,28 @@ def test_from_to_window_is_inclusive(client: FlaskClient, department: dict[str, 
 
 
 @pytest.mark.parametrize(
+    ("query", "dates"),
+    [
+        ("month=2024-01&from=2024-01-15", ["2024-01-15", "2024-01-31"]),
+        ("month=2024-01&to=2024-01-10", ["2024-01-01"]),
+        ("from=2024-01-20&to=2024-01-10", []),
+        ("month=2024-02&from=2024-03-01", []),
+    ],
+)
+def test_month_narrows_from_and_to_and_an_empty_window_is_empty(
+    client: FlaskClient, department: dict[str, Any], query: str, dates: list[str]
+) -> None:
+    dept = department["id"]
+    for day in ("2023-12-31", "2024-01-01", "2024-01-15", "2024-01-31", "2024-02-01"):
+        create_event(client, dept, event_date=day, title=day)
+
+    body = client.get(f"/api/events/{dept}?{query}").get_json()
+
+    assert [e["event_date"] for e in body["items"]] == dates
+    assert body["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
     ("month", "dates"),
     [
         ("2024-02", ["2024-02-01", "2024-02-29"]),

@@ -320,6 +320,7 @@ def test_placeholder_keys_stop_the_guide_server_with_advice(tmp_path: Path) -> N
         check=False,
     )
 
+    output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "placeholders" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "placeholders" in output
+    assert "Traceback" not in output

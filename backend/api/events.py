@@ -72,20 +72,16 @@ def list_events(department_id: str) -> Response:
 
 
 def _window(args: dict[str, object]) -> DateWindow:
-    if "month" in args:
-        if "from" in args or "to" in args:
-            raise BadRequest(
-                "use either month or from/to, not both",
-                [FieldError("month", "cannot be combined with from or to")],
-            )
-        first, last = cast(tuple[str, str], args["month"])
-        return DateWindow(first, last)
+    """The dates asked for: ``from``/``to`` (inclusive), narrowed further by ``month``.
+
+    A window that holds no date (``from`` after ``to``) is a valid, empty answer.
+    """
     start, end = args.get("from"), args.get("to")
-    if start is not None and end is not None and str(start) > str(end):
-        raise BadRequest(
-            "the date window is empty", [FieldError("from", f"is after to ({start} > {end})")]
-        )
-    return DateWindow(None if start is None else str(start), None if end is None else str(end))
+    window = DateWindow(None if start is None else str(start), None if end is None else str(end))
+    if "month" in args:
+        first, last = cast(tuple[str, str], args["month"])
+        window = window.narrowed(DateWindow(first, last))
+    return window
 
 
 @bp.get("/<department_id>/<event_id>")

@@ -266,7 +266,7 @@ def if_match() -> IfMatch | None:
     tags = request.if_match
     if tags.star_tag:
         return IfMatch(None)
-    return IfMatch(frozenset(int(t) for t in tags.as_set() if t.isdigit()))
+    return IfMatch(frozenset(int(t) for t in tags.as_set() if t and t.isdigit()))
 
 
 def not_modified(version: int) -> bool:

@@ -77,16 +77,31 @@ def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
     return {"type": [kind, "null"], **extra}
 
 
+_NO_CONTROL = "^[^\\x00-\\x1f\\x7f]*$"
+
+
+def _single_line(max_length: int, *, trimmed: bool) -> dict[str, Any]:
+    """One line of text: no control characters; ``trimmed`` ones also need a non-space."""
+    schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": max_length}
+    if trimmed:
+        schema["allOf"] = [{"pattern": "\\S"}, {"pattern": _NO_CONTROL}]
+        schema["description"] = "Stored trimmed of surrounding white space"
+    else:
+        schema["pattern"] = _NO_CONTROL
+    return schema
+
+
 def _schemas() -> dict[str, Any]:
     timestamp = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 with Z"}
     version = {"type": "integer", "minimum": 1, "description": "Starts at 1; the ETag"}
     date = {"type": "string", "format": "date", "description": "YYYY-MM-DD, a real date"}
-    name = {"type": "string", "minLength": 1, "maxLength": NAME_MAX}
-    title = {"type": "string", "minLength": 1, "maxLength": TITLE_MAX}
+    name = _single_line(NAME_MAX, trimmed=True)
+    title = _single_line(TITLE_MAX, trimmed=True)
     description = _nullable("string", maxLength=DESCRIPTION_MAX)
     time_text = _nullable(
         "string",
         maxLength=TIME_MAX,
+        pattern=_NO_CONTROL,
         description="Free text as the client sent it, e.g. 오후 3:00",
     )
     return {
@@ -95,7 +110,7 @@ def _schemas() -> dict[str, Any]:
             "required": ["id", "name", "description", "created_at", "updated_at", "version"],
             "properties": {
                 "id": {"type": "string"},
-                "name": name | {"description": "Unique, trimmed of surrounding white space"},
+                "name": name | {"description": "Unique; stored trimmed of surrounding white space"},
                 "description": description,
                 "created_at": timestamp,
                 "updated_at": timestamp,
@@ -324,8 +339,8 @@ def _paths() -> dict[str, Any]:
                     {
                         "name": "name",
                         "in": "query",
-                        "description": "Exact department name",
-                        "schema": {"type": "string"},
+                        "description": "Exact department name (surrounding white space ignored)",
+                        "schema": _single_line(NAME_MAX, trimmed=True),
                     },
                     _param("Limit"),
                     _param("Cursor"),
@@ -408,7 +423,7 @@ def _paths() -> dict[str, Any]:
                     {
                         "name": "from",
                         "in": "query",
-                        "description": "First date, inclusive",
+                        "description": "First date, inclusive (after to: an empty list)",
                         "schema": {"type": "string", "format": "date"},
                     },
                     {
@@ -420,8 +435,8 @@ def _paths() -> dict[str, Any]:
                     {
                         "name": "month",
                         "in": "query",
-                        "description": "YYYY-MM; not with from/to",
-                        "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                        "description": "YYYY-MM; with from/to, the dates in both",
+                        "schema": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
                     },
                     _param("Limit"),
                     _param("Cursor"),

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from backend.api.security import Unauthorized
 from backend.errors import (
     Conflict,
     FieldError,
@@ -32,6 +33,7 @@ PROBLEM_TYPES = {
     "busy": "The resource changed too often while this request was applied; retry.",
     "precondition-failed": "If-Match no longer matches the resource's ETag; fetch it again.",
     "unsupported-media-type": "Send the body as application/json (UTF-8).",
+    "unauthorized": "Writes need Authorization: Bearer <token> (API_TOKENS is set).",
     "payload-too-large": "The request body is over 1 MiB.",
     "method-not-allowed": "The route exists but not with this method; see the Allow header.",
     "storage-unavailable": "DynamoDB cannot answer right now; retry after Retry-After seconds.",
@@ -101,6 +103,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(BadRequest)
     def bad_request(exc: BadRequest) -> Response:
         return problem(400, "bad-request", "Bad request", exc.detail, errors=exc.errors)
+
+    @app.errorhandler(Unauthorized)
+    def unauthorized(_exc: Unauthorized) -> Response:
+        return problem(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "writes need the header Authorization: Bearer <token> with a token from API_TOKENS",
+            headers={"WWW-Authenticate": 'Bearer realm="department-calendar"'},
+        )
 
     @app.errorhandler(NotFound)
     def not_found(exc: NotFound) -> Response:

@@ -13,7 +13,7 @@ from backend.domain import Department, utc_now
 from backend.errors import Conflict, NotFound, PreconditionFailed
 from backend.storage.dynamo import error_code, from_item, to_item, to_value, translated_errors
 from backend.storage.schema import NAME_INDEX
-from backend.storage.versioning import IfMatch, write_attempts
+from backend.storage.versioning import IfMatch, usable_key, write_attempts
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -63,7 +63,7 @@ class DepartmentRepository:
 
     def get(self, department_id: str) -> Department:
         """Read one department with a strongly consistent read, or raise ``NotFound``."""
-        if department_id.startswith(CLAIM_PREFIX):
+        if department_id.startswith(CLAIM_PREFIX) or not usable_key(department_id):
             raise NotFound("department", department_id)
         with translated_errors("get department"):
             response = self._client.get_item(
@@ -75,7 +75,7 @@ class DepartmentRepository:
         return department_from_item(item)
 
     def exists(self, department_id: str) -> bool:
-        if department_id.startswith(CLAIM_PREFIX):
+        if department_id.startswith(CLAIM_PREFIX) or not usable_key(department_id):
             return False
         with translated_errors("check department"):
             response = self._client.get_item(

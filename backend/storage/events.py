@@ -15,7 +15,7 @@ from backend.domain import Event, utc_now
 from backend.errors import Conflict, NotFound, PreconditionFailed
 from backend.storage.dynamo import error_code, from_item, to_item, to_value, translated_errors
 from backend.storage.schema import DEPARTMENT_DATE_INDEX
-from backend.storage.versioning import IfMatch, write_attempts
+from backend.storage.versioning import IfMatch, usable_key, write_attempts
 from backend.timetext import parse_start_time
 
 if TYPE_CHECKING:
@@ -37,6 +37,16 @@ class DateWindow:
 
     start: str | None = None
     end: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.start is not None and self.end is not None and self.start > self.end
+
+    def narrowed(self, other: DateWindow) -> DateWindow:
+        """The dates in both windows."""
+        starts = [d for d in (self.start, other.start) if d is not None]
+        ends = [d for d in (self.end, other.end) if d is not None]
+        return DateWindow(max(starts) if starts else None, min(ends) if ends else None)
 
 
 def event_from_item(item: Mapping[str, Any]) -> Event:
@@ -82,6 +92,8 @@ class EventRepository:
         self.table = table
 
     def _key(self, department_id: str, event_id: str) -> dict[str, Any]:
+        if not (usable_key(event_id) and usable_key(department_id)):
+            raise NotFound("event", event_id)
         return {"id": to_value(event_id), "department_id": to_value(department_id)}
 
     def get(self, department_id: str, event_id: str) -> Event:
@@ -159,6 +171,9 @@ class EventRepository:
         raise Conflict("the event changed too often to apply this update", code="busy")
 
     def delete(self, department_id: str, event_id: str, if_match: IfMatch | None) -> None:
+        if if_match is not None and if_match.versions == frozenset():
+            # No tag in If-Match can be a version: nothing matches, but 404 still wins.
+            raise PreconditionFailed(self.get(department_id, event_id).version)
         condition = "attribute_exists(id)"
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
@@ -205,6 +220,8 @@ class EventRepository:
         only where a date is complete, so it reads a little ahead and, in the rare case
         that one date holds more events than that, carries on until the date ends.
         """
+        if not usable_key(department_id) or window.empty:
+            return [], False
         start = window.start
         if after is not None and (start is None or after[0] > start):
             start = after[0]

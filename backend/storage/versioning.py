@@ -25,6 +25,15 @@ class IfMatch:
         return self.versions is None or version in self.versions
 
 
+# DynamoDB refuses a sort key over 1024 bytes (and a partition key over 2048) with a
+# ValidationException; no stored id is that long, so such an id is simply not found.
+MAX_KEY_BYTES = 1024
+
+
+def usable_key(value: str) -> bool:
+    return 0 < len(value.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES
+
+
 def write_attempts() -> Iterator[int]:
     """Yield attempt numbers, sleeping with jittered backoff before each retry."""
     for attempt in range(MAX_WRITE_ATTEMPTS):

@@ -1,0 +1,134 @@
+"""One JSON log line per request, request ids, and DynamoDB calls counted per request."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from backend import create_app
+from backend.config import Settings
+from backend.observability import configure_logging
+from backend.storage import Storage
+from tests.helpers import create_department, create_event
+
+
+@pytest.fixture
+def access_log() -> Iterator[list[logging.LogRecord]]:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logger = logging.getLogger("backend.access")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def test_each_request_logs_one_line_with_its_dynamodb_calls(
+    client: FlaskClient, access_log: list[logging.LogRecord]
+) -> None:
+    department = create_department(client, "개발팀")
+    event = create_event(client, department["id"])
+    access_log.clear()
+
+    client.get(f"/api/events/{department['id']}/{event['id']}", headers={"X-Request-ID": "req-1"})
+    client.get(f"/api/events/{department['id']}?month=2024-01")
+    client.post(f"/api/events/{department['id']}", json={"event_date": "2024-01-21", "title": "t"})
+
+    get_line, list_line, create_line = access_log
+    assert get_line.__dict__["method"] == "GET"
+    assert get_line.__dict__["status"] == 200
+    assert get_line.__dict__["request_id"] == "req-1"
+    assert get_line.__dict__["duration_ms"] > 0
+    assert get_line.__dict__["dynamodb_operations"] == ["GetItem"]
+    assert list_line.__dict__["dynamodb_operations"] == ["Query"]
+    assert create_line.__dict__["dynamodb_operations"] == ["GetItem", "PutItem"]
+    assert create_line.__dict__["status"] == 201
+
+
+def test_an_empty_list_costs_a_second_call_only_to_find_the_department(
+    client: FlaskClient, access_log: list[logging.LogRecord]
+) -> None:
+    department = create_department(client, "개발팀")
+    access_log.clear()
+
+    client.get(f"/api/events/{department['id']}?month=2030-01")
+
+    assert access_log[0].__dict__["dynamodb_operations"] == ["Query", "GetItem"]
+
+
+def test_consumed_capacity_is_logged_when_dynamodb_reports_it(
+    client: FlaskClient, access_log: list[logging.LogRecord]
+) -> None:
+    department = create_department(client, "개발팀")
+    created = access_log[-1].__dict__
+    client.get(f"/api/departments/{department['id']}")
+    read = access_log[-1].__dict__
+
+    assert "TransactWriteItems" in created["dynamodb_operations"]
+    assert {"PutItem", "Query"} <= set(created["iam_actions"])
+    assert "TransactWriteItems" not in created["iam_actions"]
+    assert read["dynamodb_operations"] == ["GetItem"]
+    assert read["consumed_capacity"] > 0
+
+
+def test_load_balancer_trace_id_is_the_request_id(client: FlaskClient) -> None:
+    trace = "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1"
+
+    response = client.get("/nowhere", headers={"X-Amzn-Trace-Id": trace})
+
+    assert response.headers["X-Request-ID"] == "1-67891233-abcdef012345678912345678"
+    assert response.get_json()["request_id"] == "1-67891233-abcdef012345678912345678"
+
+
+def test_json_logs_are_one_object_per_line_without_secrets(
+    settings: Settings, storage: Storage
+) -> None:
+    token = "s3cr3t-token-0123456789abcdef"
+    app: Flask = create_app(Settings(**{**settings.__dict__, "api_tokens": (token,)}), storage)
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging("json", "INFO")
+    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    try:
+        client = app.test_client()
+        client.post(
+            "/api/departments",
+            json={"name": "개발팀"},
+            headers={"Authorization": f"Bearer {token}", "X-Request-ID": "abc"},
+        )
+        client.post(
+            "/api/departments",
+            json={"name": "x"},
+            headers={"Authorization": "Bearer wrong-token-value"},
+        )
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+
+    lines: list[dict[str, Any]] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    access = [line for line in lines if line.get("logger") == "backend.access"]
+    assert [line["status"] for line in access] == [201, 401]
+    assert access[0]["request_id"] == "abc"
+    assert access[0]["path"] == "/api/departments"
+    assert {
+        "time",
+        "level",
+        "message",
+        "duration_ms",
+        "dynamodb_calls",
+        "consumed_capacity",
+    } <= set(access[0])
+    assert token not in stream.getvalue()
+    assert "wrong-token-value" not in stream.getvalue()
