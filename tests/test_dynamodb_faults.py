@@ -104,3 +104,34 @@ def test_no_credentials_stops_the_start_with_what_to_set(
 
     assert "no AWS credentials" in str(error.value)
     assert "AWS_ACCESS_KEY_ID" in str(error.value)
+
+
+def test_starts_while_dynamodb_is_down_and_recovers_without_restart(settings: Settings) -> None:
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from werkzeug.serving import make_server  # noqa: PLC0415
+
+    from backend.connection import connect  # noqa: PLC0415
+    from backend.local_engine import JournalingApp  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = Settings(**{**settings.__dict__, "endpoint_url": f"http://127.0.0.1:{port}"})
+
+    client = create_app(down).test_client()  # the real start-up path, with nothing listening
+
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/api/departments").status_code == 503
+
+    server = make_server("127.0.0.1", port, JournalingApp(journal=None), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        connect(down)[0].create_tables()
+        assert client.get("/readyz").status_code == 200
+        assert client.post("/api/departments", json={"name": "복구팀"}).status_code == 201
+    finally:
+        server.shutdown()

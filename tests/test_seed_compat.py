@@ -324,3 +324,41 @@ def test_placeholder_keys_stop_the_guide_server_with_advice(tmp_path: Path) -> N
     assert result.returncode != 0
     assert "placeholders" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_production_config_serves_json_logs(settings: Settings) -> None:
+    storage, _ = connect(settings)
+    storage.create_tables()
+    port = _free_port()
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    env = _env(settings, FLASK_ENV="production", API_TOKENS="token-for-the-test-0123456789")
+    process = subprocess.Popen(
+        [gunicorn, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "1", "app:app"],
+        cwd=BACKEND, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", process)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/departments",
+            data=json.dumps({"name": "운영팀"}).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": "Bearer token-for-the-test-0123456789",
+                "X-Request-ID": "prod-check-1",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201
+            assert response.headers["X-Request-ID"] == "prod-check-1"
+    finally:
+        process.terminate()
+        stdout, _ = process.communicate(timeout=60)
+
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("logger") == "backend.access"]
+    created = next(line for line in access if line["request_id"] == "prod-check-1")
+    assert created["status"] == 201
+    assert created["method"] == "POST"
+    assert created["dynamodb_calls"] >= 2
+    assert "token-for-the-test" not in stdout
