@@ -333,10 +333,19 @@ def test_production_config_serves_json_logs(settings: Settings) -> None:
     port = _free_port()
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     env = _env(settings, FLASK_ENV="production", API_TOKENS="token-for-the-test-0123456789")
+    command = [
+        gunicorn,
+        "-c",
+        "gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "-w",
+        "1",
+        "app:app",
+    ]
     process = subprocess.Popen(
-        [gunicorn, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "1", "app:app"],
-        cwd=BACKEND, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        command, cwd=BACKEND, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         _wait_for(f"http://127.0.0.1:{port}/healthz", process)
         request = urllib.request.Request(

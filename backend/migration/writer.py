@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
 from backend.errors import StorageUnavailable
 from backend.storage.dynamo import error_code, from_item, to_item, translated_errors
@@ -147,11 +147,14 @@ class BatchIO:
                 with translated_errors("migration batch"):
                     return operation(**params)
             except StorageUnavailable as exc:
+                # Throttling and timeouts pass; batch puts and deletes are safe to repeat.
                 cause = exc.__cause__
-                throttled = isinstance(cause, ClientError) and error_code(cause) in _THROTTLED
-                if not throttled or attempt + 1 >= self._backoff.attempts:
+                transient = isinstance(cause, ReadTimeoutError | ConnectionError) or (
+                    isinstance(cause, ClientError) and error_code(cause) in _THROTTLED
+                )
+                if not transient or attempt + 1 >= self._backoff.attempts:
                     raise
-            attempt = self._wait(attempt, "DynamoDB throttled the migration")
+            attempt = self._wait(attempt, "DynamoDB throttled or timed out")
 
     def _wait(self, attempt: int, why: str) -> int:
         delay = self._backoff.delay(attempt)

@@ -65,7 +65,7 @@ def make_client(
     session_token: str | None = None,
     profile: str | None = None,
     max_pool_connections: int = 10,
-    max_attempts: int = 4,
+    max_attempts: int = 3,
 ) -> DynamoDBClient:
     """Build the process's DynamoDB client: retries, timeouts and pool size set here only.
 
@@ -76,8 +76,10 @@ def make_client(
         # Standard mode retries throttling and transient errors with backoff; past that
         # the API answers 503 with Retry-After rather than holding the client.
         retries={"mode": "standard", "max_attempts": max_attempts},
-        connect_timeout=3,
-        read_timeout=10,
+        # DynamoDB answers in milliseconds; these bound a request's worst case (3 attempts
+        # × (2 + 5) s plus backoff) well inside gunicorn's 30 s worker timeout.
+        connect_timeout=2,
+        read_timeout=5,
         max_pool_connections=max_pool_connections,
         user_agent_extra="department-calendar/1",
     )
