@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 NAME_MAX = 100
+NOTIFY_EMAILS_MAX = 50
 DESCRIPTION_MAX = 2000
 TITLE_MAX = 200
 TIME_MAX = 100
@@ -24,6 +25,7 @@ class Department:
     created_at: str
     updated_at: str
     version: int
+    notify_emails: tuple[str, ...] = ()  # who receives the department's report e-mail
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ class DynamoUsage:
     operations: list[str] = field(default_factory=list)
     capacity: float = 0.0
     transaction_actions: set[str] = field(default_factory=set)
+    throttled_attempts: int = 0  # attempts DynamoDB throttled, retried or not
 
     def iam_actions(self) -> set[str]:
         """The IAM actions these calls need (a transaction needs those of its parts)."""
@@ -57,6 +58,17 @@ class DynamoUsage:
             op for op in self.operations if op != "TransactWriteItems"
         } | self.transaction_actions
 
+
+_THROTTLING = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+METRICS_NAMESPACE = "DepartmentCalendar"
+_METRICS = [
+    {"Name": "Requests", "Unit": "Count"},
+    {"Name": "Latency", "Unit": "Milliseconds"},
+    {"Name": "Errors5xx", "Unit": "Count"},
+    {"Name": "DynamoDBThrottles", "Unit": "Count"},
+]
 
 _TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -96,7 +108,16 @@ def instrument(client: DynamoDBClient) -> None:
         for entry in consumed if isinstance(consumed, list) else [consumed]:
             usage.capacity += float(entry.get("CapacityUnits") or 0)
 
+    def note_throttling(response: Any = None, **_: Any) -> None:
+        usage = _current.get()
+        if usage is None or not response:
+            return
+        parsed = response[1] if isinstance(response, tuple) and len(response) > 1 else {}
+        if isinstance(parsed, dict) and parsed.get("Error", {}).get("Code") in _THROTTLING:
+            usage.throttled_attempts += 1
+
     # unique_id makes this idempotent: apps built twice on one client count calls once.
+    events.register("needs-retry.dynamodb", note_throttling, unique_id="cal-throttles")
     events.register("provide-client-params.dynamodb", prepare, unique_id="cal-prepare")
     events.register("before-call.dynamodb", count, unique_id="cal-count")
     events.register("after-call.dynamodb", add_capacity, unique_id="cal-consumed")
@@ -128,6 +149,7 @@ def install(app: Flask) -> None:
         response.headers["X-Request-ID"] = request_id
         usage = _current.get() or DynamoUsage()
         started = g.get("started", time.perf_counter())
+        duration = round((time.perf_counter() - started) * 1000, 2)
         access_logger.info(
             "%s %s %s",
             request.method,
@@ -137,12 +159,13 @@ def install(app: Flask) -> None:
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": duration,
                 "request_id": request_id,
                 "dynamodb_calls": len(usage.operations),
                 "dynamodb_operations": usage.operations,
                 "iam_actions": sorted(usage.iam_actions()),
                 "consumed_capacity": round(usage.capacity, 2),
+                **metrics(duration, response.status_code, usage.throttled_attempts),
             },
         )
         return response
@@ -152,6 +175,28 @@ def install(app: Flask) -> None:
         token = g.pop("usage_token", None)
         if token is not None:
             _current.reset(token)
+
+
+def metrics(duration_ms: float, status: int, throttles: int) -> dict[str, Any]:
+    """CloudWatch Embedded Metric Format fields for one request.
+
+    Lambda's log pipeline and the CloudWatch agent turn these JSON log lines into metrics
+    (namespace DepartmentCalendar, dimension Service=api) with no API call of our own;
+    the alarms in deploy/template.yaml watch them.
+    """
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {"Namespace": METRICS_NAMESPACE, "Dimensions": [["Service"]], "Metrics": _METRICS}
+            ],
+        },
+        "Service": "api",
+        "Requests": 1,
+        "Latency": duration_ms,
+        "Errors5xx": int(status >= 500),
+        "DynamoDBThrottles": throttles,
+    }
 
 
 def configure_logging(log_format: str = "text", level: str = "INFO") -> None:

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -148,6 +149,8 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 6
         try:
             with _opener.open(url, timeout=1):
                 return
+        except urllib.error.HTTPError:
+            return  # it answered: up, whatever it thinks of the request
         except OSError:
             time.sleep(0.1)
     raise SystemExit(f"{url} did not answer")

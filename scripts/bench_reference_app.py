@@ -1,7 +1,8 @@
 """The reference for scripts/bench: what a first draft of the same three calls would be.
 
-Minimal Flask + boto3: no validation, no ETag, no problem+json, no request log, one
-DynamoDB call per request. The product is measured against it on the same server.
+Minimal Flask + boto3: no validation, no ETag, no problem+json, no request log. It makes
+the same DynamoDB calls the contract needs (a create checks that the department exists,
+so that it can answer 404), so the comparison measures the product's own overhead.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _client = boto3.client(
     config=Config(max_pool_connections=int(os.environ.get("DYNAMODB_MAX_POOL_CONNECTIONS", "10"))),
 )
 _events = os.environ.get("EVENTS_TABLE", "events")
+_departments = os.environ.get("DEPARTMENTS_TABLE", "departments")
 _out = TypeDeserializer()
 _in = TypeSerializer()
 
@@ -63,6 +65,9 @@ def get_event(department_id: str, event_id: str) -> Any:
 @app.post("/api/events/<department_id>")
 def create_event(department_id: str) -> Any:
     body = request.get_json()
+    department = _client.get_item(TableName=_departments, Key={"id": {"S": department_id}})
+    if "Item" not in department:
+        return jsonify({"error": "department not found"}), 404
     item = {"id": str(uuid.uuid4()), "department_id": department_id, **body}
     _client.put_item(TableName=_events, Item={k: _in.serialize(v) for k, v in item.items()})
     return jsonify(item), 201

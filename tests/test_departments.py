@@ -229,3 +229,25 @@ def test_delete_with_stale_if_match_is_412_and_keeps_the_department(client: Flas
     assert_problem(client.delete(url, headers={"If-Match": '"1"'}), 412)
     assert client.get(url).status_code == 200
     assert client.delete(url, headers={"If-Match": '"2"'}).status_code == 204
+
+
+def test_notify_emails_are_optional_validated_and_clearable(client: FlaskClient) -> None:
+    plain = create_department(client, "개발팀")
+    assert "notify_emails" not in plain
+
+    created = create_department(
+        client,
+        "마케팅팀",
+        notify_emails=["lead@example.com", " Lead@Example.com ", "kim@example.co.kr"],
+    )
+    url = f"/api/departments/{created['id']}"
+
+    assert created["notify_emails"] == ["lead@example.com", "kim@example.co.kr"]
+    assert client.get(url).get_json()["notify_emails"] == ["lead@example.com", "kim@example.co.kr"]
+    cleared = client.patch(url, json={"notify_emails": []}).get_json()
+    assert "notify_emails" not in cleared
+    assert cleared["version"] == 2
+    for bad in (["not-an-address"], "lead@example.com", [5], ["a@b"], ["a b@example.com"]):
+        response = client.patch(url, json={"notify_emails": bad})
+        assert response.status_code == 422, bad
+        assert response.get_json()["errors"][0]["field"].startswith("notify_emails")

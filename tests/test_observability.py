@@ -132,3 +132,41 @@ def test_json_logs_are_one_object_per_line_without_secrets(
     } <= set(access[0])
     assert token not in stream.getvalue()
     assert "wrong-token-value" not in stream.getvalue()
+
+
+def test_access_lines_carry_cloudwatch_embedded_metrics(
+    client: FlaskClient, access_log: list[logging.LogRecord]
+) -> None:
+    client.get("/api/departments")
+
+    line = access_log[-1].__dict__
+    directive = line["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "DepartmentCalendar"
+    assert directive["Dimensions"] == [["Service"]]
+    for metric in directive["Metrics"]:
+        assert isinstance(line[metric["Name"]], int | float), metric
+    assert (line["Requests"], line["Errors5xx"], line["Service"]) == (1, 0, "api")
+
+
+def test_throttled_attempts_are_counted_for_the_alarm(
+    settings: Settings, storage: Storage, access_log: list[logging.LogRecord]
+) -> None:
+    from botocore.awsrequest import AWSResponse  # noqa: PLC0415
+
+    from tests.test_dynamodb_faults import _fail_with  # noqa: PLC0415
+
+    failures = iter([True, False])
+    inject = _fail_with("ProvisionedThroughputExceededException")
+
+    def sometimes(request: Any, **kwargs: Any) -> AWSResponse | None:
+        return inject(request, **kwargs) if next(failures, False) else None
+
+    handler: Any = sometimes
+    storage.client.meta.events.register("before-send.dynamodb", handler)
+    try:
+        response = create_app(settings, storage).test_client().get("/api/departments")
+    finally:
+        storage.client.meta.events.unregister("before-send.dynamodb", handler)
+
+    assert response.status_code == 200
+    assert access_log[-1].__dict__["DynamoDBThrottles"] == 1

@@ -30,7 +30,9 @@ DEFAULT_LIMIT = 50
 @bp.post("")
 def create_department() -> Response:
     fields = department_fields(json_object(), creating=True)
-    department = storage().departments.create(fields["name"], fields.get("description"))
+    department = storage().departments.create(
+        fields["name"], fields.get("description"), fields.get("notify_emails", ())
+    )
     return resource_response(
         department_json(department),
         department.version,

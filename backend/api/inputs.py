@@ -12,7 +12,7 @@ from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from backend.api.problems import BadRequest
-from backend.domain import DESCRIPTION_MAX, NAME_MAX, TIME_MAX, TITLE_MAX
+from backend.domain import DESCRIPTION_MAX, NAME_MAX, NOTIFY_EMAILS_MAX, TIME_MAX, TITLE_MAX
 from backend.errors import FieldError, Invalid
 from backend.storage.versioning import IfMatch
 
@@ -21,6 +21,8 @@ T = TypeVar("T")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Deliberately plain: one @, no spaces, a dotted domain; deliverability is SES's to judge.
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}")
 _JSON_TYPES = ("application/json", "application/merge-patch+json")
 
 
@@ -123,6 +125,30 @@ class Fields:
             return
         self.clean[name] = value
 
+    def emails(self, name: str) -> None:
+        """An optional list of e-mail addresses; null or [] clears it; duplicates merge."""
+        if name not in self.data:
+            return
+        value = self.data[name]
+        if value is None:
+            self.clean[name] = ()
+            return
+        if not isinstance(value, list):
+            kind = _json_type(value)
+            self.errors.append(FieldError(name, f"must be a list of e-mail addresses, not {kind}"))
+            return
+        if len(value) > NOTIFY_EMAILS_MAX:
+            self.errors.append(FieldError(name, f"must hold at most {NOTIFY_EMAILS_MAX} addresses"))
+            return
+        seen: dict[str, str] = {}
+        for n, address in enumerate(value):
+            if not isinstance(address, str) or not _EMAIL.fullmatch(address.strip()):
+                message = f"is not an e-mail address: {address!r}"
+                self.errors.append(FieldError(f"{name}[{n}]", message))
+                return
+            seen.setdefault(address.strip().lower(), address.strip())
+        self.clean[name] = tuple(seen.values())
+
     def date(self, name: str, *, required: bool) -> None:
         if name not in self.data:
             if required:
@@ -156,11 +182,12 @@ def date_problem(value: str) -> str | None:
 
 
 def department_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    fields = Fields(data, {"name", "description"})
+    fields = Fields(data, {"name", "description", "notify_emails"})
     fields.text(
         "name", required=creating, nullable=False, max_length=NAME_MAX, trim=True, single_line=True
     )
     fields.text("description", required=False, nullable=True, max_length=DESCRIPTION_MAX)
+    fields.emails("notify_emails")
     return fields.result()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
-from backend.domain import DESCRIPTION_MAX, NAME_MAX, TIME_MAX, TITLE_MAX
+from backend.domain import DESCRIPTION_MAX, NAME_MAX, NOTIFY_EMAILS_MAX, TIME_MAX, TITLE_MAX
 
 _JSON = "application/json"
 
@@ -98,6 +98,16 @@ def _schemas() -> dict[str, Any]:
     name = _single_line(NAME_MAX, trimmed=True)
     title = _single_line(TITLE_MAX, trimmed=True)
     description = _nullable("string", maxLength=DESCRIPTION_MAX)
+    emails = {
+        "type": "array",
+        "maxItems": NOTIFY_EMAILS_MAX,
+        "items": {
+            "type": "string",
+            "format": "email",
+            "pattern": "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s.]{2,}$",
+        },
+        "description": "Who receives the department's report e-mail; present only when set",
+    }
     time_text = _nullable(
         "string",
         maxLength=TIME_MAX,
@@ -112,6 +122,7 @@ def _schemas() -> dict[str, Any]:
                 "id": {"type": "string"},
                 "name": name | {"description": "Unique; stored trimmed of surrounding white space"},
                 "description": description,
+                "notify_emails": emails,
                 "created_at": timestamp,
                 "updated_at": timestamp,
                 "version": version,
@@ -121,12 +132,12 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "additionalProperties": False,
             "required": ["name"],
-            "properties": {"name": name, "description": description},
+            "properties": {"name": name, "description": description, "notify_emails": emails},
         },
         "DepartmentUpdate": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"name": name, "description": description},
+            "properties": {"name": name, "description": description, "notify_emails": emails},
         },
         "DepartmentList": {
             "type": "object",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -40,6 +41,7 @@ def is_claim(item: Mapping[str, Any]) -> bool:
 def department_from_item(item: Mapping[str, Any]) -> Department:
     data = from_item(item)
     created = str(data.get("created_at") or data.get("updated_at") or "")
+    emails = data.get("notify_emails")
     return Department(
         id=str(data["id"]),
         name=str(data.get("name", "")),
@@ -47,6 +49,7 @@ def department_from_item(item: Mapping[str, Any]) -> Department:
         created_at=created,
         updated_at=str(data.get("updated_at") or created),
         version=int(data.get("version", 1)),
+        notify_emails=tuple(str(e) for e in emails) if isinstance(emails, list) else (),
     )
 
 
@@ -126,7 +129,9 @@ class DepartmentRepository:
                 params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return sorted(found, key=lambda d: (d.name, d.id))
 
-    def create(self, name: str, description: str | None) -> Department:
+    def create(
+        self, name: str, description: str | None, notify_emails: tuple[str, ...] = ()
+    ) -> Department:
         self._refuse_unclaimed_holder(name, exclude=None)
         now = utc_now()
         department = Department(
@@ -136,6 +141,7 @@ class DepartmentRepository:
             created_at=now,
             updated_at=now,
             version=1,
+            notify_emails=notify_emails,
         )
         put_department: TransactWriteItemTypeDef = {
             "Put": {
@@ -150,32 +156,24 @@ class DepartmentRepository:
     def update(
         self,
         department_id: str,
-        changes: Mapping[str, str | None],
+        changes: Mapping[str, Any],
         if_match: IfMatch | None,
     ) -> Department:
-        """Apply ``changes`` (``name`` and/or ``description``) if ``if_match`` allows it."""
+        """Apply ``changes`` (name, description, notify_emails) if ``if_match`` allows it."""
         for _ in write_attempts():
             current = self.get(department_id)
             if if_match is not None and not if_match.allows(current.version):
                 raise PreconditionFailed(current.version)
-            new_name = changes.get("name", current.name) or current.name
-            new_description = changes.get("description", current.description)
-            if new_name == current.name and new_description == current.description:
+            wanted = replace(current, **changes)
+            if wanted == current:
                 return current
-            now = utc_now()
-            update = _versioned_update(
-                self.table,
-                department_id=department_id,
-                version=current.version,
-                now=now,
-                name=new_name,
-                description=new_description,
-            )
+            updated = replace(wanted, updated_at=utc_now(), version=current.version + 1)
+            update = _versioned_update(self.table, current.version, updated)
             try:
-                if new_name != current.name:
-                    self._refuse_unclaimed_holder(new_name, exclude=department_id)
+                if updated.name != current.name:
+                    self._refuse_unclaimed_holder(updated.name, exclude=department_id)
                     self._write_with_claim(
-                        {"Update": update}, department_id, new_name, old_name=current.name
+                        {"Update": update}, department_id, updated.name, old_name=current.name
                     )
                 else:
                     self._conditional_update(update)
@@ -183,14 +181,7 @@ class DepartmentRepository:
                 if if_match is not None:
                     raise PreconditionFailed(self.get(department_id).version) from None
                 continue  # someone else wrote in between: re-read and apply again
-            return Department(
-                id=department_id,
-                name=new_name,
-                description=new_description,
-                created_at=current.created_at,
-                updated_at=now,
-                version=current.version + 1,
-            )
+            return updated
         raise Conflict("the department changed too often to apply this update", code="busy")
 
     def _conditional_update(self, update: Any) -> None:
@@ -338,46 +329,45 @@ def _record(department: Department) -> dict[str, Any]:
         "id": department.id,
         "name": department.name,
         "description": department.description,
+        "notify_emails": list(department.notify_emails) or None,
         "created_at": department.created_at,
         "updated_at": department.updated_at,
         "version": department.version,
     }
 
 
-def _versioned_update(
-    table: str,
-    *,
-    department_id: str,
-    version: int,
-    now: str,
-    name: str,
-    description: str | None,
-) -> Any:
+def _versioned_update(table: str, version: int, updated: Department) -> Any:
     # The condition on the version read a moment ago is what makes If-Match safe under
     # concurrency: of N writers that read version v, exactly one moves it to v + 1.
     sets = ["#name = :name", "updated_at = :now", "#version = :next"]
     values = {
-        ":name": to_value(name),
-        ":now": to_value(now),
-        ":next": to_value(version + 1),
+        ":name": to_value(updated.name),
+        ":now": to_value(updated.updated_at),
+        ":next": to_value(updated.version),
         ":version": to_value(version),
     }
     removes = []
-    if description is None:
-        removes.append("#description")
-    else:
-        sets.append("#description = :description")
-        values[":description"] = to_value(description)
+    optional = {"description": updated.description, "notify_emails": list(updated.notify_emails)}
+    for field_name, value in optional.items():
+        if value:
+            sets.append(f"#{field_name} = :{field_name}")
+            values[f":{field_name}"] = to_value(value)
+        elif value is None or field_name == "notify_emails":
+            removes.append(f"#{field_name}")
+        else:  # an empty description is kept as given
+            sets.append(f"#{field_name} = :{field_name}")
+            values[f":{field_name}"] = to_value(value)
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     return {
         "TableName": table,
-        "Key": {"id": to_value(department_id)},
+        "Key": {"id": to_value(updated.id)},
         "UpdateExpression": expression,
         "ConditionExpression": "#version = :version",
         "ExpressionAttributeNames": {
             "#name": "name",
             "#version": "version",
             "#description": "description",
+            "#notify_emails": "notify_emails",
         },
         "ExpressionAttributeValues": values,
     }

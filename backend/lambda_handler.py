@@ -1,0 +1,53 @@
+"""AWS Lambda entry points: the API (Function URL or HTTP API) and the scheduled report.
+
+``api`` serves the same Flask app through apig-wsgi, which understands payload v1 and v2,
+Function URLs and base64 bodies. The app is built on the first invocation, not at import,
+so that importing this module stays cheap (see scripts/package_lambda for the timing) and
+settings errors surface as a logged failure of the invocation that hit them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from apig_wsgi import make_lambda_handler
+from flask import Flask
+
+logger = logging.getLogger(__name__)
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+_api: LambdaHandler | None = None
+
+
+def make_api_handler(app: Flask) -> LambdaHandler:
+    """Wrap a Flask app for API Gateway / Function URL events (binary bodies kept)."""
+    return make_lambda_handler(app, binary_support=True)
+
+
+def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda handler of the HTTP API."""
+    global _api  # noqa: PLW0603 - built once per execution environment, then reused
+    if _api is None:
+        from backend import create_app  # noqa: PLC0415
+        from backend.config import Settings  # noqa: PLC0415
+        from backend.observability import configure_logging  # noqa: PLC0415
+
+        settings = Settings.from_env(dotenv_path=None)
+        configure_logging("json", settings.log_level)
+        _api = make_api_handler(create_app(settings))
+    return _api(event, context)
+
+
+def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda handler of the scheduled report e-mail (EventBridge Scheduler)."""
+    from backend.config import Settings  # noqa: PLC0415
+    from backend.observability import configure_logging  # noqa: PLC0415
+    from backend.report.job import run_from_settings  # noqa: PLC0415
+
+    settings = Settings.from_env(dotenv_path=None)
+    configure_logging("json", settings.log_level)
+    summary = run_from_settings(settings, day=event.get("date"), days=event.get("days"))
+    logger.info("report finished", extra={"report": summary})
+    return summary
