@@ -68,6 +68,18 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API
     log_format: str = "text"  # "json" for one JSON object per line (production)
     log_level: str = "INFO"
+    # The report e-mail job.
+    reports_bucket: str | None = None
+    mail_from: str = "calendar@example.com"
+    smtp_host: str | None = None  # set: send through SMTP (Gmail) instead of SES
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = True
+    daily_email_limit: int = 100
+    report_days: int = 7
+    report_timezone: str = "Asia/Seoul"
+    ses_endpoint_url: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -147,6 +159,20 @@ class Settings:
             cors_origins=_origins(get("CORS_ORIGINS")),
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT"), ("text", "json"), default),
             log_level=_choice("LOG_LEVEL", (get("LOG_LEVEL") or "INFO").upper(), _LEVELS, "INFO"),
+            reports_bucket=get("REPORTS_BUCKET"),
+            mail_from=get("MAIL_FROM") or "calendar@example.com",
+            smtp_host=get("SMTP_HOST"),
+            smtp_port=_positive_int("SMTP_PORT", get("SMTP_PORT"), 587),
+            smtp_user=get("SMTP_USER"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_starttls=_choice(
+                "SMTP_STARTTLS", (get("SMTP_STARTTLS") or "true").lower(), ("true", "false"), "true"
+            )
+            == "true",
+            daily_email_limit=_positive_int("DAILY_EMAIL_LIMIT", get("DAILY_EMAIL_LIMIT"), 100),
+            report_days=_positive_int("REPORT_DAYS", get("REPORT_DAYS"), 7),
+            report_timezone=get("REPORT_TIMEZONE") or "Asia/Seoul",
+            ses_endpoint_url=get("AWS_ENDPOINT_URL_SESV2") or get("AWS_ENDPOINT_URL"),
         )
 
     def resolved_secret_key(self) -> str:

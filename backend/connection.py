@@ -71,13 +71,17 @@ def connect(
 
 
 def make_s3_client(settings: Settings) -> Any:
-    """An S3 client for reading a migration source, honouring ``AWS_ENDPOINT_URL_S3``."""
+    """An S3 client for a migration source or backups, honouring ``AWS_ENDPOINT_URL_S3``."""
+    return make_aws_client(settings, "s3", settings.s3_endpoint_url)
+
+
+def make_aws_client(settings: Settings, service: str, endpoint: str | None) -> Any:
+    """A client of another AWS service with the same credentials as DynamoDB's."""
     import boto3  # noqa: PLC0415
 
     access, secret = settings.aws_access_key_id, settings.aws_secret_access_key
-    endpoint = settings.s3_endpoint_url
     if access is None and settings.aws_profile is None and endpoint and is_loopback_url(endpoint):
-        access, secret = "local", "local"
+        access, secret = "local", "local"  # a local emulator accepts any signature
     session = boto3.session.Session(
         aws_access_key_id=access,
         aws_secret_access_key=secret,
@@ -85,7 +89,7 @@ def make_s3_client(settings: Settings) -> Any:
         profile_name=settings.aws_profile,
         region_name=settings.region,
     )
-    return session.client("s3", endpoint_url=endpoint)
+    return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
 
 
 def local_endpoint(settings: Settings) -> str:

@@ -649,18 +649,8 @@ def test_throttling_is_absorbed_without_losing_a_record(
 # -- S3 ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def s3_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def test_s3_source(tmp_path: Path, settings: Settings, storage: Storage, s3_url: str) -> None:
+def test_s3_source(tmp_path: Path, settings: Settings, storage: Storage, aws_url: str) -> None:
+    s3_url = aws_url
     import boto3  # noqa: PLC0415
 
     s3 = boto3.client(

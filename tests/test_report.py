@@ -1,0 +1,287 @@
+"""The report e-mail job: SES and SMTP transports, S3 copies, at-most-once delivery, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message as EmailMessage
+from typing import Any
+
+import boto3
+import pytest
+from aiosmtpd.controller import Controller
+
+from backend.config import Settings
+from backend.report.job import ReportJob, render
+from backend.report.mail import SesMailer, SmtpMailer
+from backend.storage import Storage
+
+DAY = date(2024, 1, 20)
+
+
+def aws(service: str, url: str) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=url,
+        region_name="ap-northeast-2",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+@pytest.fixture
+def calendar(storage: Storage) -> dict[str, Any]:
+    dev = storage.departments.create("개발팀", "백엔드", ("lead@example.com", "kim@example.com"))
+    mkt = storage.departments.create("마케팅팀", None, ("mkt@example.com",))
+    quiet = storage.departments.create("조용한팀", None)
+    storage.events.create(
+        dev.id,
+        event_date="2024-01-20",
+        title="팀 회의 <중요>",
+        time_text="오후 2:00",
+        description="주간 회의",
+    )
+    storage.events.create(
+        dev.id, event_date="2024-01-26", title="배포", time_text=None, description=None
+    )
+    storage.events.create(
+        dev.id, event_date="2024-01-27", title="다음 주", time_text=None, description=None
+    )
+    storage.events.create(
+        mkt.id, event_date="2024-01-22", title="캠페인", time_text="3:00 PM", description=None
+    )
+    return {"dev": dev, "mkt": mkt, "quiet": quiet}
+
+
+@pytest.fixture
+def bucket(aws_url: str) -> str:
+    name = f"reports-{uuid.uuid4().hex[:10]}"
+    aws("s3", aws_url).create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"}
+    )
+    return name
+
+
+@pytest.fixture
+def ses(aws_url: str) -> Any:
+    client = aws("sesv2", aws_url)
+    client.create_email_identity(EmailIdentity="calendar@example.com")
+    return client
+
+
+class Inbox:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def subject_of(message: EmailMessage) -> str:
+    return str(make_header(decode_header(message["Subject"])))
+
+
+def test_report_renders_korean_and_escapes_html(calendar: dict[str, Any], storage: Storage) -> None:
+    events, _ = storage.events.list_page(calendar["dev"].id, _window(), None, 50)
+
+    subject, html, text = render(calendar["dev"], events, DAY, 7)
+
+    assert subject == "[부서 캘린더] 개발팀 — 다가오는 일정 (2024-01-20 ~ 2024-01-26)"
+    assert "팀 회의 &lt;중요&gt;" in html
+    assert "<중요>" not in html
+    assert "- 2024-01-20 오후 2:00  팀 회의 <중요> — 주간 회의" in text
+    assert "다음 주" not in text  # 2024-01-27 is outside the seven days
+
+
+def _window() -> Any:
+    from backend.storage import DateWindow  # noqa: PLC0415
+
+    return DateWindow("2024-01-20", "2024-01-26")
+
+
+def test_ses_sends_each_department_its_report_and_keeps_copies_in_s3(
+    calendar: dict[str, Any], storage: Storage, ses: Any, bucket: str, aws_url: str
+) -> None:
+    job = ReportJob(
+        storage, SesMailer(ses), "calendar@example.com", 100, aws("s3", aws_url), bucket
+    )
+
+    summary = job.run(DAY, 7).as_dict()
+
+    assert summary["counts"] == {"sent": 2, "no-recipients": 1}
+    s3 = aws("s3", aws_url)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    dev = calendar["dev"].id
+    assert {
+        f"reports/2024-01-20/{dev}.html",
+        f"reports/2024-01-20/{dev}.txt",
+        "reports/2024-01-20/summary.json",
+    } <= keys
+    text = s3.get_object(Bucket=bucket, Key=f"reports/2024-01-20/{dev}.txt")["Body"].read().decode()
+    assert "팀 회의" in text
+    stored = json.loads(
+        s3.get_object(Bucket=bucket, Key="reports/2024-01-20/summary.json")["Body"].read()
+    )
+    assert stored["counts"]["sent"] == 2
+    quota = aws("ses", aws_url).get_send_quota()
+    assert quota["SentLast24Hours"] >= 2
+
+
+def test_smtp_delivers_korean_html_and_text(
+    calendar: dict[str, Any], storage: Storage, smtp: Any
+) -> None:
+    inbox, port = smtp
+    mailer = SmtpMailer("127.0.0.1", port, starttls=False)
+
+    summary = ReportJob(storage, mailer, "calendar@example.com", 100).run(DAY, 7).as_dict()
+
+    assert summary["counts"]["sent"] == 2
+    by_subject = {subject_of(m): (to, m) for to, m in inbox.messages}
+    to, message = by_subject["[부서 캘린더] 개발팀 — 다가오는 일정 (2024-01-20 ~ 2024-01-26)"]
+    assert sorted(to) == ["kim@example.com", "lead@example.com"]
+    parts = {
+        p.get_content_type(): p.get_payload(decode=True).decode(p.get_content_charset())
+        for p in message.walk()
+        if not p.is_multipart()
+    }
+    assert "팀 회의 &lt;중요&gt;" in parts["text/html"]
+    assert "배포" in parts["text/plain"]
+    assert "부서 캘린더" in str(make_header(decode_header(message["From"])))
+
+
+def test_a_repeated_delivery_never_sends_twice(
+    calendar: dict[str, Any], storage: Storage, smtp: Any
+) -> None:
+    inbox, port = smtp
+    job = ReportJob(
+        storage, SmtpMailer("127.0.0.1", port, starttls=False), "calendar@example.com", 100
+    )
+
+    first = job.run(DAY, 7).as_dict()
+    second = job.run(DAY, 7).as_dict()
+
+    assert first["counts"]["sent"] == 2
+    assert second["counts"] == {"skipped": 2, "no-recipients": 1}
+    assert len(inbox.messages) == 2
+    assert job.run(date(2024, 1, 21), 7).as_dict()["counts"]["sent"] == 2  # a new day sends again
+
+
+def test_the_daily_limit_stops_sending_and_says_so(
+    calendar: dict[str, Any], storage: Storage, smtp: Any
+) -> None:
+    inbox, port = smtp
+    job = ReportJob(
+        storage, SmtpMailer("127.0.0.1", port, starttls=False), "calendar@example.com", 2
+    )
+
+    summary = job.run(DAY, 7).as_dict()
+
+    statuses = {d["name"]: d["status"] for d in summary["departments"]}
+    assert sorted(statuses.values()) == ["no-recipients", "quota-reached", "sent"]
+    assert sum(len(to) for to, _ in inbox.messages) <= 2
+    assert (
+        ReportJob(storage, job.mailer, job.sender, 2).run(DAY, 7).as_dict()["counts"].get("sent", 0)
+        == 0
+    )
+
+
+def test_a_failed_send_can_be_retried_later(
+    calendar: dict[str, Any], storage: Storage, smtp: Any
+) -> None:
+    inbox, port = smtp
+    broken = ReportJob(
+        storage, SmtpMailer("127.0.0.1", 1, starttls=False, timeout=2), "calendar@example.com", 100
+    )
+
+    failed = broken.run(DAY, 7).as_dict()
+    retried = (
+        ReportJob(
+            storage, SmtpMailer("127.0.0.1", port, starttls=False), "calendar@example.com", 100
+        )
+        .run(DAY, 7)
+        .as_dict()
+    )
+
+    assert failed["counts"]["failed"] == 2
+    assert retried["counts"]["sent"] == 2
+    assert len(inbox.messages) == 2
+
+
+def test_dry_run_sends_and_stores_nothing(
+    calendar: dict[str, Any], storage: Storage, smtp: Any, bucket: str, aws_url: str
+) -> None:
+    inbox, port = smtp
+    s3 = aws("s3", aws_url)
+    job = ReportJob(
+        storage,
+        SmtpMailer("127.0.0.1", port, starttls=False),
+        "calendar@example.com",
+        100,
+        s3,
+        bucket,
+    )
+
+    summary = job.run(DAY, 7, dry_run=True).as_dict()
+
+    assert summary["counts"] == {"dry-run": 3}
+    assert inbox.messages == []
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert job.run(DAY, 7).as_dict()["counts"]["sent"] == 2  # nothing was marked as sent
+
+
+def test_markers_never_show_up_as_departments(
+    calendar: dict[str, Any], storage: Storage, smtp: Any
+) -> None:
+    inbox, port = smtp
+    ReportJob(
+        storage, SmtpMailer("127.0.0.1", port, starttls=False), "calendar@example.com", 100
+    ).run(DAY, 7)
+
+    assert {d.name for d in storage.departments.list_all()} == {"개발팀", "마케팅팀", "조용한팀"}
+
+
+def test_the_cli_dry_run_prints_what_would_be_sent(
+    calendar: dict[str, Any],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from backend.report.__main__ import main  # noqa: PLC0415
+
+    for name, value in {
+        "AWS_ENDPOINT_URL_DYNAMODB": str(settings.endpoint_url),
+        "DEPARTMENTS_TABLE": settings.departments_table,
+        "EVENTS_TABLE": settings.events_table,
+        "SMTP_HOST": "127.0.0.1",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    code = main(["--date", "2024-01-20", "--dry-run"])
+
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert printed["counts"] == {"dry-run": 3}
+    assert any("개발팀" in d["detail"] for d in printed["departments"])
+    asyncio.get_event_loop_policy()  # aiosmtpd leaves the policy usable for later tests
