@@ -254,7 +254,7 @@ def test_dry_run_sends_and_stores_nothing(
 def test_markers_never_show_up_as_departments(
     calendar: dict[str, Any], storage: Storage, smtp: Any
 ) -> None:
-    inbox, port = smtp
+    _inbox, port = smtp
     ReportJob(
         storage, SmtpMailer("127.0.0.1", port, starttls=False), "calendar@example.com", 100
     ).run(DAY, 7)
