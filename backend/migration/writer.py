@@ -86,6 +86,13 @@ class BatchIO:
         """Put and delete items in batches of 25; raises ``WriteFailed`` naming leftovers."""
         requests: list[Any] = [{"PutRequest": {"Item": to_item(p)}} for p in puts]
         requests += [{"DeleteRequest": {"Key": to_item(k)}} for k in deletes]
+        self._write_requests(table, requests)
+
+    def write_raw(self, table: str, items: Iterable[dict[str, Any]]) -> None:
+        """Put items already in DynamoDB JSON (as an export or a Scan gives them)."""
+        self._write_requests(table, [{"PutRequest": {"Item": item}} for item in items])
+
+    def _write_requests(self, table: str, requests: list[Any]) -> None:
         failures: list[tuple[dict[str, Any], str]] = []
         for start in range(0, len(requests), BATCH_WRITE_MAX):
             failures += self._write_batch(table, requests[start : start + BATCH_WRITE_MAX])

@@ -1,0 +1,135 @@
+"""Backups in DynamoDB's export layout, to a folder and to S3, and restores that round-trip."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from backend.backup import main
+from backend.config import Settings
+from backend.connection import connect
+from backend.storage import Storage
+from tests.test_migration import items
+
+
+def fill(storage: Storage) -> None:
+    dev = storage.departments.create("개발팀 🚀", "백엔드/프론트엔드 — 개발", ("lead@example.com",))
+    storage.departments.create("마케팅팀", None)
+    for n in range(30):
+        storage.events.create(
+            dev.id,
+            event_date=f"2024-01-{n % 28 + 1:02d}",
+            title=f"회의 {n} ✓",
+            time_text="오후 3:00",
+            description="주간",
+        )
+
+
+def snapshot(storage: Storage) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "departments": sorted(
+            items(storage, storage.departments.table), key=lambda i: str(i["id"])
+        ),
+        "events": sorted(items(storage, storage.events.table), key=lambda i: str(i["id"])),
+    }
+
+
+def other_tables(settings: Settings) -> tuple[Settings, Storage]:
+    suffix = uuid.uuid4().hex[:8]
+    fresh = Settings(
+        **{**settings.__dict__, "departments_table": f"d-{suffix}", "events_table": f"e-{suffix}"}
+    )
+    storage, _ = connect(fresh)
+    storage.create_tables()
+    return fresh, storage
+
+
+def test_folder_dump_uses_the_export_layout_and_restores_equal(
+    tmp_path: Path, settings: Settings, storage: Storage
+) -> None:
+    fill(storage)
+    dump_dir = tmp_path / "backup"
+
+    assert main(["dump", str(dump_dir)], storage=storage, settings=settings) == 0
+
+    summary = json.loads((dump_dir / "events" / "manifest-summary.json").read_text())
+    assert (summary["outputFormat"], summary["itemCount"]) == ("DYNAMODB_JSON", 30)
+    [entry] = [
+        json.loads(line)
+        for line in (dump_dir / "events" / "manifest-files.json").read_text().splitlines()
+    ]
+    lines = gzip.decompress((dump_dir / entry["dataFileS3Key"]).read_bytes()).decode().splitlines()
+    assert len(lines) == 30
+    assert set(json.loads(lines[0])) == {"Item"}
+    assert json.loads(lines[0])["Item"]["title"]["S"].startswith("회의")
+
+    restored_settings, restored = other_tables(settings)
+    assert main(["restore", str(dump_dir)], storage=restored, settings=restored_settings) == 0
+    assert snapshot(restored) == snapshot(storage)
+
+
+def test_restore_refuses_tables_with_items_unless_forced(
+    tmp_path: Path, settings: Settings, storage: Storage, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(storage)
+    main(["dump", str(tmp_path / "b")], storage=storage, settings=settings)
+
+    assert main(["restore", str(tmp_path / "b")], storage=storage, settings=settings) == 2
+    assert "already holds items" in capsys.readouterr().err
+    assert (
+        main(["restore", str(tmp_path / "b"), "--force"], storage=storage, settings=settings) == 0
+    )
+    assert len(items(storage, storage.events.table)) == 30
+
+
+def test_a_damaged_dump_is_refused(tmp_path: Path, settings: Settings, storage: Storage) -> None:
+    fill(storage)
+    main(["dump", str(tmp_path / "b")], storage=storage, settings=settings)
+    data_file = next((tmp_path / "b" / "events" / "data").iterdir())
+    data_file.write_bytes(gzip.compress(b'{"Item": {"id": {"S": "x"}}}\n'))
+    restored_settings, restored = other_tables(settings)
+
+    assert main(["restore", str(tmp_path / "b")], storage=restored, settings=restored_settings) == 2
+    assert (
+        main(["restore", str(tmp_path / "nowhere")], storage=restored, settings=restored_settings)
+        == 2
+    )
+
+
+def test_s3_round_trip(settings: Settings, storage: Storage, aws_url: str) -> None:
+    fill(storage)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=aws_url,
+        region_name="ap-northeast-2",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    bucket = f"backups-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"}
+    )
+    with_s3 = Settings(**{**settings.__dict__, "s3_endpoint_url": aws_url})
+
+    assert (
+        main(["dump", f"s3://{bucket}/backups/2024-01-20/"], storage=storage, settings=with_s3) == 0
+    )
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert "backups/2024-01-20/departments/manifest-summary.json" in keys
+
+    restored_settings, restored = other_tables(with_s3)
+    assert (
+        main(
+            ["restore", f"s3://{bucket}/backups/2024-01-20/"],
+            storage=restored,
+            settings=restored_settings,
+        )
+        == 0
+    )
+    assert snapshot(restored) == snapshot(storage)
