@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apig_wsgi import make_lambda_handler
-from flask import Flask
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,25 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
         configure_logging("json", settings.log_level)
         _api = make_api_handler(create_app(settings))
     return _api(event, context)
+
+
+def backup(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda handler of the scheduled backup: both tables to s3://BUCKET/backups/<date>/."""
+    from backend.backup import Location, dump  # noqa: PLC0415
+    from backend.config import Settings  # noqa: PLC0415
+    from backend.connection import connect, make_s3_client  # noqa: PLC0415
+    from backend.domain import utc_now  # noqa: PLC0415
+    from backend.observability import configure_logging  # noqa: PLC0415
+
+    settings = Settings.from_env(dotenv_path=None)
+    configure_logging("json", settings.log_level)
+    if not settings.reports_bucket:
+        raise RuntimeError("REPORTS_BUCKET is not set: nowhere to write the backup")
+    destination = f"s3://{settings.reports_bucket}/backups/{utc_now()[:10]}/"
+    storage, _ = connect(settings)
+    counts = dump(storage, Location(destination, make_s3_client(settings)))
+    logger.info("backup finished", extra={"destination": destination, "items": counts})
+    return {"destination": destination, "items": counts}
 
 
 def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
