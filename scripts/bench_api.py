@@ -38,8 +38,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backend.config import Mode, Settings  # noqa: E402
-from backend.connection import connect  # noqa: E402
+from bench_common import fresh_tables  # noqa: E402
+
+from backend.config import Settings  # noqa: E402
 from backend.domain import utc_now  # noqa: E402
 from backend.storage import Storage  # noqa: E402
 from backend.storage.departments import claim_id  # noqa: E402
@@ -69,20 +70,6 @@ class Result:
 
 
 # -- data ------------------------------------------------------------------------------
-
-
-def fresh_tables(endpoint: str) -> tuple[Settings, Storage]:
-    suffix = uuid.uuid4().hex[:8]
-    settings = Settings(
-        mode=Mode.ENDPOINT,
-        endpoint_url=endpoint,
-        departments_table=f"bench-departments-{suffix}",
-        events_table=f"bench-events-{suffix}",
-        secret_key=uuid.uuid4().hex,
-    )
-    storage, _ = connect(settings, max_pool_connections=16)
-    storage.create_tables()
-    return settings, storage
 
 
 def seed(storage: Storage, departments: int, events_per_department: int) -> list[tuple[str, str]]:

@@ -26,15 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backend.config import Mode, Settings  # noqa: E402
-from backend.connection import connect  # noqa: E402
+from bench_common import fresh_tables  # noqa: E402
+
 from backend.migration.records import event_item  # noqa: E402
 from backend.storage import Storage  # noqa: E402
 from backend.storage.dynamo import to_item  # noqa: E402
@@ -81,20 +80,6 @@ def legacy_items(count: int) -> list[dict[str, Any]]:
         for d in range(DEPARTMENTS)
         for n in range(count // DEPARTMENTS)
     ]
-
-
-def fresh_tables(endpoint: str) -> tuple[Settings, Storage]:
-    suffix = uuid.uuid4().hex[:8]
-    settings = Settings(
-        mode=Mode.ENDPOINT,
-        endpoint_url=endpoint,
-        departments_table=f"bench-departments-{suffix}",
-        events_table=f"bench-events-{suffix}",
-        secret_key=uuid.uuid4().hex,
-    )
-    storage, _ = connect(settings, max_pool_connections=20)
-    storage.create_tables()
-    return settings, storage
 
 
 def drop(storage: Storage) -> None:

@@ -12,7 +12,14 @@ from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from backend.api.problems import BadRequest
-from backend.domain import DESCRIPTION_MAX, NAME_MAX, NOTIFY_EMAILS_MAX, TIME_MAX, TITLE_MAX
+from backend.domain import (
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    NOTIFY_EMAILS_MAX,
+    TIME_MAX,
+    TITLE_MAX,
+    json_kind,
+)
 from backend.errors import FieldError, Invalid
 from backend.storage.versioning import IfMatch
 
@@ -54,26 +61,12 @@ def json_object() -> dict[str, Any]:
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise Invalid([FieldError("body", f"must be a JSON object, not {_json_type(data)}")])
+        raise Invalid([FieldError("body", f"must be a JSON object, not {json_kind(data)}")])
     return data
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 class Fields:
@@ -108,7 +101,7 @@ class Fields:
                 self.errors.append(FieldError(name, "must be a string, not null"))
             return
         if not isinstance(value, str):
-            self.errors.append(FieldError(name, f"must be a string, not {_json_type(value)}"))
+            self.errors.append(FieldError(name, f"must be a string, not {json_kind(value)}"))
             return
         if trim:
             value = value.strip()
@@ -134,7 +127,7 @@ class Fields:
             self.clean[name] = ()
             return
         if not isinstance(value, list):
-            kind = _json_type(value)
+            kind = json_kind(value)
             self.errors.append(FieldError(name, f"must be a list of e-mail addresses, not {kind}"))
             return
         if len(value) > NOTIFY_EMAILS_MAX:
@@ -156,7 +149,7 @@ class Fields:
             return
         value = self.data[name]
         if not isinstance(value, str):
-            self.errors.append(FieldError(name, f"must be a string, not {_json_type(value)}"))
+            self.errors.append(FieldError(name, f"must be a string, not {json_kind(value)}"))
             return
         message = date_problem(value)
         if message:

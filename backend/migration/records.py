@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from backend.domain import DESCRIPTION_MAX, NAME_MAX, TIME_MAX, TITLE_MAX
+from backend.domain import DESCRIPTION_MAX, NAME_MAX, TIME_MAX, TITLE_MAX, json_kind
 from backend.storage.departments import CLAIM_PREFIX
 from backend.timetext import parse_start_time
 
@@ -81,7 +81,7 @@ def _canonical(value: Any) -> Any:
 def normalise_date(raw: Any) -> str:
     """``2024-1-5``, ``2024/01/05``, ``2024.01.05`` → ``2024-01-05``; impossible dates raise."""
     if not isinstance(raw, str):
-        raise Rejected(f"the date must be text like 2024-01-20, not {_kind(raw)}")
+        raise Rejected(f"the date must be text like 2024-01-20, not {json_kind(raw)}")
     match = _LEGACY_DATE.fullmatch(raw)
     if match is None:
         raise Rejected(f"{raw!r} is not a date (expected YYYY-MM-DD)")
@@ -96,7 +96,7 @@ def legacy_id(raw: Any) -> str | None:
     if raw is None:
         return None
     if isinstance(raw, bool):
-        raise Rejected(f"id must be text or a number, not {_kind(raw)}")
+        raise Rejected(f"id must be text or a number, not {json_kind(raw)}")
     if isinstance(raw, int):
         text = str(raw)
     elif isinstance(raw, Decimal | float):
@@ -105,7 +105,7 @@ def legacy_id(raw: Any) -> str | None:
     elif isinstance(raw, str):
         text = raw.strip()
     else:
-        raise Rejected(f"id must be text or a number, not {_kind(raw)}")
+        raise Rejected(f"id must be text or a number, not {json_kind(raw)}")
     if not text:
         return None
     if text.startswith(CLAIM_PREFIX[0]):
@@ -147,7 +147,7 @@ def _text(
             raise Rejected(f"{name} is missing")
         return None
     if not isinstance(value, str):
-        raise Rejected(f"{name} must be text, not {_kind(value)}")
+        raise Rejected(f"{name} must be text, not {json_kind(value)}")
     if trim:
         value = value.strip()
     if required and not value:
@@ -176,7 +176,7 @@ def _derived_id(kind: str, attributes: dict[str, Any]) -> str:
 def department_item(record: Any, given_id: Any, now: str) -> Item:
     """A legacy department as the item to store. ``given_id`` is the id from the file."""
     if not isinstance(record, dict):
-        raise Rejected(f"a department must be an object, not {_kind(record)}")
+        raise Rejected(f"a department must be an object, not {json_kind(record)}")
     name = _text(record, "name", limit=NAME_MAX, required=True, trim=True)
     description = _text(record, "description", limit=DESCRIPTION_MAX, required=False, trim=False)
     attributes: dict[str, Any] = {"name": name}
@@ -192,7 +192,7 @@ def department_item(record: Any, given_id: Any, now: str) -> Item:
 def event_item(record: Any, department_id: str, event_date: Any, now: str) -> Item:
     """A legacy event of ``department_id`` on ``event_date`` as the item to store."""
     if not isinstance(record, dict):
-        raise Rejected(f"an event must be an object, not {_kind(record)}")
+        raise Rejected(f"an event must be an object, not {json_kind(record)}")
     day = normalise_date(event_date)
     title = _text(record, "title", limit=TITLE_MAX, required=True, trim=True)
     raw_time = record.get("time")
@@ -223,17 +223,3 @@ def _finish(
     if size > _MAX_ITEM_BYTES:
         raise Rejected(f"the record is {size} bytes, over what one DynamoDB item can hold")
     return Item(kind, ident, department_id, attributes, content_digest(attributes))
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float | Decimal):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"

@@ -1,0 +1,29 @@
+"""What both benchmarks share: fresh, uniquely named tables on a DynamoDB endpoint."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from backend.config import Mode, Settings  # noqa: E402
+from backend.connection import connect  # noqa: E402
+from backend.storage import Storage  # noqa: E402
+
+
+def fresh_tables(endpoint: str, pool: int = 16) -> tuple[Settings, Storage]:
+    """Create both tables under new names on ``endpoint``; returns their settings and storage."""
+    suffix = uuid.uuid4().hex[:8]
+    settings = Settings(
+        mode=Mode.ENDPOINT,
+        endpoint_url=endpoint,
+        departments_table=f"bench-departments-{suffix}",
+        events_table=f"bench-events-{suffix}",
+        secret_key=uuid.uuid4().hex,
+    )
+    storage, _ = connect(settings, max_pool_connections=pool)
+    storage.create_tables()
+    return settings, storage
