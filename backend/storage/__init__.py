@@ -7,13 +7,13 @@ all work through ``Storage``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError, WaiterError
 
-from backend.domain import Department, Event
+from backend.domain import Event
 from backend.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
 from backend.storage.departments import DepartmentRepository, _VersionMoved
 from backend.storage.dynamo import error_code, translated_errors
@@ -64,14 +64,11 @@ class Storage:
             try:
                 with translated_errors("describe table"):
                     table = self.client.describe_table(TableName=name)["Table"]
-            except ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
-                problems.append(TableProblem(name, "does not exist"))
-                continue
             except StorageUnavailable as exc:
-                if isinstance(exc.__cause__, ClientError) and (
-                    error_code(exc.__cause__) == "ResourceNotFoundException"
+                cause = exc.__cause__
+                if (
+                    isinstance(cause, ClientError)
+                    and error_code(cause) == "ResourceNotFoundException"
                 ):
                     problems.append(TableProblem(name, "does not exist"))
                     continue
@@ -163,8 +160,3 @@ class Storage:
         if not page and not self.departments.exists(department_id):
             raise NotFound("department", department_id)
         return page, more
-
-    def update_department(
-        self, department_id: str, changes: Mapping[str, str | None], if_match: IfMatch | None
-    ) -> Department:
-        return self.departments.update(department_id, changes, if_match)
