@@ -54,7 +54,6 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        JSON_AS_ASCII=False,
     )
     app.url_map.strict_slashes = False
     app.extensions[STORAGE_KEY] = storage
