@@ -185,10 +185,8 @@ class Settings:
         if self.secret_key:
             return self.secret_key
         path = self.local_dir / "secret-key"
-        try:
+        if path.is_file():
             return path.read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            pass
         self.local_dir.mkdir(parents=True, exist_ok=True)
         candidate = secrets.token_urlsafe(32)
         try:

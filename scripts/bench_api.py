@@ -206,11 +206,9 @@ def cpu_seconds(pid: int) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():  # gunicorn's workers; a process without any has no such file
+        pids += [int(c) for c in children.read_text().split()]
     for p in pids:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()

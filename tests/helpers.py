@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from botocore.awsrequest import AWSResponse
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
+
+from backend.config import Settings
+from backend.storage import Storage
+from backend.storage.dynamo import make_client
 
 SEED_DEPARTMENT = {"name": "QA팀", "description": "품질 보증"}
 SEED_EVENT = {"event_date": "2024-01-25", "title": "테스트 이벤트", "time": "오후 3:00"}
@@ -41,3 +50,82 @@ def assert_problem(
     if field is not None:
         assert field in [e["field"] for e in body.get("errors", [])], body
     return body
+
+
+# -- AWS clients and DynamoDB faults ---------------------------------------------------------
+
+
+def local_aws_client(service: str, url: str) -> Any:
+    """A boto3 client of a local moto server (any signature is accepted there)."""
+    import boto3  # noqa: PLC0415
+
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=url,
+        region_name="ap-northeast-2",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def storage_without_retries(settings: Settings, endpoint_url: str | None = None) -> Storage:
+    """Storage over a client of its own that gives up at the first failure."""
+    client = make_client(
+        region=settings.region,
+        endpoint_url=endpoint_url or settings.endpoint_url,
+        access_key="local",
+        secret_key="local",
+        max_attempts=1,
+    )
+    return Storage(client, settings.departments_table, settings.events_table)
+
+
+THROTTLED = "ProvisionedThroughputExceededException"
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+@contextmanager
+def dynamodb_errors(
+    client: Any, should_fail: Callable[[str], bool], code: str = THROTTLED
+) -> Iterator[None]:
+    """Answer a client's requests with DynamoDB error ``code`` while ``should_fail(operation)``.
+
+    A botocore ``before-send`` hook, so retries, parsing and our error mapping all run as
+    they would against a throttled table; nothing of ours is replaced.
+    """
+    lock = threading.Lock()
+
+    def answer(request: Any, **_: Any) -> AWSResponse | None:
+        operation = request.headers.get("X-Amz-Target", b"").decode().rpartition(".")[2]
+        with lock:
+            if not should_fail(operation):
+                return None
+        body = json.dumps(
+            {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"}
+        )
+        return AWSResponse(request.url, 400, {"x-amzn-requestid": "test"}, _Body(body.encode()))  # type: ignore[arg-type]
+
+    handler: Any = answer
+    client.meta.events.register("before-send.dynamodb", handler)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister("before-send.dynamodb", handler)
+
+
+def first(count: int) -> Callable[[str], bool]:
+    """Fail the first ``count`` requests, then let everything through."""
+    remaining = [count]
+
+    def decide(_operation: str) -> bool:
+        remaining[0] -= 1
+        return remaining[0] >= 0
+
+    return decide

@@ -8,13 +8,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from backend.backup import main
 from backend.config import Settings
 from backend.connection import connect
 from backend.storage import Storage
+from tests.helpers import local_aws_client
 from tests.test_migration import items
 
 
@@ -104,13 +104,7 @@ def test_a_damaged_dump_is_refused(tmp_path: Path, settings: Settings, storage: 
 
 def test_s3_round_trip(settings: Settings, storage: Storage, aws_url: str) -> None:
     fill(storage)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=aws_url,
-        region_name="ap-northeast-2",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    s3 = local_aws_client("s3", aws_url)
     bucket = f"backups-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"}

@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 
 from backend import create_app
 from backend.config import Mode, Settings
 from backend.errors import StartupError
 from backend.storage import Storage
-from backend.storage.dynamo import make_client
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
-
-
-def _fail_with(code: str, status: int = 400) -> Any:
-    """A botocore ``before-send`` hook answering every request with DynamoDB error ``code``."""
-
-    def handler(request: Any, **_: Any) -> AWSResponse:
-        error = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"}
-        body = json.dumps(error).encode()
-        return AWSResponse(request.url, status, {"x-amzn-requestid": "test"}, _Body(body))  # type: ignore[arg-type]
-
-    return handler
+from tests.helpers import dynamodb_errors, first, storage_without_retries
 
 
 @pytest.fixture
 def faulty_storage(settings: Settings, storage: Storage) -> Storage:
     """Storage over its own client (no retries) that a test can make fail."""
-    client = make_client(
-        region=settings.region,
-        endpoint_url=settings.endpoint_url,
-        access_key="local",
-        secret_key="local",
-        max_attempts=1,
-    )
-    return Storage(client, settings.departments_table, settings.events_table)
+    return storage_without_retries(settings)
 
 
 @pytest.mark.parametrize(
@@ -56,13 +27,15 @@ def test_throttling_is_503_with_retry_after(
     settings: Settings, faulty_storage: Storage, code: str
 ) -> None:
     client = create_app(settings, faulty_storage).test_client()
-    faulty_storage.client.meta.events.register("before-send.dynamodb", _fail_with(code))
 
-    for response in (
-        client.post("/api/departments", json={"name": "개발팀"}),
-        client.get("/api/departments"),
-        client.get("/api/events/some-department?month=2024-01"),
-    ):
+    with dynamodb_errors(faulty_storage.client, lambda _op: True, code):
+        responses = (
+            client.post("/api/departments", json={"name": "개발팀"}),
+            client.get("/api/departments"),
+            client.get("/api/events/some-department?month=2024-01"),
+        )
+
+    for response in responses:
         assert response.status_code == 503
         assert response.mimetype == "application/problem+json"
         assert response.get_json()["type"] == "/problems/storage-unavailable"
@@ -72,19 +45,8 @@ def test_throttling_is_503_with_retry_after(
 def test_throttling_is_absorbed_by_retries_when_it_passes(
     settings: Settings, storage: Storage
 ) -> None:
-    failures = iter([True, True, False])
-    inject = _fail_with("ProvisionedThroughputExceededException")
-
-    def answer(request: Any, **kwargs: Any) -> AWSResponse | None:
-        return inject(request, **kwargs) if next(failures, False) else None
-
-    sometimes: Any = answer
-
-    storage.client.meta.events.register("before-send.dynamodb", sometimes)
-    try:
+    with dynamodb_errors(storage.client, first(2)):
         response = create_app(settings, storage).test_client().get("/api/departments")
-    finally:
-        storage.client.meta.events.unregister("before-send.dynamodb", sometimes)
 
     assert response.status_code == 200
 

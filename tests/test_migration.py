@@ -5,12 +5,10 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 
 from backend import create_app
 from backend.config import Settings
@@ -18,6 +16,7 @@ from backend.migration.cli import main
 from backend.migration.sources import DEFAULT_SOURCE
 from backend.storage import Storage
 from backend.storage.dynamo import from_item
+from tests.helpers import dynamodb_errors, local_aws_client
 
 DEV = "550e8400-e29b-41d4-a716-446655440000"
 MKT = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
@@ -605,41 +604,22 @@ def test_a_run_killed_half_way_then_run_again_finishes_with_no_duplicate_or_loss
     assert summary["already_present"] >= part
 
 
-THROTTLED = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
-
-
 def test_throttling_is_absorbed_without_losing_a_record(
     tmp_path: Path, settings: Settings, storage: Storage
 ) -> None:
     folder = _large_source(tmp_path, 600)
-    lock = threading.Lock()
-    state = {"calls": 0, "throttled": 0}
+    state = {"writes": 0, "throttled": 0}
 
-    def throttle(request: Any, **_: Any) -> AWSResponse | None:
-        if not request.headers.get("X-Amz-Target", b"").endswith(b"BatchWriteItem"):
-            return None
-        with lock:
-            state["calls"] += 1
-            if state["calls"] % 2 and state["throttled"] < 16:  # every other write, 16 times
-                state["throttled"] += 1
-                body = json.dumps({"__type": THROTTLED, "message": "slow down"}).encode()
-                return AWSResponse(request.url, 400, {}, _Body(body))  # type: ignore[arg-type]
-        return None
+    def every_other_write(operation: str) -> bool:
+        if operation != "BatchWriteItem":
+            return False
+        state["writes"] += 1
+        refuse = state["writes"] % 2 == 1 and state["throttled"] < 16  # 16 times in all
+        state["throttled"] += refuse
+        return refuse
 
-    handler: Any = throttle
-    storage.client.meta.events.register("before-send.dynamodb", handler)
-    try:
+    with dynamodb_errors(storage.client, every_other_write):
         code, _ = migrate(settings, "--source", str(folder), storage=storage)
-    finally:
-        storage.client.meta.events.unregister("before-send.dynamodb", handler)
 
     assert code == 0
     assert state["throttled"] == 16
@@ -651,15 +631,7 @@ def test_throttling_is_absorbed_without_losing_a_record(
 
 def test_s3_source(tmp_path: Path, settings: Settings, storage: Storage, aws_url: str) -> None:
     s3_url = aws_url
-    import boto3  # noqa: PLC0415
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_url,
-        region_name="ap-northeast-2",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    s3 = local_aws_client("s3", s3_url)
     s3.create_bucket(
         Bucket="legacy", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"}
     )

@@ -16,7 +16,7 @@ from backend import create_app
 from backend.config import Settings
 from backend.observability import configure_logging
 from backend.storage import Storage
-from tests.helpers import create_department, create_event
+from tests.helpers import create_department, create_event, dynamodb_errors, first
 
 
 @pytest.fixture
@@ -151,22 +151,8 @@ def test_access_lines_carry_cloudwatch_embedded_metrics(
 def test_throttled_attempts_are_counted_for_the_alarm(
     settings: Settings, storage: Storage, access_log: list[logging.LogRecord]
 ) -> None:
-    from botocore.awsrequest import AWSResponse  # noqa: PLC0415
-
-    from tests.test_dynamodb_faults import _fail_with  # noqa: PLC0415
-
-    failures = iter([True, False])
-    inject = _fail_with("ProvisionedThroughputExceededException")
-
-    def sometimes(request: Any, **kwargs: Any) -> AWSResponse | None:
-        return inject(request, **kwargs) if next(failures, False) else None
-
-    handler: Any = sometimes
-    storage.client.meta.events.register("before-send.dynamodb", handler)
-    try:
+    with dynamodb_errors(storage.client, first(1)):
         response = create_app(settings, storage).test_client().get("/api/departments")
-    finally:
-        storage.client.meta.events.unregister("before-send.dynamodb", handler)
 
     assert response.status_code == 200
     assert access_log[-1].__dict__["DynamoDBThrottles"] == 1

@@ -12,7 +12,6 @@ from email.header import decode_header, make_header
 from email.message import Message as EmailMessage
 from typing import Any
 
-import boto3
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -20,18 +19,9 @@ from backend.config import Settings
 from backend.report.job import ReportJob, render
 from backend.report.mail import SesMailer, SmtpMailer
 from backend.storage import Storage
+from tests.helpers import local_aws_client
 
 DAY = date(2024, 1, 20)
-
-
-def aws(service: str, url: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=url,
-        region_name="ap-northeast-2",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
 
 
 @pytest.fixture
@@ -61,7 +51,7 @@ def calendar(storage: Storage) -> dict[str, Any]:
 @pytest.fixture
 def bucket(aws_url: str) -> str:
     name = f"reports-{uuid.uuid4().hex[:10]}"
-    aws("s3", aws_url).create_bucket(
+    local_aws_client("s3", aws_url).create_bucket(
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"}
     )
     return name
@@ -69,7 +59,7 @@ def bucket(aws_url: str) -> str:
 
 @pytest.fixture
 def ses(aws_url: str) -> Any:
-    client = aws("sesv2", aws_url)
+    client = local_aws_client("sesv2", aws_url)
     client.create_email_identity(EmailIdentity="calendar@example.com")
     return client
 
@@ -125,13 +115,18 @@ def test_ses_sends_each_department_its_report_and_keeps_copies_in_s3(
     calendar: dict[str, Any], storage: Storage, ses: Any, bucket: str, aws_url: str
 ) -> None:
     job = ReportJob(
-        storage, SesMailer(ses), "calendar@example.com", 100, aws("s3", aws_url), bucket
+        storage,
+        SesMailer(ses),
+        "calendar@example.com",
+        100,
+        local_aws_client("s3", aws_url),
+        bucket,
     )
 
     summary = job.run(DAY, 7).as_dict()
 
     assert summary["counts"] == {"sent": 2, "no-recipients": 1}
-    s3 = aws("s3", aws_url)
+    s3 = local_aws_client("s3", aws_url)
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     dev = calendar["dev"].id
     assert {
@@ -145,7 +140,7 @@ def test_ses_sends_each_department_its_report_and_keeps_copies_in_s3(
         s3.get_object(Bucket=bucket, Key="reports/2024-01-20/summary.json")["Body"].read()
     )
     assert stored["counts"]["sent"] == 2
-    quota = aws("ses", aws_url).get_send_quota()
+    quota = local_aws_client("ses", aws_url).get_send_quota()
     assert quota["SentLast24Hours"] >= 2
 
 
@@ -233,7 +228,7 @@ def test_dry_run_sends_and_stores_nothing(
     calendar: dict[str, Any], storage: Storage, smtp: Any, bucket: str, aws_url: str
 ) -> None:
     inbox, port = smtp
-    s3 = aws("s3", aws_url)
+    s3 = local_aws_client("s3", aws_url)
     job = ReportJob(
         storage,
         SmtpMailer("127.0.0.1", port, starttls=False),

@@ -13,9 +13,7 @@ from openapi_spec_validator import validate
 from backend import create_app
 from backend.config import Settings
 from backend.connection import connect
-from backend.storage import Storage
-from backend.storage.dynamo import make_client
-from tests.helpers import create_department
+from tests.helpers import create_department, storage_without_retries
 
 
 def test_healthz(client: FlaskClient) -> None:
@@ -60,14 +58,7 @@ def test_requests_against_a_missing_table_are_503_with_retry_after(settings: Set
 
 def test_unreachable_dynamodb_is_503_not_a_traceback(settings: Settings) -> None:
     unreachable = Settings(**{**settings.__dict__, "endpoint_url": "http://127.0.0.1:9"})
-    dynamodb = make_client(
-        region=settings.region,
-        endpoint_url=unreachable.endpoint_url,
-        access_key="local",
-        secret_key="local",
-        max_attempts=1,
-    )
-    storage = Storage(dynamodb, settings.departments_table, settings.events_table)
+    storage = storage_without_retries(unreachable)
     client = create_app(unreachable, storage).test_client()
 
     response = client.post("/api/departments", json={"name": "개발팀"})

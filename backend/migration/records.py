@@ -123,19 +123,25 @@ def timestamp(raw: Any, fallback: str, attributes: dict[str, Any]) -> str:
     """
     if raw is None or raw == "":
         return fallback
-    if isinstance(raw, str):
-        try:
-            moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            utc = moment.astimezone(UTC)
-            spec = "milliseconds" if utc.microsecond else "seconds"
-            return utc.isoformat(timespec=spec).replace("+00:00", "Z")
-    attributes["legacy_created_at"] = raw
-    return fallback
+    moment = _instant(raw)
+    if moment is None:
+        attributes["legacy_created_at"] = raw
+        return fallback
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    utc = moment.astimezone(UTC)
+    spec = "milliseconds" if utc.microsecond else "seconds"
+    return utc.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def _instant(raw: Any) -> datetime | None:
+    """An ISO 8601 time written in the file, or None when it is not one."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _text(
