@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.helpers import SEED_EVENT, assert_problem, create_department, create_event
+from tests.helpers import SEED_EVENT, TIME_FORMS, assert_problem, create_department, create_event
 
 
 @pytest.fixture
@@ -34,15 +34,7 @@ def test_create_the_seed_event(client: FlaskClient, department: dict[str, Any]) 
 
 @pytest.mark.parametrize(
     ("time_text", "start_time"),
-    [
-        ("오후 3:00", "15:00"),
-        ("오전 9:30", "09:30"),
-        ("3:00 PM", "15:00"),
-        ("15:00", "15:00"),
-        ("종일", None),
-        ("", None),
-        (None, None),
-    ],
+    TIME_FORMS,
 )
 def test_time_is_kept_as_sent_with_start_time_read_from_it(
     client: FlaskClient, department: dict[str, Any], time_text: str | None, start_time: str | None

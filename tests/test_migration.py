@@ -16,7 +16,7 @@ from backend.migration.cli import main
 from backend.migration.sources import DEFAULT_SOURCE
 from backend.storage import Storage
 from backend.storage.dynamo import from_item
-from tests.helpers import dynamodb_errors, local_aws_client
+from tests.helpers import TIME_FORMS, dynamodb_errors, local_aws_client
 
 DEV = "550e8400-e29b-41d4-a716-446655440000"
 MKT = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
@@ -278,14 +278,7 @@ def test_impossible_dates_are_rejected_with_file_path_and_reason(
 
 @pytest.mark.parametrize(
     ("time_text", "start_time"),
-    [
-        ("오후 3:00", "15:00"),
-        ("오전 9:30", "09:30"),
-        ("3:00 PM", "15:00"),
-        ("15:00", "15:00"),
-        ("", None),
-        (None, None),
-    ],
+    TIME_FORMS,
 )
 def test_time_is_kept_with_start_time_read_by_the_api_parser(
     tmp_path: Path,
