@@ -15,9 +15,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend import create_app
-from backend.config import Settings
+from backend.config import Settings, configure_logging
 from backend.errors import ConfigError, StartupError
-from backend.observability import configure_logging
 
 try:
     settings = Settings.from_env()

@@ -1,10 +1,13 @@
-"""Settings from the environment and ``backend/.env``: the only reader of ``os.environ``."""
+"""Settings from the environment and ``backend/.env`` (the only reader of ``os.environ``),
+and the process's logging, configured once at start."""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import secrets
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -12,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+from pythonjsonlogger.json import JsonFormatter
 
 from backend.errors import ConfigError
 
@@ -269,3 +273,25 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
+    """Configure the root logger once, at process start: JSON lines or plain text on stdout."""
+    handler = logging.StreamHandler(sys.stdout)
+    if log_format == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                json_ensure_ascii=False,
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if log_format == "json":
+        # Werkzeug's own request lines would repeat ours as plain text.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -4,28 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
-
-NAME_MAX = 100
-NOTIFY_EMAILS_MAX = 50
-DESCRIPTION_MAX = 2000
-TITLE_MAX = 200
-TIME_MAX = 100
-
-
-def json_kind(value: object) -> str:
-    """What kind of JSON value this is, for messages: "a string", "an array", ..."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float | Decimal):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def utc_now() -> str:

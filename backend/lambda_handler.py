@@ -33,8 +33,7 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _api  # noqa: PLW0603 - built once per execution environment, then reused
     if _api is None:
         from backend import create_app  # noqa: PLC0415
-        from backend.config import Settings  # noqa: PLC0415
-        from backend.observability import configure_logging  # noqa: PLC0415
+        from backend.config import Settings, configure_logging  # noqa: PLC0415
 
         settings = Settings.from_env(dotenv_path=None)
         configure_logging("json", settings.log_level)
@@ -44,11 +43,11 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def backup(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda handler of the scheduled backup: both tables to s3://BUCKET/backups/<date>/."""
+    from backend.aws import make_s3_client  # noqa: PLC0415
     from backend.backup import Location, dump  # noqa: PLC0415
-    from backend.config import Settings  # noqa: PLC0415
-    from backend.connection import connect, make_s3_client  # noqa: PLC0415
+    from backend.config import Settings, configure_logging  # noqa: PLC0415
     from backend.domain import utc_now  # noqa: PLC0415
-    from backend.observability import configure_logging  # noqa: PLC0415
+    from backend.storage.connection import connect  # noqa: PLC0415
 
     settings = Settings.from_env(dotenv_path=None)
     configure_logging("json", settings.log_level)
@@ -63,8 +62,7 @@ def backup(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda handler of the scheduled report e-mail (EventBridge Scheduler)."""
-    from backend.config import Settings  # noqa: PLC0415
-    from backend.observability import configure_logging  # noqa: PLC0415
+    from backend.config import Settings, configure_logging  # noqa: PLC0415
     from backend.report.job import run_from_settings  # noqa: PLC0415
 
     settings = Settings.from_env(dotenv_path=None)

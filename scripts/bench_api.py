@@ -43,8 +43,7 @@ from bench_common import fresh_tables  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from backend.domain import utc_now  # noqa: E402
 from backend.storage import Storage  # noqa: E402
-from backend.storage.departments import claim_id  # noqa: E402
-from backend.storage.dynamo import to_item  # noqa: E402
+from backend.storage.bookkeeping import name_claim  # noqa: E402
 from backend.timetext import parse_start_time  # noqa: E402
 
 DEPARTMENTS, MONTHS, DAYS = 10, 12, 28
@@ -85,7 +84,7 @@ def seed(storage: Storage, departments: int, events_per_department: int) -> list
         name = f"부서 {d:03d}"
         dept_items += [
             {"id": dept_id, "name": name, "created_at": now, "updated_at": now, "version": 1},
-            {"id": claim_id(name), "department_id": dept_id, "kind": "name-claim"},
+            name_claim(name, dept_id),
         ]
         keys += [(dept_id, str(uuid.uuid4())) for _ in range(events_per_department)]
     _batch_put(storage, storage.departments.table, dept_items)
@@ -111,12 +110,7 @@ def seed(storage: Storage, departments: int, events_per_department: int) -> list
 
 
 def _batch_put(storage: Storage, table: str, items: list[dict[str, Any]]) -> None:
-    for start in range(0, len(items), 25):
-        pending: Any = {
-            table: [{"PutRequest": {"Item": to_item(i)}} for i in items[start : start + 25]]
-        }
-        while pending:
-            pending = storage.client.batch_write_item(RequestItems=pending).get("UnprocessedItems")
+    storage.batch_io().write(table, items)
 
 
 # -- processes -------------------------------------------------------------------------

@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from backend.config import Mode, Settings  # noqa: E402
-from backend.connection import connect  # noqa: E402
 from backend.storage import Storage  # noqa: E402
+from backend.storage.connection import connect  # noqa: E402
+from backend.storage.dynamo import make_client  # noqa: E402
 
 
 def fresh_tables(endpoint: str, pool: int = 16) -> tuple[Settings, Storage]:
@@ -27,3 +29,13 @@ def fresh_tables(endpoint: str, pool: int = 16) -> tuple[Settings, Storage]:
     storage, _ = connect(settings, max_pool_connections=pool)
     storage.create_tables()
     return settings, storage
+
+
+def raw_client(settings: Settings) -> Any:
+    """A plain client of the benchmark's endpoint, for loading and dropping tables directly."""
+    return make_client(
+        region=settings.region,
+        endpoint_url=settings.endpoint_url,
+        access_key="local",
+        secret_key="local",
+    )

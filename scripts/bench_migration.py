@@ -32,10 +32,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_common import fresh_tables  # noqa: E402
+from bench_common import fresh_tables, raw_client  # noqa: E402
 
+from backend.config import Settings  # noqa: E402
 from backend.migration.records import event_item  # noqa: E402
-from backend.storage import Storage  # noqa: E402
 from backend.storage.dynamo import to_item  # noqa: E402
 
 DEPARTMENTS = 10
@@ -82,16 +82,17 @@ def legacy_items(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def drop(storage: Storage) -> None:
-    for table in (storage.departments.table, storage.events.table):
-        storage.client.delete_table(TableName=table)
+def drop(settings: Settings) -> None:
+    client = raw_client(settings)
+    for table in (settings.departments_table, settings.events_table):
+        client.delete_table(TableName=table)
 
 
 def run_migration(
     endpoint: str, folder: Path, workers: int
-) -> tuple[float, dict[str, float], int, Storage]:
+) -> tuple[float, dict[str, float], int, Settings]:
     """Run the CLI as an operator would; returns (seconds, seconds per phase, peak RSS KiB)."""
-    settings, storage = fresh_tables(endpoint)
+    settings, _ = fresh_tables(endpoint)
     report = folder / "report.json"
     env = {
         "PATH": os.environ["PATH"],
@@ -115,30 +116,30 @@ def run_migration(
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"the migration failed:\n{output}")
     phases: dict[str, float] = json.loads(report.read_text(encoding="utf-8"))["summary"]["seconds"]
-    return elapsed, phases, usage.ru_maxrss, storage  # ru_maxrss is in KiB on Linux
+    return elapsed, phases, usage.ru_maxrss, settings  # ru_maxrss is in KiB on Linux
 
 
 def raw_batch_loop(endpoint: str, items: list[dict[str, Any]]) -> float:
-    _, storage = fresh_tables(endpoint)
-    table = storage.events.table
+    settings, storage = fresh_tables(endpoint)
+    client, table = raw_client(settings), storage.events.table
     started = time.perf_counter()
     for start in range(0, len(items), 25):
         pending: Any = {table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
         while pending:
-            pending = storage.client.batch_write_item(RequestItems=pending).get("UnprocessedItems")
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems")
     elapsed = time.perf_counter() - started
-    drop(storage)
+    drop(settings)
     return elapsed
 
 
 def put_loop(endpoint: str, items: list[dict[str, Any]]) -> float:
-    _, storage = fresh_tables(endpoint)
-    table = storage.events.table
+    settings, storage = fresh_tables(endpoint)
+    client, table = raw_client(settings), storage.events.table
     started = time.perf_counter()
     for item in items:
-        storage.client.put_item(TableName=table, Item=item)
+        client.put_item(TableName=table, Item=item)
     elapsed = time.perf_counter() - started
-    drop(storage)
+    drop(settings)
     return elapsed
 
 
@@ -194,8 +195,8 @@ def main() -> int:
                 folder = Path(tmp) / f"legacy-{size}"
                 folder.mkdir()
                 generate(folder, size)
-                seconds, phases, rss[size], storage = run_migration(endpoint, folder, args.workers)
-                drop(storage)
+                seconds, phases, rss[size], made = run_migration(endpoint, folder, args.workers)
+                drop(made)
                 writing = sum(v for k, v in phases.items() if k != "verification")
                 items = legacy_items(size)
                 batch = raw_batch_loop(endpoint, items)

@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from flask import Flask
@@ -21,9 +22,12 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from backend import create_app
 from backend.config import Mode, Settings
-from backend.connection import connect
 from backend.local_engine import JournalingApp
 from backend.storage import Storage
+from backend.storage.dynamo import make_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 TEST_SECRET = "test-secret-key-not-for-production"
 RUNTIME_POLICY = Path(__file__).resolve().parent.parent / "deploy" / "iam-policy.json"
@@ -103,8 +107,20 @@ def settings(engine_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def storage(settings: Settings) -> Storage:
-    store, _target = connect(settings, max_pool_connections=20)
+def dynamodb(settings: Settings) -> DynamoDBClient:
+    """The raw client under ``storage``: for fault injection and for setting up tables."""
+    return make_client(
+        region=settings.region,
+        endpoint_url=settings.endpoint_url,
+        access_key="local",
+        secret_key="local",
+        max_pool_connections=20,
+    )
+
+
+@pytest.fixture
+def storage(settings: Settings, dynamodb: DynamoDBClient) -> Storage:
+    store = Storage(dynamodb, settings.departments_table, settings.events_table)
     store.create_tables()
     return store
 

@@ -80,8 +80,10 @@ def local_aws_client(service: str, url: str) -> Any:
     )
 
 
-def storage_without_retries(settings: Settings, endpoint_url: str | None = None) -> Storage:
-    """Storage over a client of its own that gives up at the first failure."""
+def storage_without_retries(
+    settings: Settings, endpoint_url: str | None = None
+) -> tuple[Storage, Any]:
+    """Storage over a client of its own that gives up at the first failure, and that client."""
     client = make_client(
         region=settings.region,
         endpoint_url=endpoint_url or settings.endpoint_url,
@@ -89,7 +91,7 @@ def storage_without_retries(settings: Settings, endpoint_url: str | None = None)
         secret_key="local",
         max_attempts=1,
     )
-    return Storage(client, settings.departments_table, settings.events_table)
+    return Storage(client, settings.departments_table, settings.events_table), client
 
 
 THROTTLED = "ProvisionedThroughputExceededException"

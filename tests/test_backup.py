@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from backend.backup import main
+from backend.backup.__main__ import main
 from backend.config import Settings
-from backend.connection import connect
 from backend.storage import Storage
+from backend.storage.connection import connect
 from tests.helpers import local_aws_client
 from tests.test_migration import items
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode
 
-from backend.observability import _METRICS, METRICS_NAMESPACE
+from backend.api.access_log import _METRICS, METRICS_NAMESPACE
 from backend.storage.schema import DEPARTMENTS, EVENTS
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"

@@ -14,7 +14,7 @@ from tests.helpers import dynamodb_errors, first, storage_without_retries
 
 
 @pytest.fixture
-def faulty_storage(settings: Settings, storage: Storage) -> Storage:
+def faulty_storage(settings: Settings, storage: Storage) -> tuple[Storage, Any]:
     """Storage over its own client (no retries) that a test can make fail."""
     return storage_without_retries(settings)
 
@@ -24,11 +24,12 @@ def faulty_storage(settings: Settings, storage: Storage) -> Storage:
     ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"],
 )
 def test_throttling_is_503_with_retry_after(
-    settings: Settings, faulty_storage: Storage, code: str
+    settings: Settings, faulty_storage: tuple[Storage, Any], code: str
 ) -> None:
-    client = create_app(settings, faulty_storage).test_client()
+    storage, dynamodb = faulty_storage
+    client = create_app(settings, storage).test_client()
 
-    with dynamodb_errors(faulty_storage.client, lambda _op: True, code):
+    with dynamodb_errors(dynamodb, lambda _op: True, code):
         responses = (
             client.post("/api/departments", json={"name": "개발팀"}),
             client.get("/api/departments"),
@@ -43,9 +44,9 @@ def test_throttling_is_503_with_retry_after(
 
 
 def test_throttling_is_absorbed_by_retries_when_it_passes(
-    settings: Settings, storage: Storage
+    settings: Settings, storage: Storage, dynamodb: Any
 ) -> None:
-    with dynamodb_errors(storage.client, first(2)):
+    with dynamodb_errors(dynamodb, first(2)):
         response = create_app(settings, storage).test_client().get("/api/departments")
 
     assert response.status_code == 200
@@ -74,8 +75,8 @@ def test_starts_while_dynamodb_is_down_and_recovers_without_restart(settings: Se
 
     from werkzeug.serving import make_server  # noqa: PLC0415
 
-    from backend.connection import connect  # noqa: PLC0415
     from backend.local_engine import JournalingApp  # noqa: PLC0415
+    from backend.storage.connection import connect  # noqa: PLC0415
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -197,7 +197,7 @@ def test_month_pages_with_cursor(client: FlaskClient, department: dict[str, Any]
 
 
 def test_list_is_a_single_query_on_the_date_index(
-    client: FlaskClient, department: dict[str, Any], storage: Any
+    client: FlaskClient, department: dict[str, Any], dynamodb: Any
 ) -> None:
     create_event(client, department["id"])
     calls: list[tuple[str, dict[str, Any]]] = []
@@ -205,11 +205,11 @@ def test_list_is_a_single_query_on_the_date_index(
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
         calls.append((model.name, params))
 
-    storage.client.meta.events.register("provide-client-params.dynamodb", record)
+    dynamodb.meta.events.register("provide-client-params.dynamodb", record)
     try:
         body = client.get(f"/api/events/{department['id']}?month=2024-01").get_json()
     finally:
-        storage.client.meta.events.unregister("provide-client-params.dynamodb", record)
+        dynamodb.meta.events.unregister("provide-client-params.dynamodb", record)
 
     assert len(body["items"]) == 1
     assert [name for name, _ in calls] == ["Query"]

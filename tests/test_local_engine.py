@@ -14,8 +14,8 @@ import pytest
 
 from backend import create_app
 from backend.config import Mode, Settings
-from backend.database import DynamoDBDatabase
 from backend.local_engine import JOURNAL, STATE, ensure_running
+from backend.models import DynamoDBDatabase
 
 pytestmark = pytest.mark.slow
 

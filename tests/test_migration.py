@@ -37,14 +37,7 @@ def migrate(settings: Settings, *args: str, storage: Storage | None = None) -> t
 
 
 def items(storage: Storage, table: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"TableName": table}
-    while True:
-        page = storage.client.scan(**params)
-        found += [from_item(i) for i in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return found
-        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [from_item(i) for i in storage.batch_io().scan_raw(table)]
 
 
 def departments(storage: Storage) -> dict[str, dict[str, Any]]:
@@ -573,16 +566,16 @@ def _large_source(tmp_path: Path, count: int) -> Path:
 
 
 def test_a_run_killed_half_way_then_run_again_finishes_with_no_duplicate_or_loss(
-    tmp_path: Path, settings: Settings, storage: Storage
+    tmp_path: Path, settings: Settings, storage: Storage, dynamodb: Any
 ) -> None:
     folder = _large_source(tmp_path, 1200)
     hook = _kill_after(20)
-    storage.client.meta.events.register("before-call.dynamodb", hook)
+    dynamodb.meta.events.register("before-call.dynamodb", hook)
     try:
         with pytest.raises(Killed):
             migrate(settings, "--source", str(folder), storage=storage)
     finally:
-        storage.client.meta.events.unregister("before-call.dynamodb", hook)
+        dynamodb.meta.events.unregister("before-call.dynamodb", hook)
     part = len(events(storage))
     assert 0 < part < 1200
 
@@ -598,7 +591,7 @@ def test_a_run_killed_half_way_then_run_again_finishes_with_no_duplicate_or_loss
 
 
 def test_throttling_is_absorbed_without_losing_a_record(
-    tmp_path: Path, settings: Settings, storage: Storage
+    tmp_path: Path, settings: Settings, storage: Storage, dynamodb: Any
 ) -> None:
     folder = _large_source(tmp_path, 600)
     state = {"writes": 0, "throttled": 0}
@@ -611,7 +604,7 @@ def test_throttling_is_absorbed_without_losing_a_record(
         state["throttled"] += refuse
         return refuse
 
-    with dynamodb_errors(storage.client, every_other_write):
+    with dynamodb_errors(dynamodb, every_other_write):
         code, _ = migrate(settings, "--source", str(folder), storage=storage)
 
     assert code == 0

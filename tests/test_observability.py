@@ -13,8 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from backend import create_app
-from backend.config import Settings
-from backend.observability import configure_logging
+from backend.config import Settings, configure_logging
 from backend.storage import Storage
 from tests.helpers import create_department, create_event, dynamodb_errors, first
 
@@ -149,9 +148,9 @@ def test_access_lines_carry_cloudwatch_embedded_metrics(
 
 
 def test_throttled_attempts_are_counted_for_the_alarm(
-    settings: Settings, storage: Storage, access_log: list[logging.LogRecord]
+    settings: Settings, storage: Storage, dynamodb: Any, access_log: list[logging.LogRecord]
 ) -> None:
-    with dynamodb_errors(storage.client, first(1)):
+    with dynamodb_errors(dynamodb, first(1)):
         response = create_app(settings, storage).test_client().get("/api/departments")
 
     assert response.status_code == 200

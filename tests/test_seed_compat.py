@@ -19,9 +19,10 @@ from werkzeug.serving import make_server
 
 from backend import create_app
 from backend.config import Settings
-from backend.connection import connect
 from backend.errors import StartupError
 from backend.local_engine import JournalingApp
+from backend.storage.connection import connect
+from tests.helpers import local_aws_client
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 CREATE_TABLES = "from models import DynamoDBDatabase\ndb = DynamoDBDatabase()\ndb.create_tables()\n"
@@ -119,9 +120,9 @@ def test_create_tables_from_backend_prints_the_guide_lines_and_can_run_again(
 
 
 def _seed_cli_tables(settings: Settings) -> None:
-    storage, _ = connect(settings)
-    storage.client.create_table(TableName=settings.departments_table, **SEED_CLI_DEPARTMENTS)  # type: ignore[arg-type]
-    storage.client.create_table(TableName=settings.events_table, **SEED_CLI_EVENTS)  # type: ignore[arg-type]
+    dynamodb = local_aws_client("dynamodb", str(settings.endpoint_url))
+    dynamodb.create_table(TableName=settings.departments_table, **SEED_CLI_DEPARTMENTS)
+    dynamodb.create_table(TableName=settings.events_table, **SEED_CLI_EVENTS)
 
 
 def test_tables_made_with_the_guide_cli_serve_the_step7_calls(settings: Settings) -> None:
@@ -160,10 +161,11 @@ def test_missing_tables_stop_the_server_with_what_and_how(settings: Settings) ->
 def test_a_table_without_its_index_is_named(settings: Settings) -> None:
     storage, _ = connect(settings)
     storage.create_tables()
-    storage.client.delete_table(TableName=settings.events_table)
+    dynamodb = local_aws_client("dynamodb", str(settings.endpoint_url))
+    dynamodb.delete_table(TableName=settings.events_table)
     plain = {k: v for k, v in SEED_CLI_EVENTS.items() if k != "GlobalSecondaryIndexes"}
     plain["AttributeDefinitions"] = plain["AttributeDefinitions"][:2]  # type: ignore[index]
-    storage.client.create_table(TableName=settings.events_table, **plain)  # type: ignore[arg-type]
+    dynamodb.create_table(TableName=settings.events_table, **plain)
 
     with pytest.raises(StartupError, match="no global secondary index 'department-date-index'"):
         create_app(settings)

@@ -12,8 +12,8 @@ from openapi_spec_validator import validate
 
 from backend import create_app
 from backend.config import Settings
-from backend.connection import connect
-from tests.helpers import create_department, storage_without_retries
+from backend.storage.connection import connect
+from tests.helpers import create_department, local_aws_client, storage_without_retries
 
 
 def test_healthz(client: FlaskClient) -> None:
@@ -33,7 +33,9 @@ def test_readyz_when_both_tables_answer(client: FlaskClient) -> None:
 def test_readyz_names_a_missing_table(settings: Settings) -> None:
     storage, _ = connect(settings)
     storage.create_tables()
-    storage.client.delete_table(TableName=settings.events_table)
+    local_aws_client("dynamodb", str(settings.endpoint_url)).delete_table(
+        TableName=settings.events_table
+    )
     client = create_app(settings, storage).test_client()
 
     response = client.get("/readyz")
@@ -58,7 +60,7 @@ def test_requests_against_a_missing_table_are_503_with_retry_after(settings: Set
 
 def test_unreachable_dynamodb_is_503_not_a_traceback(settings: Settings) -> None:
     unreachable = Settings(**{**settings.__dict__, "endpoint_url": "http://127.0.0.1:9"})
-    storage = storage_without_retries(unreachable)
+    storage, _ = storage_without_retries(unreachable)
     client = create_app(unreachable, storage).test_client()
 
     response = client.post("/api/departments", json={"name": "개발팀"})

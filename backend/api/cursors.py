@@ -6,8 +6,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from backend.api.problems import BadRequest
-from backend.errors import FieldError
+from backend.errors import BadRequest, FieldError
 
 
 class CursorCodec:
@@ -21,10 +20,12 @@ class CursorCodec:
     def __init__(self, secret_key: str) -> None:
         self._serializer = URLSafeSerializer(secret_key, salt="list-cursor/v1")
 
-    def encode(self, scope: list[Any], position: list[str]) -> str:
-        return self._serializer.dumps({"s": scope, "p": position})
+    def encode(self, scope: list[Any], position: tuple[str, ...]) -> str:
+        """A cursor for the position after ``position`` in the list ``scope`` names."""
+        return self._serializer.dumps({"s": scope, "p": list(position)})
 
-    def decode(self, cursor: str, scope: list[Any]) -> list[str]:
+    def decode(self, cursor: str, scope: list[Any], width: int) -> tuple[str, ...]:
+        """The position a cursor holds: ``width`` strings, issued for exactly ``scope``."""
         try:
             data = self._serializer.loads(cursor)
         except BadSignature:
@@ -32,9 +33,13 @@ class CursorCodec:
         if not isinstance(data, dict) or data.get("s") != scope:
             raise _bad("belongs to a different list or different filters")
         position = data.get("p")
-        if not isinstance(position, list) or not all(isinstance(p, str) for p in position):
-            raise _bad("is not a cursor this service issued")
-        return position
+        if (
+            not isinstance(position, list)
+            or len(position) != width
+            or not all(isinstance(p, str) for p in position)
+        ):
+            raise _bad("is malformed")
+        return tuple(position)
 
 
 def _bad(message: str) -> BadRequest:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Blueprint, Response, url_for
 
+from backend.api.context import cursors, storage
 from backend.api.inputs import (
     bool_param,
-    department_fields,
     if_match,
     json_object,
     limit_param,
@@ -14,13 +16,9 @@ from backend.api.inputs import (
     query,
     text_param,
 )
-from backend.api.resources import (
-    cursors,
-    department_json,
-    list_response,
-    resource_response,
-    storage,
-)
+from backend.api.responses import department_json, list_response, resource_response
+from backend.fields import DEPARTMENT
+from backend.storage.departments import DepartmentPosition, department_position
 
 bp = Blueprint("departments", __name__, url_prefix="/api/departments")
 
@@ -29,7 +27,7 @@ DEFAULT_LIMIT = 50
 
 @bp.post("")
 def create_department() -> Response:
-    fields = department_fields(json_object(), creating=True)
+    fields = DEPARTMENT.validate(json_object(), creating=True)
     department = storage().departments.create(
         fields["name"], fields.get("description"), fields.get("notify_emails", ())
     )
@@ -44,20 +42,14 @@ def create_department() -> Response:
 @bp.get("")
 def list_departments() -> Response:
     args = query({"name": name_param, "limit": limit_param, "cursor": text_param})
-    limit = args.get("limit", DEFAULT_LIMIT)
     scope = ["departments", args.get("name")]
-    if "name" in args:
-        everything = storage().departments.find_by_name(args["name"])
-    else:
-        everything = storage().departments.list_all()
-    rows = sorted(everything, key=lambda d: (d.name, d.id))
+    after = None
     if "cursor" in args:
-        after = tuple(cursors().decode(args["cursor"], scope))
-        rows = [d for d in rows if (d.name, d.id) > after]
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = cursors().encode(scope, [page[-1].name, page[-1].id])
+        after = cast(DepartmentPosition, cursors().decode(args["cursor"], scope, 2))
+    page, more = storage().departments.list_page(
+        args.get("name"), after, args.get("limit", DEFAULT_LIMIT)
+    )
+    next_cursor = cursors().encode(scope, department_position(page[-1])) if more else None
     return list_response([department_json(d) for d in page], next_cursor)
 
 
@@ -69,7 +61,7 @@ def get_department(department_id: str) -> Response:
 
 @bp.patch("/<department_id>")
 def update_department(department_id: str) -> Response:
-    changes = department_fields(json_object(), creating=False)
+    changes = DEPARTMENT.validate(json_object(), creating=False)
     department = storage().departments.update(department_id, changes, if_match())
     return resource_response(department_json(department), department.version)
 

@@ -6,9 +6,9 @@ from typing import cast
 
 from flask import Blueprint, Response, url_for
 
+from backend.api.context import cursors, storage
 from backend.api.inputs import (
     date_param,
-    event_fields,
     if_match,
     json_object,
     limit_param,
@@ -16,10 +16,9 @@ from backend.api.inputs import (
     query,
     text_param,
 )
-from backend.api.problems import BadRequest
-from backend.api.resources import cursors, event_json, list_response, resource_response, storage
-from backend.errors import FieldError
-from backend.storage import DateWindow
+from backend.api.responses import event_json, list_response, resource_response
+from backend.fields import EVENT
+from backend.storage import DateWindow, SortKey
 
 bp = Blueprint("events", __name__, url_prefix="/api/events")
 
@@ -28,7 +27,7 @@ DEFAULT_LIMIT = 50
 
 @bp.post("/<department_id>")
 def create_event(department_id: str) -> Response:
-    fields = event_fields(json_object(), creating=True)
+    fields = EVENT.validate(json_object(), creating=True)
     event = storage().create_event(
         department_id,
         event_date=fields["event_date"],
@@ -59,15 +58,10 @@ def list_events(department_id: str) -> Response:
     scope = ["events", department_id, window.start, window.end]
     after = None
     if "cursor" in args:
-        position = cursors().decode(args["cursor"], scope)
-        if len(position) != 4:
-            raise BadRequest(
-                "the cursor cannot be used here", [FieldError("cursor", "is malformed")]
-            )
-        after = (position[0], position[1], position[2], position[3])
+        after = cast(SortKey, cursors().decode(args["cursor"], scope, 4))
     limit = args.get("limit", DEFAULT_LIMIT)
     page, more = storage().list_events(department_id, window, after, limit)
-    next_cursor = cursors().encode(scope, list(page[-1].sort_key)) if more and page else None
+    next_cursor = cursors().encode(scope, page[-1].sort_key) if more and page else None
     return list_response([event_json(e) for e in page], next_cursor)
 
 
@@ -92,7 +86,7 @@ def get_event(department_id: str, event_id: str) -> Response:
 
 @bp.patch("/<department_id>/<event_id>")
 def update_event(department_id: str, event_id: str) -> Response:
-    changes = event_fields(json_object(), creating=False)
+    changes = EVENT.validate(json_object(), creating=False)
     event = storage().events.update(department_id, event_id, changes, if_match())
     return resource_response(event_json(event), event.version)
 

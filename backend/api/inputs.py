@@ -1,4 +1,7 @@
-"""Reading requests: JSON bodies, query strings, conditional headers, and field rules."""
+"""Reading requests: JSON bodies, query strings and conditional headers.
+
+The rules of each resource's fields live in ``backend.fields``.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +9,16 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from backend.api.problems import BadRequest
-from backend.domain import (
-    DESCRIPTION_MAX,
-    NAME_MAX,
-    NOTIFY_EMAILS_MAX,
-    TIME_MAX,
-    TITLE_MAX,
-    json_kind,
-)
-from backend.errors import FieldError, Invalid
+from backend.errors import BadRequest, FieldError, Invalid
+from backend.fields import NAME_MAX, date_problem, json_kind
 from backend.storage.versioning import IfMatch
 
-T = TypeVar("T")
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Deliberately plain: one @, no spaces, a dotted domain; deliverability is SES's to judge.
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}")
 _JSON_TYPES = ("application/json", "application/merge-patch+json")
 
 
@@ -67,137 +56,6 @@ def json_object() -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
-
-
-class Fields:
-    """Collects every field error of a body before failing, so a client sees them all."""
-
-    def __init__(self, data: Mapping[str, Any], allowed: set[str]) -> None:
-        self.data = data
-        self.errors: list[FieldError] = []
-        self.clean: dict[str, Any] = {}
-        for name in sorted(set(data) - allowed):
-            self.errors.append(FieldError(name, "is not a field of this resource"))
-
-    def text(
-        self,
-        name: str,
-        *,
-        required: bool,
-        nullable: bool,
-        max_length: int,
-        trim: bool = False,
-        single_line: bool = False,
-    ) -> None:
-        if name not in self.data:
-            if required:
-                self.errors.append(FieldError(name, "is required"))
-            return
-        value = self.data[name]
-        if value is None:
-            if nullable:
-                self.clean[name] = None
-            else:
-                self.errors.append(FieldError(name, "must be a string, not null"))
-            return
-        if not isinstance(value, str):
-            self.errors.append(FieldError(name, f"must be a string, not {json_kind(value)}"))
-            return
-        if trim:
-            value = value.strip()
-            if not value:
-                self.errors.append(FieldError(name, "must not be empty"))
-                return
-        if len(value) > max_length:
-            self.errors.append(
-                FieldError(name, f"must be at most {max_length} characters (got {len(value)})")
-            )
-            return
-        if single_line and _CONTROL.search(value):
-            self.errors.append(FieldError(name, "must not contain control characters"))
-            return
-        self.clean[name] = value
-
-    def emails(self, name: str) -> None:
-        """An optional list of e-mail addresses; null or [] clears it; duplicates merge."""
-        if name not in self.data:
-            return
-        value = self.data[name]
-        if value is None:
-            self.clean[name] = ()
-            return
-        if not isinstance(value, list):
-            kind = json_kind(value)
-            self.errors.append(FieldError(name, f"must be a list of e-mail addresses, not {kind}"))
-            return
-        if len(value) > NOTIFY_EMAILS_MAX:
-            self.errors.append(FieldError(name, f"must hold at most {NOTIFY_EMAILS_MAX} addresses"))
-            return
-        seen: dict[str, str] = {}
-        for n, address in enumerate(value):
-            if not isinstance(address, str) or not _EMAIL.fullmatch(address.strip()):
-                message = f"is not an e-mail address: {address!r}"
-                self.errors.append(FieldError(f"{name}[{n}]", message))
-                return
-            seen.setdefault(address.strip().lower(), address.strip())
-        self.clean[name] = tuple(seen.values())
-
-    def date(self, name: str, *, required: bool) -> None:
-        if name not in self.data:
-            if required:
-                self.errors.append(FieldError(name, "is required"))
-            return
-        value = self.data[name]
-        if not isinstance(value, str):
-            self.errors.append(FieldError(name, f"must be a string, not {json_kind(value)}"))
-            return
-        message = date_problem(value)
-        if message:
-            self.errors.append(FieldError(name, message))
-        else:
-            self.clean[name] = value
-
-    def result(self) -> dict[str, Any]:
-        if self.errors:
-            raise Invalid(self.errors)
-        return self.clean
-
-
-def date_problem(value: str) -> str | None:
-    """Why ``value`` is not a real ``YYYY-MM-DD`` date, or None when it is one."""
-    if not _DATE.fullmatch(value):
-        return f"must be a date written YYYY-MM-DD, not {value!r}"
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return f"{value} is not a real calendar date"
-    return None
-
-
-def department_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    fields = Fields(data, {"name", "description", "notify_emails"})
-    fields.text(
-        "name", required=creating, nullable=False, max_length=NAME_MAX, trim=True, single_line=True
-    )
-    fields.text("description", required=False, nullable=True, max_length=DESCRIPTION_MAX)
-    fields.emails("notify_emails")
-    return fields.result()
-
-
-def event_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    fields = Fields(data, {"event_date", "title", "time", "description"})
-    fields.date("event_date", required=creating)
-    fields.text(
-        "title",
-        required=creating,
-        nullable=False,
-        max_length=TITLE_MAX,
-        trim=True,
-        single_line=True,
-    )
-    fields.text("time", required=False, nullable=True, max_length=TIME_MAX, single_line=True)
-    fields.text("description", required=False, nullable=True, max_length=DESCRIPTION_MAX)
-    return fields.result()
 
 
 # -- query strings ---------------------------------------------------------------------------

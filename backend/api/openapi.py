@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
-from backend.domain import DESCRIPTION_MAX, NAME_MAX, NOTIFY_EMAILS_MAX, TIME_MAX, TITLE_MAX
+from backend.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from backend.errors import PROBLEM_TYPES
+from backend.fields import DEPARTMENT, EVENT
 
 _JSON = "application/json"
 
@@ -77,68 +78,25 @@ def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
     return {"type": [kind, "null"], **extra}
 
 
-_NO_CONTROL = "^[^\\x00-\\x1f\\x7f]*$"
-
-
-def _single_line(max_length: int, *, trimmed: bool) -> dict[str, Any]:
-    """One line of text: no control characters; ``trimmed`` ones also need a non-space."""
-    schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": max_length}
-    if trimmed:
-        schema["allOf"] = [{"pattern": "\\S"}, {"pattern": _NO_CONTROL}]
-        schema["description"] = "Stored trimmed of surrounding white space"
-    else:
-        schema["pattern"] = _NO_CONTROL
-    return schema
-
-
 def _schemas() -> dict[str, Any]:
     timestamp = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 with Z"}
     version = {"type": "integer", "minimum": 1, "description": "Starts at 1; the ETag"}
-    date = {"type": "string", "format": "date", "description": "YYYY-MM-DD, a real date"}
-    name = _single_line(NAME_MAX, trimmed=True)
-    title = _single_line(TITLE_MAX, trimmed=True)
-    description = _nullable("string", maxLength=DESCRIPTION_MAX)
-    emails = {
-        "type": "array",
-        "maxItems": NOTIFY_EMAILS_MAX,
-        "items": {
-            "type": "string",
-            "format": "email",
-            "pattern": "^[^@\\s]{1,64}@[^@\\s]+\\.[^@\\s.]{2,}$",
-        },
-        "description": "Who receives the department's report e-mail; present only when set",
-    }
-    time_text = _nullable(
-        "string",
-        maxLength=TIME_MAX,
-        pattern=_NO_CONTROL,
-        description="Free text as the client sent it, e.g. 오후 3:00",
-    )
+    department = {f.name: f.schema() for f in DEPARTMENT.fields}
+    event = {f.name: f.schema() for f in EVENT.fields}
     return {
         "Department": {
             "type": "object",
             "required": ["id", "name", "description", "created_at", "updated_at", "version"],
             "properties": {
                 "id": {"type": "string"},
-                "name": name | {"description": "Unique; stored trimmed of surrounding white space"},
-                "description": description,
-                "notify_emails": emails,
+                **department,
                 "created_at": timestamp,
                 "updated_at": timestamp,
                 "version": version,
             },
         },
-        "DepartmentCreate": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["name"],
-            "properties": {"name": name, "description": description, "notify_emails": emails},
-        },
-        "DepartmentUpdate": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"name": name, "description": description, "notify_emails": emails},
-        },
+        "DepartmentCreate": DEPARTMENT.input_schema(creating=True),
+        "DepartmentUpdate": DEPARTMENT.input_schema(creating=False),
         "DepartmentList": {
             "type": "object",
             "required": ["items", "next_cursor"],
@@ -166,41 +124,19 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "id": {"type": "string"},
                 "department_id": {"type": "string"},
-                "event_date": date,
-                "title": title,
-                "time": time_text,
+                **event,
                 "start_time": _nullable(
                     "string",
                     pattern="^[0-2][0-9]:[0-5][0-9]$",
                     description="24-hour HH:MM read from time, or null when it cannot be read",
                 ),
-                "description": description,
                 "created_at": timestamp,
                 "updated_at": timestamp,
                 "version": version,
             },
         },
-        "EventCreate": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["event_date", "title"],
-            "properties": {
-                "event_date": date,
-                "title": title,
-                "time": time_text,
-                "description": description,
-            },
-        },
-        "EventUpdate": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "event_date": date,
-                "title": title,
-                "time": time_text,
-                "description": description,
-            },
-        },
+        "EventCreate": EVENT.input_schema(creating=True),
+        "EventUpdate": EVENT.input_schema(creating=False),
         "EventList": {
             "type": "object",
             "required": ["items", "next_cursor"],
@@ -304,22 +240,42 @@ def _components() -> dict[str, Any]:
                 "schema": {"type": "string"},
             },
         },
-        "responses": {
-            "BadRequest": _problem("Malformed JSON, a bad query parameter or cursor"),
-            "NotFound": _problem("No such department or event"),
-            "Conflict": _problem("Name taken, or the department still has events"),
-            "PreconditionFailed": _problem("If-Match does not match the current ETag"),
-            "PayloadTooLarge": _problem("Body over 1 MiB"),
-            "UnsupportedMediaType": _problem("The body is not application/json"),
-            "ValidationError": _problem("Well-formed JSON that breaks a rule; see errors[]"),
-            "Unavailable": {
-                **_problem("DynamoDB is throttling or unreachable; retry after Retry-After"),
-                "headers": {
-                    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
-                },
-            },
-        },
+        "responses": _problem_responses(),
     }
+
+
+# Components of the error responses, one per status; each lists its problem types.
+_RESPONSE_NAMES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    412: "PreconditionFailed",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "ValidationError",
+    500: "InternalError",
+    503: "Unavailable",
+}
+_HEADERS = {
+    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
+    "ETag": {"$ref": "#/components/headers/ETag"},
+    "WWW-Authenticate": {"description": "The scheme to use: Bearer", "schema": {"type": "string"}},
+    "Allow": {"description": "The methods the route allows", "schema": {"type": "string"}},
+}
+
+
+def _problem_responses() -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, name in _RESPONSE_NAMES.items():
+        kinds = [k for k in PROBLEM_TYPES.values() if k.status == status]
+        response = _problem(" ".join(f"{PROBLEM_BASE}{k.slug}: {k.description}" for k in kinds))
+        headers = {h: _HEADERS[h] for k in kinds for h in k.headers}
+        if headers:
+            response["headers"] = headers
+        responses[name] = response
+    return responses
 
 
 def _paths() -> dict[str, Any]:
@@ -351,7 +307,7 @@ def _paths() -> dict[str, Any]:
                         "name": "name",
                         "in": "query",
                         "description": "Exact department name (surrounding white space ignored)",
-                        "schema": _single_line(NAME_MAX, trimmed=True),
+                        "schema": DEPARTMENT.text("name").schema(),
                     },
                     _param("Limit"),
                     _param("Cursor"),

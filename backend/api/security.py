@@ -9,15 +9,12 @@ from flask import Flask, Response, request
 from flask_cors import CORS
 
 from backend.config import Settings
+from backend.errors import Unauthorized
 
 logger = logging.getLogger(__name__)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID", "Retry-After"]
-
-
-class Unauthorized(Exception):
-    """A write without a valid bearer token while API_TOKENS is set (401)."""
 
 
 def token_is_valid(header: str | None, tokens: tuple[str, ...]) -> bool:

@@ -14,13 +14,20 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from backend.aws import make_s3_client
 from backend.config import Mode, Settings
-from backend.connection import Target, connect, make_s3_client, missing_tables_message
-from backend.errors import CalendarError, ConfigError, StartupError, StorageUnavailable
+from backend.errors import (
+    CalendarError,
+    ConfigError,
+    SourceError,
+    StartupError,
+    StorageUnavailable,
+)
 from backend.migration.output import PER_RECORD_LINES, RULE, Console, Report
 from backend.migration.run import Migration, Outcome
-from backend.migration.sources import DEFAULT_SOURCE, SourceError, Sources, resolve
+from backend.migration.sources import DEFAULT_SOURCE, Sources, resolve
 from backend.storage import Storage
+from backend.storage.connection import Target, connect, missing_tables_message
 
 logger = logging.getLogger(__name__)
 

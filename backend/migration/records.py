@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from backend.domain import DESCRIPTION_MAX, NAME_MAX, TIME_MAX, TITLE_MAX, json_kind
-from backend.storage.departments import CLAIM_PREFIX
+from backend.errors import Rejected
+from backend.fields import DEPARTMENT, EVENT, Text, json_kind
+from backend.storage.bookkeeping import BOOKKEEPING_PREFIX, is_bookkeeping_id
 from backend.timetext import parse_start_time
 
 # Ids given to records that have none: uuid5 of their normalised content in this
@@ -31,10 +32,6 @@ EVENT_FIELDS = frozenset({"id", "department_id", "event_date", "title", "time", 
 
 _LEGACY_DATE = re.compile(r"\s*(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*\.?\s*")
 _MAX_ITEM_BYTES = 350_000  # DynamoDB's limit is 400 KB per item; keep a margin
-
-
-class Rejected(Exception):
-    """This record cannot be migrated; the message says why, for the report."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +105,8 @@ def legacy_id(raw: Any) -> str | None:
         raise Rejected(f"id must be text or a number, not {json_kind(raw)}")
     if not text:
         return None
-    if text.startswith(CLAIM_PREFIX[0]):
-        raise Rejected(f"id {text!r} starts with '#', which is reserved")
+    if is_bookkeeping_id(text):
+        raise Rejected(f"id {text!r} starts with {BOOKKEEPING_PREFIX!r}, which is reserved")
     if len(text.encode("utf-8")) > 1024:
         raise Rejected("id is longer than 1024 bytes")
     return text
@@ -144,9 +141,13 @@ def _instant(raw: Any) -> datetime | None:
         return None
 
 
-def _text(
-    record: dict[str, Any], name: str, *, limit: int, required: bool, trim: bool
-) -> str | None:
+def _text(record: dict[str, Any], spec: Text, *, required: bool) -> str | None:
+    """A text field of a legacy record by its declaration (limit, trimming).
+
+    Legacy text is kept as written otherwise: the API's one-line rule is not applied to
+    what the old app stored.
+    """
+    name, limit, trim = spec.name, spec.max_length, spec.trim
     value = record.get(name)
     if value is None:
         if required:
@@ -183,8 +184,8 @@ def department_item(record: Any, given_id: Any, now: str) -> Item:
     """A legacy department as the item to store. ``given_id`` is the id from the file."""
     if not isinstance(record, dict):
         raise Rejected(f"a department must be an object, not {json_kind(record)}")
-    name = _text(record, "name", limit=NAME_MAX, required=True, trim=True)
-    description = _text(record, "description", limit=DESCRIPTION_MAX, required=False, trim=False)
+    name = _text(record, DEPARTMENT.text("name"), required=True)
+    description = _text(record, DEPARTMENT.text("description"), required=False)
     attributes: dict[str, Any] = {"name": name}
     if description is not None:
         attributes["description"] = description
@@ -200,12 +201,12 @@ def event_item(record: Any, department_id: str, event_date: Any, now: str) -> It
     if not isinstance(record, dict):
         raise Rejected(f"an event must be an object, not {json_kind(record)}")
     day = normalise_date(event_date)
-    title = _text(record, "title", limit=TITLE_MAX, required=True, trim=True)
+    title = _text(record, EVENT.text("title"), required=True)
     raw_time = record.get("time")
     if isinstance(raw_time, int | Decimal) and not isinstance(raw_time, bool):
         raw_time = str(raw_time)  # a number typed as a time keeps its text form
-    time_text = _text({"time": raw_time}, "time", limit=TIME_MAX, required=False, trim=False)
-    description = _text(record, "description", limit=DESCRIPTION_MAX, required=False, trim=False)
+    time_text = _text({"time": raw_time}, EVENT.text("time"), required=False)
+    description = _text(record, EVENT.text("description"), required=False)
     attributes: dict[str, Any] = {"department_id": department_id, "event_date": day, "title": title}
     if time_text is not None:
         attributes["time"] = time_text

@@ -18,15 +18,12 @@ from typing import IO, Any
 import ijson
 
 from backend.config import PACKAGE_DIR
+from backend.errors import SourceError
 
 DEFAULT_SOURCE = PACKAGE_DIR / "data"
 DEPARTMENTS_FILE = "departments.json"
 EVENTS_FILE = "events.json"
 _BOM = b"\xef\xbb\xbf"
-
-
-class SourceError(Exception):
-    """A file cannot be used at all: missing, unreadable, not JSON, or of neither form."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +35,7 @@ class LegacyRecord:
     value: Any
     department_id: Any = None  # events: the key it was filed under (current form)
     event_date: Any = None  # events: the date key it was filed under (current form)
+    misplaced: str | None = None  # why the value sits where no record can (current form)
 
 
 def path_key(key: str) -> str:
@@ -240,7 +238,11 @@ def _walk(events: Iterator[tuple[str, Any]], label: str) -> Iterator[LegacyRecor
             dept_path = "$" + path_key(dept_key)
             if stream.peek() != "start_map":
                 yield LegacyRecord(
-                    label, dept_path, _NotCalendar(stream.value()), department_id=dept_key
+                    label,
+                    dept_path,
+                    stream.value(),
+                    department_id=dept_key,
+                    misplaced="a department's calendar must be an object of dates",
                 )
                 continue
             stream.take()
@@ -248,7 +250,12 @@ def _walk(events: Iterator[tuple[str, Any]], label: str) -> Iterator[LegacyRecor
                 date_path = dept_path + path_key(date_key)
                 if stream.peek() != "start_array":
                     yield LegacyRecord(
-                        label, date_path, _NotDay(stream.value()), dept_key, date_key
+                        label,
+                        date_path,
+                        stream.value(),
+                        dept_key,
+                        date_key,
+                        misplaced="a date's events must be an array",
                     )
                     continue
                 stream.take()
@@ -261,32 +268,6 @@ def _walk(events: Iterator[tuple[str, Any]], label: str) -> Iterator[LegacyRecor
         )
     if stream.peek() is not None:
         raise SourceError(f"{label}: unexpected data after the end of the JSON document")
-
-
-@dataclass(frozen=True)
-class _NotCalendar:
-    """A department entry of events.json that is not an object of dates."""
-
-    value: Any
-
-
-@dataclass(frozen=True)
-class _NotDay:
-    """A date entry of events.json that is not an array of events."""
-
-    value: Any
-
-
-def not_a_calendar(value: Any) -> bool:
-    return isinstance(value, _NotCalendar)
-
-
-def not_a_day(value: Any) -> bool:
-    return isinstance(value, _NotDay)
-
-
-def unwrap(value: Any) -> Any:
-    return value.value if isinstance(value, _NotCalendar | _NotDay) else value
 
 
 def _position(path: Path, exc: Exception) -> str:

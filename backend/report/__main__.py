@@ -10,9 +10,8 @@ import argparse
 import json
 import sys
 
-from backend.config import Settings
+from backend.config import Settings, configure_logging
 from backend.errors import CalendarError
-from backend.observability import configure_logging
 from backend.report.job import run_from_settings
 
 

@@ -1,11 +1,7 @@
 """The report job: for each department, its upcoming events, stored in S3 and e-mailed.
 
-Safe to deliver twice: before sending a department's report for a date, the job claims a
-marker item (``#mail-sent#<date>#<department id>``) with a conditional write; a repeated
-schedule delivery finds it and sends nothing. The day's sending limit is a counter item
-(``#mail-quota#<date>``) raised atomically before each message, so that concurrent runs
-together never pass it. Both live in the departments table, like the name claims, and
-never appear as departments.
+Safe to deliver twice and never over the day's limit: ``storage.mailings`` keeps a
+sent-marker per department and date and the day's counter (see that module).
 """
 
 from __future__ import annotations
@@ -17,19 +13,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from botocore.exceptions import ClientError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from backend.domain import Department, Event
-from backend.errors import CalendarError
+from backend.errors import QuotaReached
 from backend.report.mail import Mailer, Message, sender_address
 from backend.storage import DateWindow, Storage
-from backend.storage.dynamo import error_code, to_value, translated_errors
 
 logger = logging.getLogger(__name__)
 
-SENT_PREFIX = "#mail-sent#"
-QUOTA_PREFIX = "#mail-quota#"
 PAGE = 200
 
 _templates = Environment(
@@ -38,10 +30,6 @@ _templates = Environment(
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
-
-
-class QuotaReached(CalendarError):
-    """The day's sending limit would be passed by the next message."""
 
 
 @dataclass
@@ -105,7 +93,7 @@ class ReportJob:
                 outcome.status = "no-recipients"
             elif quota_reached:
                 outcome.status = "quota-reached"
-            elif self._already_sent(day, department.id):
+            elif self.storage.mailings.already_sent(day, department.id):
                 outcome.status = "skipped"
                 outcome.detail = "already sent for this date"
             else:
@@ -141,100 +129,20 @@ class ReportJob:
 
     def _deliver(self, day: date, department_id: str, message: Message) -> tuple[str, str]:
         """(status, detail): "sent" with the message id, or "skipped" when another run has it."""
-        self._reserve(day, len(message.recipients))
-        if not self._claim(day, department_id):
-            self._release(day, len(message.recipients))
+        mailings = self.storage.mailings
+        mailings.reserve(day, len(message.recipients), self.daily_limit)
+        if not mailings.claim(day, department_id):
+            mailings.release(day, len(message.recipients))
             return "skipped", "another run has already sent or is sending it"
         try:
             message_id = self.mailer.send(message)
         except Exception:
             # Not sent: free the claim and the quota so that a later run can try again.
-            self._unclaim(day, department_id)
-            self._release(day, len(message.recipients))
+            mailings.unclaim(day, department_id)
+            mailings.release(day, len(message.recipients))
             raise
-        self._mark_sent(day, department_id, message_id)
+        mailings.mark_sent(day, department_id, message_id)
         return "sent", message_id
-
-    def _key(self, prefix: str, *parts: str) -> dict[str, Any]:
-        return {"id": to_value(prefix + "#".join(parts))}
-
-    def _already_sent(self, day: date, department_id: str) -> bool:
-        with translated_errors("read report marker"):
-            response = self.storage.client.get_item(
-                TableName=self.storage.departments.table,
-                Key=self._key(SENT_PREFIX, day.isoformat(), department_id),
-                ConsistentRead=True,
-            )
-        return "Item" in response
-
-    def _claim(self, day: date, department_id: str) -> bool:
-        try:
-            with translated_errors("claim report marker"):
-                self.storage.client.put_item(
-                    TableName=self.storage.departments.table,
-                    Item=self._key(SENT_PREFIX, day.isoformat(), department_id)
-                    | {"status": to_value("sending"), "department_id": to_value(department_id)},
-                    ConditionExpression="attribute_not_exists(id)",
-                )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
-    def _unclaim(self, day: date, department_id: str) -> None:
-        with translated_errors("release report marker"):
-            self.storage.client.delete_item(
-                TableName=self.storage.departments.table,
-                Key=self._key(SENT_PREFIX, day.isoformat(), department_id),
-            )
-
-    def _mark_sent(self, day: date, department_id: str, message_id: str) -> None:
-        with translated_errors("mark report sent"):
-            self.storage.client.update_item(
-                TableName=self.storage.departments.table,
-                Key=self._key(SENT_PREFIX, day.isoformat(), department_id),
-                UpdateExpression="SET #status = :sent, message_id = :message",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":sent": to_value("sent"),
-                    ":message": to_value(message_id or "-"),
-                },
-            )
-
-    def _reserve(self, day: date, count: int) -> None:
-        """Count ``count`` messages against the day's limit, or raise QuotaReached."""
-        if count > self.daily_limit:
-            raise QuotaReached(f"{count} recipients exceed the daily limit of {self.daily_limit}")
-        try:
-            with translated_errors("reserve e-mail quota"):
-                self.storage.client.update_item(
-                    TableName=self.storage.departments.table,
-                    Key=self._key(QUOTA_PREFIX, day.isoformat()),
-                    UpdateExpression="ADD sent :count",
-                    # The condition and the increment are one atomic step: two runs
-                    # reserving at once can never pass the limit together.
-                    ConditionExpression="attribute_not_exists(sent) OR sent <= :room",
-                    ExpressionAttributeValues={
-                        ":count": to_value(count),
-                        ":room": to_value(self.daily_limit - count),
-                    },
-                )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                raise QuotaReached(
-                    f"sending {count} more would pass the daily limit of {self.daily_limit}"
-                ) from exc
-            raise
-
-    def _release(self, day: date, count: int) -> None:
-        with translated_errors("release e-mail quota"):
-            self.storage.client.update_item(
-                TableName=self.storage.departments.table,
-                Key=self._key(QUOTA_PREFIX, day.isoformat()),
-                UpdateExpression="ADD sent :minus",
-                ExpressionAttributeValues={":minus": to_value(-count)},
-            )
 
     # -- S3 -----------------------------------------------------------------------------
 
@@ -290,8 +198,9 @@ def run_from_settings(
     settings: Any, day: str | None = None, days: int | None = None, *, dry_run: bool = False
 ) -> dict[str, Any]:
     """Build the job from settings (storage, S3, SES or SMTP) and run it once."""
-    from backend.connection import connect, make_aws_client  # noqa: PLC0415
+    from backend.aws import make_aws_client  # noqa: PLC0415
     from backend.report.mail import SesMailer, SmtpMailer  # noqa: PLC0415
+    from backend.storage.connection import connect  # noqa: PLC0415
 
     storage, _ = connect(settings)
     mailer: Mailer

@@ -1,7 +1,9 @@
-"""Storage: the two repositories and the operations that span both tables.
+"""Storage: the only door to DynamoDB.
 
-Nothing here knows Flask. The API, the migration and the seed's ``DynamoDBDatabase``
-all work through ``Storage``.
+``Storage`` holds one injected client and the repositories over it; nothing outside this
+package sees the client or builds a DynamoDB request. Nothing here knows Flask. The API,
+the migration, the backup, the report job and the seed's ``DynamoDBDatabase`` all work
+through ``Storage``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from botocore.exceptions import ClientError, WaiterError
 
 from backend.domain import Event
 from backend.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
+from backend.storage import usage
+from backend.storage.batch import BatchIO
 from backend.storage.departments import DepartmentRepository, _VersionMoved
 from backend.storage.dynamo import error_code, translated_errors
 from backend.storage.events import DateWindow, EventRepository, SortKey
+from backend.storage.mailings import MailingRepository
 from backend.storage.schema import DEPARTMENTS, EVENTS, TableSchema
 from backend.storage.versioning import IfMatch, write_attempts
 
@@ -44,12 +49,18 @@ class Storage:
     """Both tables of the calendar, reached through one injected DynamoDB client."""
 
     def __init__(self, client: DynamoDBClient, departments_table: str, events_table: str) -> None:
-        self.client = client
+        self._client = client
+        usage.instrument(client)
         self.departments = DepartmentRepository(client, departments_table)
         self.events = EventRepository(client, events_table)
+        self.mailings = MailingRepository(client, departments_table)
 
     def tables(self) -> list[tuple[TableSchema, str]]:
         return [(DEPARTMENTS, self.departments.table), (EVENTS, self.events.table)]
+
+    def batch_io(self) -> BatchIO:
+        """Batched reads and writes for the jobs that move many items (migration, backup)."""
+        return BatchIO(self._client)
 
     # -- tables -------------------------------------------------------------------------
 
@@ -63,7 +74,7 @@ class Storage:
         for schema, name in self.tables():
             try:
                 with translated_errors("describe table"):
-                    table = self.client.describe_table(TableName=name)["Table"]
+                    table = self._client.describe_table(TableName=name)["Table"]
             except StorageUnavailable as exc:
                 cause = exc.__cause__
                 if (
@@ -87,14 +98,14 @@ class Storage:
         for schema, name in self.tables():
             try:
                 with translated_errors("create table"):
-                    self.client.create_table(**schema.create_table_request(name))
+                    self._client.create_table(**schema.create_table_request(name))
                 created = True
             except ClientError as exc:
                 if error_code(exc) != "ResourceInUseException":
                     raise
                 created = False  # already there, perhaps from the AWS CLI: that is success
             try:
-                self.client.get_waiter("table_exists").wait(
+                self._client.get_waiter("table_exists").wait(
                     TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
                 )
             except WaiterError as exc:

@@ -12,7 +12,20 @@ from botocore.exceptions import ClientError
 
 from backend.domain import Department, utc_now
 from backend.errors import Conflict, NotFound, PreconditionFailed
-from backend.storage.dynamo import error_code, from_item, to_item, to_value, translated_errors
+from backend.storage.bookkeeping import (
+    BOOKKEEPING_PREFIX,
+    claim_id,
+    is_bookkeeping_id,
+    name_claim,
+)
+from backend.storage.dynamo import (
+    error_code,
+    from_item,
+    pages,
+    to_item,
+    to_value,
+    translated_errors,
+)
 from backend.storage.schema import NAME_INDEX
 from backend.storage.versioning import IfMatch, usable_key, write_attempts
 
@@ -22,20 +35,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# A GSI cannot enforce uniqueness, so each department name is also claimed by an item of
-# its own in the same table, keyed "#name#<name>", written in the same transaction as the
-# department. Concurrent creates or renames to one name then race on that key, and
-# DynamoDB lets exactly one of them win. Claims have no ``name`` attribute, so they never
-# appear in ``name-index``, and every read of departments skips them.
-CLAIM_PREFIX = "#name#"
+DepartmentPosition = tuple[str, str]  # (name, id) of a department in list order
 
 
-def claim_id(name: str) -> str:
-    return CLAIM_PREFIX + name
+def department_position(department: Department) -> DepartmentPosition:
+    return (department.name, department.id)
 
 
-def is_claim(item: Mapping[str, Any]) -> bool:
-    return str(item.get("id", {}).get("S", "")).startswith(CLAIM_PREFIX)
+def _could_be_department(ident: str) -> bool:
+    return usable_key(ident) and not is_bookkeeping_id(ident)
 
 
 def department_from_item(item: Mapping[str, Any]) -> Department:
@@ -58,7 +66,13 @@ def _optional_text(value: Any) -> str | None:
 
 
 class DepartmentRepository:
-    """Departments by id and by name; names stay unique through claim items."""
+    """Departments by id and by name; names stay unique through claim items.
+
+    A GSI cannot enforce uniqueness, so each name is also claimed by an item of its own in
+    the same table (see ``bookkeeping``), written in the same transaction as the
+    department. Concurrent creates or renames to one name then race on that key, and
+    DynamoDB lets exactly one of them win.
+    """
 
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
@@ -66,7 +80,7 @@ class DepartmentRepository:
 
     def get(self, department_id: str) -> Department:
         """Read one department with a strongly consistent read, or raise ``NotFound``."""
-        if department_id.startswith(CLAIM_PREFIX) or not usable_key(department_id):
+        if not _could_be_department(department_id):
             raise NotFound("department", department_id)
         with translated_errors("get department"):
             response = self._client.get_item(
@@ -78,7 +92,7 @@ class DepartmentRepository:
         return department_from_item(item)
 
     def exists(self, department_id: str) -> bool:
-        if department_id.startswith(CLAIM_PREFIX) or not usable_key(department_id):
+        if not _could_be_department(department_id):
             return False
         with translated_errors("check department"):
             response = self._client.get_item(
@@ -91,8 +105,7 @@ class DepartmentRepository:
 
     def find_by_name(self, name: str) -> list[Department]:
         """Departments named exactly ``name``, through the ``name-index`` GSI."""
-        found: list[Department] = []
-        params: dict[str, Any] = {
+        params = {
             "TableName": self.table,
             "IndexName": NAME_INDEX,
             "KeyConditionExpression": "#name = :name",
@@ -100,34 +113,43 @@ class DepartmentRepository:
             "ExpressionAttributeValues": {":name": to_value(name)},
         }
         with translated_errors("find department by name"):
-            while True:
-                response = self._client.query(**params)
-                found.extend(department_from_item(i) for i in response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    break
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            found = [
+                department_from_item(item)
+                for page in pages(self._client.query, params)
+                for item in page.get("Items", [])
+                if _could_be_department(str(item["id"].get("S", "")))
+            ]
         return sorted(found, key=lambda d: d.id)
 
     def list_all(self) -> list[Department]:
         """Every department, ordered by name then id.
 
-        There is no index that lists a whole table in name order, so this scans; the
-        departments table holds one small item per department, which keeps it cheap.
+        There is no index that lists a whole table in name order, so this scans, leaving
+        out every bookkeeping item (it still reads them: a Scan is billed for what it reads).
         """
-        params: dict[str, Any] = {
+        params = {
             "TableName": self.table,
-            "FilterExpression": "attribute_exists(#name)",
+            "FilterExpression": "attribute_exists(#name) AND NOT begins_with(id, :bookkeeping)",
             "ExpressionAttributeNames": {"#name": "name"},
+            "ExpressionAttributeValues": {":bookkeeping": to_value(BOOKKEEPING_PREFIX)},
         }
-        found: list[Department] = []
         with translated_errors("list departments"):
-            while True:
-                response = self._client.scan(**params)
-                found.extend(department_from_item(i) for i in response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    break
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            found = [
+                department_from_item(item)
+                for page in pages(self._client.scan, params)
+                for item in page.get("Items", [])
+            ]
         return sorted(found, key=lambda d: (d.name, d.id))
+
+    def list_page(
+        self, name: str | None, after: DepartmentPosition | None, limit: int
+    ) -> tuple[list[Department], bool]:
+        """A page of departments in name order (``name``: only those named so) and
+        whether more follow. ``after`` is the (name, id) of the previous page's last."""
+        rows = self.find_by_name(name) if name is not None else self.list_all()
+        if after is not None:
+            rows = [d for d in rows if (d.name, d.id) > after]
+        return rows[:limit], len(rows) > limit
 
     def create(
         self, name: str, description: str | None, notify_emails: tuple[str, ...] = ()
@@ -242,13 +264,7 @@ class DepartmentRepository:
                 {
                     "Put": {
                         "TableName": self.table,
-                        "Item": to_item(
-                            {
-                                "id": claim_id(name),
-                                "department_id": department_id,
-                                "kind": "name-claim",
-                            }
-                        ),
+                        "Item": to_item(name_claim(name, department_id)),
                         "ConditionExpression": claim_condition,
                         "ExpressionAttributeValues": values,
                     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -112,6 +112,21 @@ def _plain_number(value: Any) -> Any:
     if isinstance(value, Decimal) and value == value.to_integral_value():
         return int(value)
     return value
+
+
+def pages(call: Callable[..., Any], params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Each response of a Query or Scan, following ``LastEvaluatedKey`` to the end.
+
+    The one loop over DynamoDB's pagination: a page holds at most 1 MB, so every read of
+    more than one item goes through here (or stops early on purpose, as a list page does).
+    """
+    request = dict(params)
+    while True:
+        response: dict[str, Any] = call(**request)
+        yield response
+        if "LastEvaluatedKey" not in response:
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def error_code(exc: ClientError) -> str:

@@ -13,7 +13,14 @@ from botocore.exceptions import ClientError
 
 from backend.domain import Event, utc_now
 from backend.errors import Conflict, NotFound, PreconditionFailed
-from backend.storage.dynamo import error_code, from_item, to_item, to_value, translated_errors
+from backend.storage.dynamo import (
+    error_code,
+    from_item,
+    pages,
+    to_item,
+    to_value,
+    translated_errors,
+)
 from backend.storage.schema import DEPARTMENT_DATE_INDEX
 from backend.storage.versioning import IfMatch, usable_key, write_attempts
 from backend.timetext import parse_start_time
@@ -243,16 +250,15 @@ class EventRepository:
         }
         rows: list[Event] = []
         with translated_errors("list events"):
-            while True:
-                response = self._client.query(**params)
+            for response in pages(self._client.query, params):
                 items = response.get("Items", [])
-                for item in items:
-                    event = event_from_item(item)
-                    if after is None or event.sort_key > after:
-                        rows.append(event)
+                rows.extend(
+                    event
+                    for event in map(event_from_item, items)
+                    if after is None or event.sort_key > after
+                )
                 if "LastEvaluatedKey" not in response:
-                    rows.sort(key=lambda e: e.sort_key)
-                    return rows[:limit], len(rows) > limit
+                    break
                 # More follow, so only dates before the last one read are known complete.
                 last_date = from_item(items[-1])["event_date"] if items else ""
                 complete = sorted(
@@ -260,7 +266,8 @@ class EventRepository:
                 )
                 if len(complete) >= limit:
                     return complete[:limit], True
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        rows.sort(key=lambda e: e.sort_key)
+        return rows[:limit], len(rows) > limit
 
     def has_any(self, department_id: str) -> bool:
         with translated_errors("check events"):
@@ -290,21 +297,17 @@ class EventRepository:
                 deleted += len(chunk)
 
     def _keys_of(self, department_id: str) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {
+        params = {
             "TableName": self.table,
             "IndexName": DEPARTMENT_DATE_INDEX,
             "KeyConditionExpression": "department_id = :d",
             "ExpressionAttributeValues": {":d": to_value(department_id)},
             "ProjectionExpression": "id, department_id",
         }
-        keys: list[dict[str, Any]] = []
         with translated_errors("list event keys"):
-            while True:
-                response = self._client.query(**params)
-                keys.extend(response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    return keys
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            return [
+                key for page in pages(self._client.query, params) for key in page.get("Items", [])
+            ]
 
     def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
         requests: Any = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys]}

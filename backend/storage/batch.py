@@ -1,18 +1,26 @@
-"""Batched DynamoDB reads and writes that absorb throttling without losing an item."""
+"""Batched DynamoDB reads and writes that absorb throttling without losing an item.
+
+The migration and the backup move many items at once; both use ``BatchIO`` (BatchGetItem
+in 100s, BatchWriteItem in 25s, retried past botocore's own attempts) and the two helpers
+that keep their memory flat: ``batched`` and ``bounded_map``.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from itertools import islice
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
-from backend.errors import StorageUnavailable
-from backend.storage.dynamo import error_code, from_item, to_item, translated_errors
+from backend.errors import StorageUnavailable, WriteFailed
+from backend.storage.dynamo import error_code, from_item, pages, to_item, translated_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -37,14 +45,6 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         return random.uniform(0, min(self.cap, self.base * 2**attempt))  # noqa: S311
-
-
-class WriteFailed(Exception):
-    """Items that could not be written after every retry; each is named with the reason."""
-
-    def __init__(self, failures: list[tuple[dict[str, Any], str]]) -> None:
-        super().__init__(f"{len(failures)} items could not be written")
-        self.failures = failures
 
 
 class BatchIO:
@@ -87,6 +87,23 @@ class BatchIO:
         requests: list[Any] = [{"PutRequest": {"Item": to_item(p)}} for p in puts]
         requests += [{"DeleteRequest": {"Key": to_item(k)}} for k in deletes]
         self._write_requests(table, requests)
+
+    def scan_raw(self, table: str) -> Iterator[dict[str, Any]]:
+        """Every item of ``table`` in DynamoDB JSON (strongly consistent), for a dump."""
+        params = {"TableName": table, "ConsistentRead": True}
+        for page in pages(partial(self._call, self._client.scan), params):
+            yield from page.get("Items", [])
+
+    def is_empty(self, table: str) -> bool:
+        """Whether ``table`` holds no item at all (one strongly consistent read)."""
+        page = self._call(
+            self._client.scan,
+            TableName=table,
+            Limit=1,
+            ConsistentRead=True,
+            ProjectionExpression="id",
+        )
+        return not page.get("Items") and "LastEvaluatedKey" not in page
 
     def write_raw(self, table: str, items: Iterable[dict[str, Any]]) -> None:
         """Put items already in DynamoDB JSON (as an export or a Scan gives them)."""
@@ -176,3 +193,29 @@ def _request_item(request: Any) -> Any:
         if "PutRequest" in request
         else request["DeleteRequest"]["Key"]
     )
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def batched(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(iterable)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def bounded_map(
+    pool: ThreadPoolExecutor, function: Callable[[T], R], inputs: Iterable[T], window: int
+) -> Iterator[R]:
+    """``pool.map`` that pulls its inputs lazily, with at most ``window`` in flight, and
+    yields results as they complete: memory stays flat however long ``inputs`` is."""
+    in_flight: set[Future[R]] = set()
+    for value in inputs:
+        if len(in_flight) >= window:
+            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+        in_flight.add(pool.submit(function, value))
+    for future in as_completed(in_flight):
+        yield future.result()

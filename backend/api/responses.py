@@ -1,28 +1,13 @@
-"""What views share: the injected storage, cursors, and how resources are written out."""
+"""How resources and lists are written out: JSON shapes, ETag, Location, 304."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify
 
-from backend.api.cursors import CursorCodec
 from backend.api.inputs import not_modified
 from backend.domain import Department, Event
-from backend.storage import Storage
-
-STORAGE_KEY = "calendar.storage"
-CURSORS_KEY = "calendar.cursors"
-
-
-def storage() -> Storage:
-    result: Storage = current_app.extensions[STORAGE_KEY]
-    return result
-
-
-def cursors() -> CursorCodec:
-    result: CursorCodec = current_app.extensions[CURSORS_KEY]
-    return result
 
 
 def department_json(department: Department) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from backend.config import Mode, Settings, is_loopback_url
 from backend.errors import ConfigError, StartupError
@@ -68,28 +67,6 @@ def connect(
     )
     storage = Storage(client, settings.departments_table, settings.events_table)
     return storage, Target(settings.mode, endpoint, settings.region)
-
-
-def make_s3_client(settings: Settings) -> Any:
-    """An S3 client for a migration source or backups, honouring ``AWS_ENDPOINT_URL_S3``."""
-    return make_aws_client(settings, "s3", settings.s3_endpoint_url)
-
-
-def make_aws_client(settings: Settings, service: str, endpoint: str | None) -> Any:
-    """A client of another AWS service with the same credentials as DynamoDB's."""
-    import boto3  # noqa: PLC0415
-
-    access, secret = settings.aws_access_key_id, settings.aws_secret_access_key
-    if access is None and settings.aws_profile is None and endpoint and is_loopback_url(endpoint):
-        access, secret = "local", "local"  # a local emulator accepts any signature
-    session = boto3.session.Session(
-        aws_access_key_id=access,
-        aws_secret_access_key=secret,
-        aws_session_token=settings.aws_session_token,
-        profile_name=settings.aws_profile,
-        region_name=settings.region,
-    )
-    return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
 
 
 def local_endpoint(settings: Settings) -> str:

@@ -13,34 +13,24 @@ against the manifests.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import json
 import logging
-import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.config import Settings
-from backend.connection import connect, make_s3_client
 from backend.domain import utc_now
-from backend.errors import CalendarError
-from backend.migration.writer import BatchIO
+from backend.errors import BackupError
 from backend.storage import Storage
-from backend.storage.dynamo import translated_errors
+from backend.storage.batch import batched
 
 logger = logging.getLogger(__name__)
 
 ITEMS_PER_FILE = 10_000
 EXPORT_VERSION = "2020-06-30"
-
-
-class BackupError(CalendarError):
-    """A dump or restore cannot go on; the message says why."""
 
 
 @dataclass
@@ -90,7 +80,7 @@ def _dump_table(storage: Storage, table: str, logical: str, destination: Locatio
     started = utc_now()
     files: list[dict[str, Any]] = []
     total = 0
-    for batch in _batches(_scan(storage, table), ITEMS_PER_FILE):
+    for batch in batched(storage.batch_io().scan_raw(table), ITEMS_PER_FILE):
         lines = "".join(json.dumps({"Item": item}, ensure_ascii=False) + "\n" for item in batch)
         data = gzip.compress(lines.encode("utf-8"))
         key = f"{logical}/data/{uuid.uuid4().hex}.json.gz"
@@ -123,29 +113,6 @@ def _dump_table(storage: Storage, table: str, logical: str, destination: Locatio
     return total
 
 
-def _scan(storage: Storage, table: str) -> Iterator[dict[str, Any]]:
-    """Every item of ``table`` in DynamoDB JSON, with strongly consistent reads."""
-    params: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        with translated_errors("backup scan"):
-            page = storage.client.scan(**params)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _batches(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def restore(storage: Storage, source: Location, *, force: bool = False) -> dict[str, int]:
     """Load a dump into the tables; refuses tables holding items unless ``force``."""
     plan = []
@@ -153,13 +120,13 @@ def restore(storage: Storage, source: Location, *, force: bool = False) -> dict[
         summary = json.loads(source.read(f"{schema.logical_name}/manifest-summary.json"))
         if summary.get("outputFormat") != "DYNAMODB_JSON":
             raise BackupError(f"{schema.logical_name}: only DYNAMODB_JSON exports can be restored")
-        if not force and _has_items(storage, table):
+        if not force and not storage.batch_io().is_empty(table):
             raise BackupError(
                 f"table {table!r} already holds items; restore into empty tables, or pass "
                 "--force to write over what is there"
             )
         plan.append((schema.logical_name, table, summary))
-    io_ = BatchIO(storage.client)
+    io_ = storage.batch_io()
     counts = {}
     for logical, table, summary in plan:
         manifest = source.read(
@@ -179,8 +146,7 @@ def restore(storage: Storage, source: Location, *, force: bool = False) -> dict[
                 for row in gzip.decompress(data).decode("utf-8").splitlines()
                 if row
             ]
-            for start in range(0, len(items), 25):
-                io_.write_raw(table, items[start : start + 25])
+            io_.write_raw(table, items)
             restored += len(items)
         if restored != summary.get("itemCount", restored):
             raise BackupError(
@@ -197,52 +163,3 @@ def _relative(key: str, logical: str) -> str:
     if marker in key:
         return marker + key.split(marker, 1)[1]
     return f"{logical}/data/{key.rsplit('/', 1)[-1]}"
-
-
-def _has_items(storage: Storage, table: str) -> bool:
-    with translated_errors("check table"):
-        page = storage.client.scan(TableName=table, Limit=1, ProjectionExpression="id")
-    return bool(page.get("Items")) or "LastEvaluatedKey" in page
-
-
-def main(
-    argv: list[str] | None = None,
-    *,
-    storage: Storage | None = None,
-    settings: Settings | None = None,
-) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m backend.backup", description="Back up or restore both tables."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    dump_cmd = commands.add_parser(
-        "dump", help="write both tables to a folder or s3://bucket/prefix/"
-    )
-    dump_cmd.add_argument("destination")
-    restore_cmd = commands.add_parser("restore", help="load a dump into the tables")
-    restore_cmd.add_argument("source")
-    restore_cmd.add_argument(
-        "--force", action="store_true", help="write into tables that hold items"
-    )
-    args = parser.parse_args(argv)
-    try:
-        settings = settings if settings is not None else Settings.from_env()
-        if storage is None:
-            storage, _ = connect(settings)
-        where = args.destination if args.command == "dump" else args.source
-        location = Location(where, make_s3_client(settings) if where.startswith("s3://") else None)
-        if args.command == "dump":
-            counts = dump(storage, location)
-        else:
-            counts = restore(storage, location, force=args.force)
-    except CalendarError as exc:
-        print(f"❌ {args.command}: {exc}", file=sys.stderr)
-        return 2
-    verb = "dumped to" if args.command == "dump" else "restored from"
-    for table, count in counts.items():
-        print(f"✓ {table}: {count} items ({verb} {where})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The API described: ``/openapi.json``, the Swagger UI page at ``/docs`` (offline), and a
+page per problem type at ``/problems/<slug>``."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template_string, url_for
+
+from backend.api.openapi import document
+from backend.api.problems import PROBLEM_BASE
+from backend.errors import PROBLEM_TYPES, NotFound
+
+bp = Blueprint("docs", __name__, static_folder="static", static_url_path="/static")
+
+
+@cache
+def _openapi() -> dict[str, Any]:
+    return document()
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(_openapi())
+
+
+@bp.get("/problems/<slug>")
+def problem_type(slug: str) -> Response:
+    kind = PROBLEM_TYPES.get(slug)
+    if kind is None:
+        raise NotFound("problem type", slug)
+    return jsonify(
+        {
+            "type": PROBLEM_BASE + slug,
+            "title": kind.title,
+            "status": kind.status,
+            "description": kind.description,
+        }
+    )
+
+
+_DOCS = """<!doctype html>
+<html lang="ko">
+<head>
+  <meta charset="utf-8">
+  <title>Department Calendar API</title>
+  <link rel="icon" href="{{ static('favicon-32x32.png') }}">
+  <link rel="stylesheet" href="{{ static('swagger-ui.css') }}">
+</head>
+<body>
+  <div id="swagger-ui" data-spec="{{ url_for('docs.openapi') }}"></div>
+  <script src="{{ static('swagger-ui-bundle.js') }}"></script>
+  <script src="{{ url_for('docs.static', filename='docs.js') }}"></script>
+</body>
+</html>
+"""
+
+
+@bp.get("/docs")
+def docs() -> str:
+    """Swagger UI, served from this package's own copy so it works with no network."""
+    return render_template_string(
+        _DOCS, static=lambda name: url_for("docs.static", filename=f"swagger-ui/{name}")
+    )

@@ -1,0 +1,114 @@
+"""The report job's bookkeeping: who was sent which day's report, and the day's e-mail count.
+
+Safe to deliver twice: before a department's report for a date is sent, a marker item
+(``#mail-sent#<date>#<department id>``) is claimed with a conditional write, so a repeated
+schedule delivery finds it and sends nothing. The day's sending limit is a counter item
+(``#mail-quota#<date>``) raised atomically before each message, so that concurrent runs
+together never pass it. Both are bookkeeping items (see ``bookkeeping``): never resources.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from backend.errors import QuotaReached
+from backend.storage.dynamo import error_code, to_value, translated_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+SENT_PREFIX = "#mail-sent#"
+QUOTA_PREFIX = "#mail-quota#"
+
+
+class MailingRepository:
+    """Sent-markers per department and date, and the daily quota counter."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self.table = table
+
+    @staticmethod
+    def _marker(day: date, department_id: str) -> dict[str, Any]:
+        return {"id": to_value(f"{SENT_PREFIX}{day.isoformat()}#{department_id}")}
+
+    @staticmethod
+    def _quota(day: date) -> dict[str, Any]:
+        return {"id": to_value(f"{QUOTA_PREFIX}{day.isoformat()}")}
+
+    def already_sent(self, day: date, department_id: str) -> bool:
+        with translated_errors("read report marker"):
+            response = self._client.get_item(
+                TableName=self.table, Key=self._marker(day, department_id), ConsistentRead=True
+            )
+        return "Item" in response
+
+    def claim(self, day: date, department_id: str) -> bool:
+        """Take the marker for this department and date; False when another run holds it."""
+        try:
+            with translated_errors("claim report marker"):
+                self._client.put_item(
+                    TableName=self.table,
+                    Item=self._marker(day, department_id)
+                    | {"status": to_value("sending"), "department_id": to_value(department_id)},
+                    ConditionExpression="attribute_not_exists(id)",
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def unclaim(self, day: date, department_id: str) -> None:
+        with translated_errors("release report marker"):
+            self._client.delete_item(TableName=self.table, Key=self._marker(day, department_id))
+
+    def mark_sent(self, day: date, department_id: str, message_id: str) -> None:
+        with translated_errors("mark report sent"):
+            self._client.update_item(
+                TableName=self.table,
+                Key=self._marker(day, department_id),
+                UpdateExpression="SET #status = :sent, message_id = :message",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":sent": to_value("sent"),
+                    ":message": to_value(message_id or "-"),
+                },
+            )
+
+    def reserve(self, day: date, count: int, limit: int) -> None:
+        """Count ``count`` messages against the day's ``limit``, or raise QuotaReached."""
+        if count > limit:
+            raise QuotaReached(f"{count} recipients exceed the daily limit of {limit}")
+        try:
+            with translated_errors("reserve e-mail quota"):
+                self._client.update_item(
+                    TableName=self.table,
+                    Key=self._quota(day),
+                    UpdateExpression="ADD sent :count",
+                    # The condition and the increment are one atomic step: two runs
+                    # reserving at once can never pass the limit together.
+                    ConditionExpression="attribute_not_exists(sent) OR sent <= :room",
+                    ExpressionAttributeValues={
+                        ":count": to_value(count),
+                        ":room": to_value(limit - count),
+                    },
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise QuotaReached(
+                    f"sending {count} more would pass the daily limit of {limit}"
+                ) from exc
+            raise
+
+    def release(self, day: date, count: int) -> None:
+        with translated_errors("release e-mail quota"):
+            self._client.update_item(
+                TableName=self.table,
+                Key=self._quota(day),
+                UpdateExpression="ADD sent :minus",
+                ExpressionAttributeValues={":minus": to_value(-count)},
+            )
