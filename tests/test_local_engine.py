@@ -15,7 +15,8 @@ import pytest
 from backend import create_app
 from backend.config import Mode, Settings
 from backend.database import DynamoDBDatabase
-from backend.local_engine import JOURNAL, STATE, ensure_running
+from backend.local_engine import ensure_running
+from backend.local_engine.launcher import JOURNAL, STATE
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from backend import create_app
 from backend.config import Settings
 from backend.connection import connect
 from backend.errors import StartupError
-from backend.local_engine import JournalingApp
+from backend.local_engine.server import JournalingApp
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 CREATE_TABLES = "from models import DynamoDBDatabase\ndb = DynamoDBDatabase()\ndb.create_tables()\n"
