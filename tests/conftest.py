@@ -22,7 +22,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from backend import create_app
 from backend.config import Mode, Settings
-from backend.local_engine import JournalingApp
+from backend.local_engine.server import JournalingApp
 from backend.storage import Storage
 from backend.storage.dynamo import make_client
 

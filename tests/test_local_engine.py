@@ -14,7 +14,8 @@ import pytest
 
 from backend import create_app
 from backend.config import Mode, Settings
-from backend.local_engine import JOURNAL, STATE, ensure_running
+from backend.local_engine import ensure_running
+from backend.local_engine.launcher import JOURNAL, STATE
 from backend.models import DynamoDBDatabase
 
 pytestmark = pytest.mark.slow

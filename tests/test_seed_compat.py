@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from backend import create_app
 from backend.config import Settings
 from backend.errors import StartupError
-from backend.local_engine import JournalingApp
+from backend.local_engine.server import JournalingApp
 from backend.storage.connection import connect
 from tests.helpers import local_aws_client
 

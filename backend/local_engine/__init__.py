@@ -1,0 +1,20 @@
+"""The embedded local DynamoDB: moto's server on 127.0.0.1, its data kept on disk.
+
+With no AWS settings every local tool (the API server, ``create_tables()``, the
+migration) shares one engine process per data folder: the first tool that needs it
+starts it, the others find it through ``engine.json``, and it stops by itself after a
+quiet spell.
+
+Two sides: ``launcher`` (what tools import: find or start the engine; no moto) and
+``server`` (the engine process, ``python -m backend.local_engine``). moto is a
+development dependency, and this whole package is left out of the Lambda package.
+"""
+
+from backend.local_engine.launcher import (
+    LOCAL_CREDENTIALS,
+    EngineError,
+    ensure_running,
+    keep_alive,
+)
+
+__all__ = ["LOCAL_CREDENTIALS", "EngineError", "ensure_running", "keep_alive"]
