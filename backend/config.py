@@ -1,5 +1,7 @@
-"""Settings from the environment and ``backend/.env`` (the only reader of ``os.environ``),
-and the process's logging, configured once at start."""
+"""Settings from the environment and ``backend/.env``, and logging set up once at start.
+
+``Settings.from_env`` is the only reader of ``os.environ``.
+"""
 
 from __future__ import annotations
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
-BACKEND = Path(__file__).resolve().parent.parent / "backend"
+ROOT = Path(__file__).resolve().parent.parent
+BACKEND = ROOT / "backend"
 
 # DynamoDB request parameters: building one outside storage/ means talking to DynamoDB.
 _REQUEST_KEYS = re.compile(
@@ -104,3 +106,15 @@ def test_nothing_but_the_engine_package_imports_moto() -> None:
 def test_the_backend_root_holds_vocabulary_and_entry_points_only() -> None:
     root = {p.name for p in BACKEND.glob("*.py")}
     assert root <= _ROOT_MODULES, root - _ROOT_MODULES
+
+
+def test_the_readme_tree_is_the_real_tree() -> None:
+    spec = importlib.util.spec_from_file_location("dev_tree", ROOT / "scripts" / "dev_tree.py")
+    assert spec is not None
+    assert spec.loader is not None
+    dev_tree = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev_tree)
+
+    assert dev_tree.tree() in (ROOT / "README.md").read_text(encoding="utf-8"), (
+        "README.md's development tree is out of date: python scripts/dev_tree.py --write"
+    )

@@ -1,4 +1,4 @@
-"""Storage: the only door to DynamoDB.
+"""The only door to DynamoDB: the storage facade over one client and its repositories.
 
 ``Storage`` holds one injected client and the repositories over it; nothing outside this
 package sees the client or builds a DynamoDB request. Nothing here knows Flask. The API,
