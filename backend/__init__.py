@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from backend.api import access_log, departments, docs, events, health, security
-from backend.api.context import CURSORS_KEY, STORAGE_KEY
+from backend.api import access_log, calendar, departments, docs, events, health, security
+from backend.api.context import CURSORS_KEY, SETTINGS_KEY, STORAGE_KEY
 from backend.api.cursors import CursorCodec
 from backend.api.json_provider import KoreanJSONProvider
 from backend.api.problems import register_error_handlers
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
     app.url_map.strict_slashes = False
+    app.extensions[SETTINGS_KEY] = settings
     app.extensions[STORAGE_KEY] = storage
     app.extensions[CURSORS_KEY] = CursorCodec(app.config["SECRET_KEY"])
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     security.install(app, settings)
     app.register_blueprint(departments.bp)
     app.register_blueprint(events.bp)
+    app.register_blueprint(calendar.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     register_error_handlers(app)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 from pythonjsonlogger.json import JsonFormatter
@@ -86,6 +87,9 @@ class Settings:
     report_days: int = 7
     report_timezone: str = "Asia/Seoul"
     ses_endpoint_url: str | None = None
+    # Event dates and times are wall-clock dates and times in this zone (iCalendar, legacy).
+    calendar_timezone: str = "Asia/Seoul"
+    calendar_domain: str | None = None  # the @domain of feed UIDs; default: the request's host
 
     @property
     def is_production(self) -> bool:
@@ -179,6 +183,8 @@ class Settings:
             report_days=_positive_int("REPORT_DAYS", get("REPORT_DAYS"), 7),
             report_timezone=get("REPORT_TIMEZONE") or "Asia/Seoul",
             ses_endpoint_url=get("AWS_ENDPOINT_URL_SESV2") or get("AWS_ENDPOINT_URL"),
+            calendar_timezone=_timezone("CALENDAR_TIMEZONE", get("CALENDAR_TIMEZONE")),
+            calendar_domain=get("CALENDAR_DOMAIN"),
         )
 
     def resolved_secret_key(self) -> str:
@@ -231,6 +237,17 @@ def _choice(name: str, raw: str | None, allowed: tuple[str, ...], default: str) 
     if raw not in allowed:
         raise ConfigError(f"{name}={raw!r} is not one of: {', '.join(allowed)}")
     return raw
+
+
+def _timezone(name: str, raw: str | None) -> str:
+    zone = raw or "Asia/Seoul"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name}={zone!r} is not a time zone; use an IANA name such as Asia/Seoul"
+        ) from None
+    return zone
 
 
 def _tokens(raw: str | None) -> tuple[str, ...]:

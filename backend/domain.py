@@ -34,6 +34,13 @@ class Event:
     created_at: str
     updated_at: str
     version: int
+    end_date: str | None = None  # the last day of a multi-day event (inclusive)
+    end_time: str | None = None
+    location: str | None = None
+
+    @property
+    def last_date(self) -> str:
+        return self.end_date or self.event_date
 
     @property
     def sort_key(self) -> tuple[str, str, str, str]:

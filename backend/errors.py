@@ -63,6 +63,12 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
             "The resource changed too often while this request was applied; retry.",
         ),
         ProblemType(
+            "idempotency-key-in-use",
+            409,
+            "Idempotency key in use",
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+        ),
+        ProblemType(
             "precondition-failed",
             412,
             "Precondition failed",
@@ -83,6 +89,12 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
             422,
             "Invalid input",
             "The request body or query breaks a rule; see errors[] per field.",
+        ),
+        ProblemType(
+            "idempotency-key-reused",
+            422,
+            "Idempotency key reused",
+            "This Idempotency-Key was used within 24 hours for a request with another body.",
         ),
         ProblemType(
             "internal-error",
@@ -240,6 +252,12 @@ class Invalid(CalendarError):
     @property
     def field_errors(self) -> list[FieldError]:
         return self.errors
+
+
+class IdempotencyKeyReused(CalendarError):
+    """An ``Idempotency-Key`` sent again within 24 hours with a different request body."""
+
+    slug = "idempotency-key-reused"
 
 
 class StorageUnavailable(CalendarError):

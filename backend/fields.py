@@ -15,14 +15,19 @@ from decimal import Decimal
 from typing import Any
 
 from backend.errors import FieldError, Invalid
+from backend.timetext import parse_time_range
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 2000
 TITLE_MAX = 200
 TIME_MAX = 100
+LOCATION_MAX = 200
 NOTIFY_EMAILS_MAX = 50
+MAX_EVENT_DAYS = 31  # an event ends at most this many days after it starts
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+CLOCK_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Deliberately plain: one @, no spaces, a dotted domain; deliverability is SES's to judge.
 EMAIL_PATTERN = r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}"
@@ -73,6 +78,7 @@ class Text:
     trim: bool = False
     single_line: bool = False
     description: str = ""
+    empty_is_null: bool = False  # trimmed to nothing means "none" rather than an error
 
     def clean(self, value: Any) -> Any:
         if value is None:
@@ -83,6 +89,8 @@ class Text:
             raise FieldProblem(f"must be a string, not {json_kind(value)}")
         if self.trim:
             value = value.strip()
+            if not value and self.empty_is_null:
+                return None
             if not value:
                 raise FieldProblem("must not be empty")
         if len(value) > self.max_length:
@@ -94,7 +102,7 @@ class Text:
     def schema(self) -> dict[str, Any]:
         kind: Any = ["string", "null"] if self.nullable else "string"
         schema: dict[str, Any] = {"type": kind, "maxLength": self.max_length}
-        if self.trim:
+        if self.trim and not self.empty_is_null:
             schema |= {"minLength": 1, "pattern": _TRIMMED_ONE_LINE}
         elif self.single_line:
             schema["pattern"] = f"^{_ONE_LINE}$"
@@ -110,8 +118,11 @@ class Date:
     name: str
     required: bool = False
     description: str = "YYYY-MM-DD, a real date"
+    nullable: bool = False
 
     def clean(self, value: Any) -> Any:
+        if value is None and self.nullable:
+            return None
         if not isinstance(value, str):
             raise FieldProblem(f"must be a string, not {json_kind(value)}")
         message = date_problem(value)
@@ -120,7 +131,32 @@ class Date:
         return value
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "string", "format": "date", "description": self.description}
+        kind: Any = ["string", "null"] if self.nullable else "string"
+        return {"type": kind, "format": "date", "description": self.description}
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A 24-hour time of day written ``HH:MM``."""
+
+    name: str
+    required: bool = False
+    nullable: bool = True
+    description: str = ""
+
+    def clean(self, value: Any) -> Any:
+        if value is None and self.nullable:
+            return None
+        if not isinstance(value, str):
+            raise FieldProblem(f"must be a string, not {json_kind(value)}")
+        if not _CLOCK.fullmatch(value):
+            raise FieldProblem(f"must be a 24-hour time written HH:MM, not {value!r}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        kind: Any = ["string", "null"] if self.nullable else "string"
+        schema = {"type": kind, "pattern": CLOCK_PATTERN}
+        return schema | ({"description": self.description} if self.description else {})
 
 
 @dataclass(frozen=True)
@@ -155,7 +191,7 @@ class EmailList:
         }
 
 
-Field = Text | Date | EmailList
+Field = Text | Date | Clock | EmailList
 
 
 @dataclass(frozen=True)
@@ -247,5 +283,64 @@ EVENT = Resource(
             description="Free text as the client sent it, e.g. 오후 3:00",
         ),
         Text("description", DESCRIPTION_MAX, nullable=True),
+        Date(
+            "end_date",
+            nullable=True,
+            description=f"Last day of a multi-day event (inclusive), at most {MAX_EVENT_DAYS} "
+            "days after event_date; null for a single day",
+        ),
+        Clock(
+            "end_time",
+            description="24-hour HH:MM; read from time when it holds a range, unless sent",
+        ),
+        Text(
+            "location",
+            LOCATION_MAX,
+            nullable=True,
+            trim=True,
+            single_line=True,
+            empty_is_null=True,
+            description="Where it happens; one line, stored trimmed",
+        ),
     ),
 )
+
+
+def event_times(
+    event_date: str,
+    end_date: str | None,
+    time_text: str | None,
+    end_time: str | None,
+    *,
+    end_time_sent: bool,
+) -> tuple[str | None, str | None]:
+    """``(start_time, end_time)`` of an event, or ``Invalid`` naming the rule it breaks.
+
+    The start is read from ``time``; so is the end when ``time`` holds a range, but an
+    ``end_time`` the client sent wins. Also checks the span: ``end_date`` is not before
+    ``event_date`` and at most ``MAX_EVENT_DAYS`` after it.
+    """
+    start, read_end = parse_time_range(time_text)
+    end = end_time if end_time_sent else read_end
+    errors = []
+    if end_date is not None:
+        days = (date.fromisoformat(end_date) - date.fromisoformat(event_date)).days
+        if days < 0:
+            errors.append(FieldError("end_date", f"must not be before event_date ({event_date})"))
+        elif days > MAX_EVENT_DAYS:
+            errors.append(
+                FieldError("end_date", f"must be at most {MAX_EVENT_DAYS} days after event_date")
+            )
+    single_day = end_date is None or end_date == event_date
+    if end is not None and single_day:
+        if start is None:
+            if end_time_sent:
+                errors.append(FieldError("end_time", "needs a start: time must say when it starts"))
+            end = None
+        elif end <= start:
+            if end_time_sent:
+                errors.append(FieldError("end_time", f"must be later than the start ({start})"))
+            end = None
+    if errors:
+        raise Invalid(errors)
+    return start, end

@@ -22,12 +22,14 @@ def fill(storage: Storage) -> None:
     dev = storage.departments.create("개발팀 🚀", "백엔드/프론트엔드 — 개발", ("lead@example.com",))
     storage.departments.create("마케팅팀", None)
     for n in range(30):
-        storage.events.create(
+        storage.create_event(
             dev.id,
-            event_date=f"2024-01-{n % 28 + 1:02d}",
-            title=f"회의 {n} ✓",
-            time_text="오후 3:00",
-            description="주간",
+            {
+                "event_date": f"2024-01-{n % 28 + 1:02d}",
+                "title": f"회의 {n} ✓",
+                "time": "오후 3:00",
+                "description": "주간",
+            },
         )
 
 

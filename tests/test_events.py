@@ -196,7 +196,7 @@ def test_month_pages_with_cursor(client: FlaskClient, department: dict[str, Any]
     assert second["next_cursor"] is None
 
 
-def test_list_is_a_single_query_on_the_date_index(
+def test_list_is_one_department_read_and_a_single_query_on_the_date_index(
     client: FlaskClient, department: dict[str, Any], dynamodb: Any
 ) -> None:
     create_event(client, department["id"])
@@ -212,8 +212,12 @@ def test_list_is_a_single_query_on_the_date_index(
         dynamodb.meta.events.unregister("provide-client-params.dynamodb", record)
 
     assert len(body["items"]) == 1
-    assert [name for name, _ in calls] == ["Query"]
-    assert calls[0][1]["IndexName"] == "department-date-index"
+    assert [name for name, _ in calls] == ["GetItem", "Query"]
+    # The department is read from its own item (strongly consistent, a few attributes):
+    # a department that is gone is 404 even while the index still holds its rows.
+    assert calls[0][1]["ConsistentRead"] is True
+    assert "ProjectionExpression" in calls[0][1]
+    assert calls[1][1]["IndexName"] == "department-date-index"
 
 
 def test_get_unknown_event_is_404(client: FlaskClient, department: dict[str, Any]) -> None:

@@ -50,20 +50,27 @@ def test_each_request_logs_one_line_with_its_dynamodb_calls(
     assert get_line.__dict__["request_id"] == "req-1"
     assert get_line.__dict__["duration_ms"] > 0
     assert get_line.__dict__["dynamodb_operations"] == ["GetItem"]
-    assert list_line.__dict__["dynamodb_operations"] == ["Query"]
-    assert create_line.__dict__["dynamodb_operations"] == ["GetItem", "PutItem"]
+    assert list_line.__dict__["dynamodb_operations"] == ["GetItem", "Query"]
+    # The event and its department's count and calendar version move in one transaction.
+    assert create_line.__dict__["dynamodb_operations"] == ["GetItem", "TransactWriteItems"]
+    assert set(create_line.__dict__["iam_actions"]) == {"GetItem", "PutItem", "UpdateItem"}
     assert create_line.__dict__["status"] == 201
 
 
-def test_an_empty_list_costs_a_second_call_only_to_find_the_department(
+def test_polling_a_list_with_its_etag_costs_one_small_read_and_no_query(
     client: FlaskClient, access_log: list[logging.LogRecord]
 ) -> None:
     department = create_department(client, "개발팀")
+    create_event(client, department["id"])
+    etag = client.get(f"/api/events/{department['id']}?month=2024-01").headers["ETag"]
     access_log.clear()
 
-    client.get(f"/api/events/{department['id']}?month=2030-01")
+    response = client.get(
+        f"/api/events/{department['id']}?month=2024-01", headers={"If-None-Match": etag}
+    )
 
-    assert access_log[0].__dict__["dynamodb_operations"] == ["Query", "GetItem"]
+    assert response.status_code == 304
+    assert access_log[0].__dict__["dynamodb_operations"] == ["GetItem"]
 
 
 def test_consumed_capacity_is_logged_when_dynamodb_reports_it(

@@ -29,21 +29,24 @@ def calendar(storage: Storage) -> dict[str, Any]:
     dev = storage.departments.create("개발팀", "백엔드", ("lead@example.com", "kim@example.com"))
     mkt = storage.departments.create("마케팅팀", None, ("mkt@example.com",))
     quiet = storage.departments.create("조용한팀", None)
-    storage.events.create(
+    storage.create_event(
         dev.id,
-        event_date="2024-01-20",
-        title="팀 회의 <중요>",
-        time_text="오후 2:00",
-        description="주간 회의",
+        {
+            "event_date": "2024-01-20",
+            "title": "팀 회의 <중요>",
+            "time": "오후 2:00",
+            "description": "주간 회의",
+        },
     )
-    storage.events.create(
-        dev.id, event_date="2024-01-26", title="배포", time_text=None, description=None
+    storage.create_event(
+        dev.id, {"event_date": "2024-01-26", "title": "배포", "time": None, "description": None}
     )
-    storage.events.create(
-        dev.id, event_date="2024-01-27", title="다음 주", time_text=None, description=None
+    storage.create_event(
+        dev.id, {"event_date": "2024-01-27", "title": "다음 주", "time": None, "description": None}
     )
-    storage.events.create(
-        mkt.id, event_date="2024-01-22", title="캠페인", time_text="3:00 PM", description=None
+    storage.create_event(
+        mkt.id,
+        {"event_date": "2024-01-22", "title": "캠페인", "time": "3:00 PM", "description": None},
     )
     return {"dev": dev, "mkt": mkt, "quiet": quiet}
 

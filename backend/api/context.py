@@ -1,14 +1,21 @@
-"""What ``create_app`` injects and views read back: the storage and the cursor codec."""
+"""What ``create_app`` injects and views read back: settings, storage, the cursor codec."""
 
 from __future__ import annotations
 
 from flask import current_app
 
 from backend.api.cursors import CursorCodec
+from backend.config import Settings
 from backend.storage import Storage
 
+SETTINGS_KEY = "calendar.settings"
 STORAGE_KEY = "calendar.storage"
 CURSORS_KEY = "calendar.cursors"
+
+
+def settings() -> Settings:
+    result: Settings = current_app.extensions[SETTINGS_KEY]
+    return result
 
 
 def storage() -> Storage:

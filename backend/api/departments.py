@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import cast
 
-from flask import Blueprint, Response, url_for
+from flask import Blueprint, Response, jsonify, url_for
 
 from backend.api.context import cursors, storage
+from backend.api.idempotency import idempotent
 from backend.api.inputs import (
     bool_param,
     if_match,
@@ -27,16 +28,21 @@ DEFAULT_LIMIT = 50
 
 @bp.post("")
 def create_department() -> Response:
-    fields = DEPARTMENT.validate(json_object(), creating=True)
-    department = storage().departments.create(
-        fields["name"], fields.get("description"), fields.get("notify_emails", ())
-    )
-    return resource_response(
-        department_json(department),
-        department.version,
-        status=201,
-        location=url_for(".get_department", department_id=department.id),
-    )
+    body = json_object()
+    fields = DEPARTMENT.validate(body, creating=True)
+
+    def create() -> Response:
+        department = storage().departments.create(
+            fields["name"], fields.get("description"), fields.get("notify_emails", ())
+        )
+        return resource_response(
+            department_json(department),
+            department.version,
+            status=201,
+            location=url_for(".get_department", department_id=department.id),
+        )
+
+    return idempotent(body, create)
 
 
 @bp.get("")
@@ -69,5 +75,19 @@ def update_department(department_id: str) -> Response:
 @bp.delete("/<department_id>")
 def delete_department(department_id: str) -> Response:
     args = query({"cascade": bool_param})
-    storage().delete_department(department_id, if_match(), cascade=args.get("cascade", False))
+    result = storage().delete_department(
+        department_id, if_match(), cascade=args.get("cascade", False)
+    )
+    if result.remaining:
+        # A cascade does a bounded amount of work per request: say what is left.
+        response = jsonify(
+            {
+                "deleted_events": result.deleted,
+                "remaining_events": result.remaining,
+                "detail": "the department is deleted once its events are; repeat this request",
+            }
+        )
+        response.status_code = 202
+        response.headers["Retry-After"] = "1"
+        return response
     return Response(status=204)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 from flask import Blueprint, Response, url_for
 
 from backend.api.context import cursors, storage
+from backend.api.idempotency import idempotent
 from backend.api.inputs import (
     date_param,
     if_match,
@@ -14,9 +16,16 @@ from backend.api.inputs import (
     limit_param,
     month_param,
     query,
+    search_param,
     text_param,
 )
-from backend.api.responses import event_json, list_response, resource_response
+from backend.api.responses import (
+    calendar_not_modified,
+    event_json,
+    list_response,
+    resource_response,
+)
+from backend.domain import Event
 from backend.fields import EVENT
 from backend.storage import DateWindow, SortKey
 
@@ -27,20 +36,19 @@ DEFAULT_LIMIT = 50
 
 @bp.post("/<department_id>")
 def create_event(department_id: str) -> Response:
-    fields = EVENT.validate(json_object(), creating=True)
-    event = storage().create_event(
-        department_id,
-        event_date=fields["event_date"],
-        title=fields["title"],
-        time_text=fields.get("time"),
-        description=fields.get("description"),
-    )
-    return resource_response(
-        event_json(event),
-        event.version,
-        status=201,
-        location=url_for(".get_event", department_id=department_id, event_id=event.id),
-    )
+    body = json_object()
+    fields = EVENT.validate(body, creating=True)
+
+    def create() -> Response:
+        event = storage().create_event(department_id, fields)
+        return resource_response(
+            event_json(event),
+            event.version,
+            status=201,
+            location=url_for(".get_event", department_id=department_id, event_id=event.id),
+        )
+
+    return idempotent(body, create)
 
 
 @bp.get("/<department_id>")
@@ -52,20 +60,42 @@ def list_events(department_id: str) -> Response:
             "month": month_param,
             "limit": limit_param,
             "cursor": text_param,
+            "q": search_param,
         }
     )
-    window = _window(args)
-    scope = ["events", department_id, window.start, window.end]
+    version = storage().calendar_version(department_id)  # 404 before any Query
+    if calendar_not_modified(version):
+        return list_response([], None, calendar_version=version, not_modified=True)
+    window = window_of(args)
+    search = args.get("q")
+    scope = ["events", department_id, window.start, window.end, search]
     after = None
     if "cursor" in args:
         after = cast(SortKey, cursors().decode(args["cursor"], scope, 4))
     limit = args.get("limit", DEFAULT_LIMIT)
-    page, more = storage().list_events(department_id, window, after, limit)
+    page, more = storage().events.list_page(
+        department_id, window, after, limit, None if search is None else matcher(search)
+    )
     next_cursor = cursors().encode(scope, page[-1].sort_key) if more and page else None
-    return list_response([event_json(e) for e in page], next_cursor)
+    return list_response([event_json(e) for e in page], next_cursor, calendar_version=version)
 
 
-def _window(args: dict[str, object]) -> DateWindow:
+def matcher(text: str) -> Callable[[Event], bool]:
+    """Whether an event's title, description or location contains ``text`` (Latin letters
+    compared case-insensitively)."""
+    needle = text.lower()
+
+    def matches(event: Event) -> bool:
+        return any(
+            needle in value.lower()
+            for value in (event.title, event.description, event.location)
+            if value
+        )
+
+    return matches
+
+
+def window_of(args: dict[str, object]) -> DateWindow:
     """The dates asked for: ``from``/``to`` (inclusive), narrowed further by ``month``.
 
     A window that holds no date (``from`` after ``to``) is a valid, empty answer.

@@ -5,6 +5,7 @@ The rules of each resource's fields live in ``backend.fields``.
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -101,12 +102,11 @@ def date_param(raw: str) -> str:
 def month_param(raw: str) -> tuple[str, str]:
     """``YYYY-MM`` → its first and last day."""
     match = _MONTH.fullmatch(raw)
-    if not match or not 1 <= int(match[2]) <= 12:
-        raise ValueError(f"must be a month written YYYY-MM, not {raw!r}")
+    if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
+        raise ValueError(f"must be a month written YYYY-MM (from 0001-01), not {raw!r}")
     year, month = int(match[1]), int(match[2])
-    first = date(year, month, 1)
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return first.isoformat(), date.fromordinal(following.toordinal() - 1).isoformat()
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, 1).isoformat(), date(year, month, last).isoformat()
 
 
 def bool_param(raw: str) -> bool:
@@ -127,6 +127,16 @@ def name_param(raw: str) -> str:
 
 def text_param(raw: str) -> str:
     return raw
+
+
+SEARCH_MAX = 200
+
+
+def search_param(raw: str) -> str:
+    text = raw.strip()
+    if not text or len(text) > SEARCH_MAX:
+        raise ValueError(f"must be the text to search for, 1 to {SEARCH_MAX} characters")
+    return text
 
 
 # -- conditional headers ---------------------------------------------------------------------

@@ -120,6 +120,9 @@ def _schemas() -> dict[str, Any]:
                 "created_at",
                 "updated_at",
                 "version",
+                "end_date",
+                "end_time",
+                "location",
             ],
             "properties": {
                 "id": {"type": "string"},
@@ -145,6 +148,38 @@ def _schemas() -> dict[str, Any]:
                 "next_cursor": _nullable(
                     "string", description="Pass as ?cursor= for the next page"
                 ),
+            },
+        },
+        "CascadeProgress": {
+            "type": "object",
+            "required": ["deleted_events", "remaining_events", "detail"],
+            "properties": {
+                "deleted_events": {"type": "integer", "minimum": 0},
+                "remaining_events": {"type": "integer", "minimum": 1},
+                "detail": {"type": "string"},
+            },
+        },
+        "ImportResult": {
+            "type": "object",
+            "required": ["created", "updated", "unchanged", "deleted", "rejected"],
+            "properties": {
+                "created": {"type": "integer", "minimum": 0},
+                "updated": {"type": "integer", "minimum": 0},
+                "unchanged": {"type": "integer", "minimum": 0},
+                "deleted": {"type": "integer", "minimum": 0},
+                "dry_run": {"type": "boolean"},
+                "rejected": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["uid", "line", "reason"],
+                        "properties": {
+                            "uid": {"type": ["string", "null"]},
+                            "line": {"type": "integer", "minimum": 1},
+                            "reason": {"type": "string"},
+                        },
+                    },
+                },
             },
         },
         "FieldError": {
@@ -223,6 +258,19 @@ def _components() -> dict[str, Any]:
                 "description": 'The ETag last read (e.g. "3"); 412 when it no longer matches',
                 "schema": {"type": "string"},
             },
+            "IdempotencyKey": {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "description": "Any unique string per intended create (e.g. a UUID). Within "
+                "24 hours, the same key and body return the first response again; another "
+                "body is 422; while the first is running, 409.",
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": "^[\\x20-\\x7e]+$",
+                },
+            },
             "IfNoneMatch": {
                 "name": "If-None-Match",
                 "in": "header",
@@ -233,6 +281,10 @@ def _components() -> dict[str, Any]:
         "headers": {
             "ETag": {
                 "description": 'The resource version, quoted: "3"',
+                "schema": {"type": "string"},
+            },
+            "CalendarETag": {
+                "description": 'The department calendar\'s version, weak: W/"calendar-7"',
                 "schema": {"type": "string"},
             },
             "X-Request-ID": {
@@ -278,6 +330,35 @@ def _problem_responses() -> dict[str, Any]:
     return responses
 
 
+# YYYY-MM from 0001-01: the calendar has no year 0.
+_MONTH_PATTERN = (
+    "^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$"
+)
+
+
+def _window_params() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "from",
+            "in": "query",
+            "description": "First date, inclusive (after to: an empty list)",
+            "schema": {"type": "string", "format": "date"},
+        },
+        {
+            "name": "to",
+            "in": "query",
+            "description": "Last date, inclusive",
+            "schema": {"type": "string", "format": "date"},
+        },
+        {
+            "name": "month",
+            "in": "query",
+            "description": "YYYY-MM; with from/to, the dates in both",
+            "schema": {"type": "string", "pattern": _MONTH_PATTERN},
+        },
+    ]
+
+
 def _paths() -> dict[str, Any]:
     dept = _param("DepartmentId")
     event = _param("EventId")
@@ -297,6 +378,7 @@ def _paths() -> dict[str, Any]:
                     "409": {"$ref": "#/components/responses/Conflict"},
                     **_ERRORS,
                 },
+                "parameters": [_param("IdempotencyKey")],
             },
             "get": {
                 "operationId": "listDepartments",
@@ -363,10 +445,80 @@ def _paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     **_NO_CONTENT,
+                    "202": {
+                        "description": "A cascade deleted a bounded share of the events (at "
+                        "most 990 per request) and more remain: the department is kept; "
+                        "repeat the request",
+                        "headers": {
+                            "Retry-After": {
+                                "description": "Seconds to wait",
+                                "schema": {"type": "integer"},
+                            }
+                        },
+                        "content": {_JSON: {"schema": _ref("CascadeProgress")}},
+                    },
                     **_NOT_FOUND,
                     "409": {"$ref": "#/components/responses/Conflict"},
                     **_PRECONDITION,
                     **_READ_ERRORS,
+                },
+            },
+        },
+        "/api/departments/{department_id}/calendar.ics": {
+            "parameters": [dept],
+            "get": {
+                "operationId": "getDepartmentCalendar",
+                "tags": ["calendar"],
+                "summary": "The department's events as an iCalendar feed to subscribe to",
+                "description": "RFC 5545, for Google Calendar (Other calendars → From URL), "
+                "Outlook and Apple Calendar. Default window: one year back to two years ahead.",
+                "parameters": [
+                    *_window_params(),
+                    _param("IfNoneMatch"),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The VCALENDAR",
+                        "headers": {"ETag": {"$ref": "#/components/headers/CalendarETag"}},
+                        "content": {"text/calendar": {"schema": {"type": "string"}}},
+                    },
+                    "304": {
+                        "description": "Not modified: no event changed since that ETag",
+                        "headers": {"ETag": {"$ref": "#/components/headers/CalendarETag"}},
+                    },
+                    **_NOT_FOUND,
+                    **_READ_ERRORS,
+                },
+            },
+        },
+        "/api/events/{department_id}/import": {
+            "parameters": [dept],
+            "post": {
+                "operationId": "importEvents",
+                "tags": ["calendar"],
+                "summary": "Create, update or delete events from an iCalendar file",
+                "description": "Each VEVENT is matched by UID; a second import of the same "
+                "file changes nothing. STATUS:CANCELLED deletes; recurring events are "
+                "rejected. Up to 10 MiB.",
+                "parameters": [
+                    {
+                        "name": "dry_run",
+                        "in": "query",
+                        "description": "Report what would change; write nothing",
+                        "schema": {"type": "boolean", "default": False},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"text/calendar": {"schema": {"type": "string"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "What the import did",
+                        "content": {_JSON: {"schema": _ref("ImportResult")}},
+                    },
+                    **_NOT_FOUND,
+                    **_ERRORS,
                 },
             },
         },
@@ -380,38 +532,43 @@ def _paths() -> dict[str, Any]:
                     "The new event",
                     {"event_date": "2024-01-25", "title": "테스트 이벤트", "time": "오후 3:00"},
                 ),
-                "responses": {"201": _created("Event"), **_NOT_FOUND, **_ERRORS},
+                "parameters": [_param("IdempotencyKey")],
+                "responses": {
+                    "201": _created("Event"),
+                    **_NOT_FOUND,
+                    "409": {"$ref": "#/components/responses/Conflict"},
+                    **_ERRORS,
+                },
             },
             "get": {
                 "operationId": "listEvents",
                 "tags": ["events"],
                 "summary": "List events by date, then start time (untimed first), then title",
+                "description": "A multi-day event is listed in every window it overlaps. "
+                "The ETag is the department calendar's: with If-None-Match it gives 304 "
+                "without reading any event.",
                 "parameters": [
+                    *_window_params(),
                     {
-                        "name": "from",
+                        "name": "q",
                         "in": "query",
-                        "description": "First date, inclusive (after to: an empty list)",
-                        "schema": {"type": "string", "format": "date"},
-                    },
-                    {
-                        "name": "to",
-                        "in": "query",
-                        "description": "Last date, inclusive",
-                        "schema": {"type": "string", "format": "date"},
-                    },
-                    {
-                        "name": "month",
-                        "in": "query",
-                        "description": "YYYY-MM; with from/to, the dates in both",
-                        "schema": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                        "description": "Only events whose title, description or location "
+                        "contains this text (Latin letters in any case)",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
                     },
                     _param("Limit"),
                     _param("Cursor"),
+                    _param("IfNoneMatch"),
                 ],
                 "responses": {
                     "200": {
                         "description": "A page",
+                        "headers": {"ETag": {"$ref": "#/components/headers/CalendarETag"}},
                         "content": {_JSON: {"schema": _ref("EventList")}},
+                    },
+                    "304": {
+                        "description": "Not modified: no event changed since that ETag",
+                        "headers": {"ETag": {"$ref": "#/components/headers/CalendarETag"}},
                     },
                     **_NOT_FOUND,
                     **_READ_ERRORS,
@@ -485,7 +642,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Department Calendar API",
-            "version": "1.0.0",
+            "version": "1.1.0",
             "description": (
                 "Departments and their calendar events, stored in Amazon DynamoDB. "
                 "Errors are RFC 9457 application/problem+json. Every response carries "
@@ -496,6 +653,7 @@ def document() -> dict[str, Any]:
         "tags": [
             {"name": "departments"},
             {"name": "events"},
+            {"name": "calendar"},
             {"name": "service"},
         ],
         "paths": _paths(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 from backend.api.inputs import not_modified
 from backend.domain import Department, Event
@@ -22,7 +22,7 @@ def department_json(department: Department) -> dict[str, Any]:
 
 
 def event_json(event: Event) -> dict[str, Any]:
-    return dict(vars(event))
+    return dict(vars(event))  # v1's fields, then end_date, end_time and location
 
 
 def resource_response(
@@ -40,5 +40,30 @@ def resource_response(
     return response
 
 
-def list_response(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
-    return jsonify({"items": items, "next_cursor": next_cursor})
+def calendar_etag(calendar_version: int) -> str:
+    """The ETag of every list and feed of a department: its calendar's version, weak
+    because each list shows a different part of the same calendar."""
+    return f'W/"calendar-{calendar_version}"'
+
+
+def calendar_not_modified(calendar_version: int) -> bool:
+    """Whether a list's ``If-None-Match`` already holds the calendar's current ETag."""
+    tags = request.if_none_match
+    return bool(tags) and (tags.star_tag or tags.contains_weak(f"calendar-{calendar_version}"))
+
+
+def list_response(
+    items: list[dict[str, Any]],
+    next_cursor: str | None,
+    *,
+    calendar_version: int | None = None,
+    not_modified: bool = False,
+) -> Response:
+    response = (
+        Response(status=304)
+        if not_modified
+        else jsonify({"items": items, "next_cursor": next_cursor})
+    )
+    if calendar_version is not None:
+        response.headers["ETag"] = calendar_etag(calendar_version)
+    return response

@@ -9,19 +9,21 @@ through ``Storage``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, WaiterError
 
 from backend.domain import Event
-from backend.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
+from backend.errors import Conflict, PreconditionFailed, StorageUnavailable
 from backend.storage import usage
 from backend.storage.batch import BatchIO
-from backend.storage.departments import DepartmentRepository, _VersionMoved
-from backend.storage.dynamo import error_code, translated_errors
-from backend.storage.events import DateWindow, EventRepository, SortKey
+from backend.storage.departments import DepartmentRepository, _Contended, _VersionMoved
+from backend.storage.dynamo import busy, error_code, translated_errors
+from backend.storage.events import DateWindow, EventRepository, SortKey, _EventMoved, new_event
+from backend.storage.idempotency import IdempotencyRecords
 from backend.storage.mailings import MailingRepository
 from backend.storage.schema import DEPARTMENTS, EVENTS, TableSchema
 from backend.storage.versioning import IfMatch, write_attempts
@@ -29,9 +31,21 @@ from backend.storage.versioning import IfMatch, write_attempts
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-__all__ = ["DateWindow", "SortKey", "Storage", "TableProblem"]
+__all__ = ["CascadeResult", "DateWindow", "SortKey", "Storage", "TableProblem"]
 
 logger = logging.getLogger(__name__)
+
+# What one DELETE ?cascade=true may do: its events go in transactions of 99 (with the
+# department's count, the 100th item), at most this many per request.
+CASCADE_BUDGET = 990
+_CASCADE_STEP = 99
+_INDEX_LAG_TRIES = 5
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    deleted: int  # events deleted by this call
+    remaining: int  # events left; the department itself is deleted only when none are
 
 
 @dataclass(frozen=True)
@@ -52,8 +66,9 @@ class Storage:
         self._client = client
         usage.instrument(client)
         self.departments = DepartmentRepository(client, departments_table)
-        self.events = EventRepository(client, events_table)
-        self.mailings = MailingRepository(client, departments_table)
+        self.events = EventRepository(client, events_table, departments_table)
+        self.mailings = MailingRepository(client, events_table)
+        self.idempotency = IdempotencyRecords(client, events_table)
 
     def tables(self) -> list[tuple[TableSchema, str]]:
         return [(DEPARTMENTS, self.departments.table), (EVENTS, self.events.table)]
@@ -115,10 +130,18 @@ class Storage:
 
     # -- departments --------------------------------------------------------------------
 
-    def delete_department(self, department_id: str, if_match: IfMatch | None, cascade: bool) -> int:
+    def delete_department(
+        self,
+        department_id: str,
+        if_match: IfMatch | None,
+        cascade: bool,
+        *,
+        budget: int = CASCADE_BUDGET,
+    ) -> CascadeResult:
         """Delete a department; refuse while it has events unless ``cascade``.
 
-        Returns the number of events deleted with it.
+        A cascade deletes at most ``budget`` events per call; when more remain, the
+        department is kept and the result says how many, for the caller to repeat.
         """
         deleted = 0
         for _ in write_attempts():
@@ -126,8 +149,11 @@ class Storage:
             if if_match is not None and not if_match.allows(current.version):
                 raise PreconditionFailed(current.version)
             if cascade:
-                deleted += self.events.delete_all(department_id)
-            elif self.events.has_any(department_id):
+                gone, remaining = self._delete_events(department_id, budget - deleted)
+                deleted += gone
+                if remaining:
+                    return CascadeResult(deleted, remaining)
+            elif self._has_events(department_id):
                 raise Conflict(
                     f"department {current.name!r} still has events; delete them first "
                     "or repeat with ?cascade=true",
@@ -135,39 +161,66 @@ class Storage:
                 )
             try:
                 self.departments.delete(current)
-            except _VersionMoved:
-                if if_match is not None:
-                    raise PreconditionFailed(self.departments.get(department_id).version) from None
+            except (_VersionMoved, _Contended):
+                continue  # re-read: a new version (If-Match), or an event added meanwhile
+            return CascadeResult(deleted, 0)
+        raise busy("delete department")
+
+    def _has_events(self, department_id: str) -> bool:
+        state = self.events.calendar_state(department_id)
+        if state.counted:
+            return state.event_count > 0
+        # Written before counting: only the index can tell, and it may lag.
+        return self.events.has_any(department_id)
+
+    def _delete_events(self, department_id: str, budget: int) -> tuple[int, int]:
+        """Delete up to ``budget`` events in transactions of up to 99; (deleted, remaining)."""
+        deleted, idle = 0, 0
+        while deleted < budget:
+            state = self.events.calendar_state(department_id)
+            if state.counted and state.event_count <= 0:
+                return deleted, 0
+            batch = self.events.some_of(department_id, min(_CASCADE_STEP, budget - deleted))
+            if not batch:
+                if not state.counted:
+                    return deleted, 0
+                # The count says events remain that the index does not show yet.
+                idle += 1
+                if idle > _INDEX_LAG_TRIES:
+                    raise StorageUnavailable(
+                        "the department's newest events are not indexed yet; retry shortly",
+                        retry_after=1,
+                    )
+                time.sleep(0.1 * idle)
                 continue
-            return deleted
-        raise Conflict("the department changed too often to delete it", code="busy")
+            try:
+                self.events.remove(batch)
+            except _EventMoved:
+                # The index showed an event that changed or went: read them as they are.
+                found = [self.events.find(department_id, e.id) for e in batch]
+                batch = [e for e in found if e is not None]
+                if not batch:
+                    continue
+                try:
+                    self.events.remove(batch)
+                except _EventMoved:
+                    continue
+            deleted += len(batch)
+        state = self.events.calendar_state(department_id)
+        if state.counted:
+            return deleted, max(state.event_count, 0)
+        return deleted, int(self.events.has_any(department_id))
 
     # -- events -------------------------------------------------------------------------
 
-    def create_event(
-        self,
-        department_id: str,
-        *,
-        event_date: str,
-        title: str,
-        time_text: str | None,
-        description: str | None,
-    ) -> Event:
-        if not self.departments.exists(department_id):
-            raise NotFound("department", department_id)
-        return self.events.create(
-            department_id,
-            event_date=event_date,
-            title=title,
-            time_text=time_text,
-            description=description,
-        )
+    def create_event(self, department_id: str, fields: Mapping[str, Any]) -> Event:
+        """A new event from a client's fields; ``Invalid`` or ``NotFound`` when it cannot be."""
+        return self.events.create(new_event(department_id, fields))
 
-    def list_events(
-        self, department_id: str, window: DateWindow, after: SortKey | None, limit: int
-    ) -> tuple[list[Event], bool]:
-        """A page of a department's events; 404 only costs a read when the page is empty."""
-        page, more = self.events.list_page(department_id, window, after, limit)
-        if not page and not self.departments.exists(department_id):
-            raise NotFound("department", department_id)
-        return page, more
+    def calendar_version(self, department_id: str) -> int:
+        """Changes whenever an event of the department changes; ``NotFound`` if none."""
+        return self.events.calendar_state(department_id).calendar_version
+
+    def sweep(self) -> int:
+        """Remove expired bookkeeping (report markers, quotas, idempotency records)."""
+        return self.mailings.sweep()

@@ -2,14 +2,15 @@
 
 A GSI cannot enforce uniqueness and DynamoDB has no sequences, so some facts live in items
 of their own: the claim on a department name, the report's sent-markers and its daily
-quota counter. Their ids start with ``#``, which no resource id may (the API never makes
-one, and the migration refuses legacy ids that do), so one rule tells them apart
-everywhere: an id starting with ``#`` is never a resource. Every department read refuses
-such ids and every department listing leaves them out.
+quota counter, the records of idempotent requests. Their ids start with ``#``, which no
+resource id may (the API never makes one, and the migration refuses legacy ids that do),
+so one rule tells them apart everywhere: an id starting with ``#`` is never a resource.
+Every department read refuses such ids and every department listing leaves them out.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 BOOKKEEPING_PREFIX = "#"
@@ -30,3 +31,34 @@ def name_claim(name: str, department_id: str) -> dict[str, Any]:
     It has no ``name`` attribute, so it never appears in ``name-index``.
     """
     return {"id": claim_id(name), "department_id": department_id, "kind": "name-claim"}
+
+
+# Bookkeeping that expires (report markers, the daily quota, idempotency records) lives in
+# the events table under a partition of its own, where no listing of departments or events
+# ever reads it. Its ``event_date`` is its expiry day, so it sits in department-date-index
+# in expiry order, and ``sweep`` finds what has expired with one Query.
+EXPIRING_PARTITION = "#bookkeeping"
+
+
+def expiring_key(ident: str) -> dict[str, Any]:
+    return {"id": ident, "department_id": EXPIRING_PARTITION}
+
+
+def expiry_attributes(expires_at: datetime) -> dict[str, Any]:
+    """What makes an item expire at ``expires_at``: its epoch seconds and its expiry day.
+
+    ``expires_at`` is also the attribute to give DynamoDB's TTL, where an administrator
+    enables it; readers treat an expired item as absent either way.
+    """
+    return {
+        "expires_at": int(expires_at.timestamp()),
+        "event_date": expires_at.astimezone(UTC).date().isoformat(),
+    }
+
+
+def utc_datetime() -> datetime:
+    return datetime.now(UTC)
+
+
+def later(days: float) -> datetime:
+    return utc_datetime() + timedelta(days=days)

@@ -19,15 +19,18 @@ from backend.storage.bookkeeping import (
     name_claim,
 )
 from backend.storage.dynamo import (
+    busy,
+    cancelled_by,
     error_code,
     from_item,
+    is_contention,
     pages,
     to_item,
     to_value,
     translated_errors,
 )
 from backend.storage.schema import NAME_INDEX
-from backend.storage.versioning import IfMatch, usable_key, write_attempts
+from backend.storage.versioning import IfMatch, usable_key, version_condition, write_attempts
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -168,7 +171,8 @@ class DepartmentRepository:
         put_department: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table,
-                "Item": to_item(_record(department)),
+                # A new department counts its events from the start (see storage.events).
+                "Item": to_item(_record(department) | {"event_count": 0, "calendar_version": 0}),
                 "ConditionExpression": "attribute_not_exists(id)",
             }
         }
@@ -182,6 +186,7 @@ class DepartmentRepository:
         if_match: IfMatch | None,
     ) -> Department:
         """Apply ``changes`` (name, description, notify_emails) if ``if_match`` allows it."""
+        contended = False
         for _ in write_attempts():
             current = self.get(department_id)
             if if_match is not None and not if_match.allows(current.version):
@@ -199,41 +204,66 @@ class DepartmentRepository:
                     )
                 else:
                     self._conditional_update(update)
+            except _Contended:
+                contended = True
+                continue  # a transaction was writing the item: try again as it was
             except _VersionMoved:
+                if self._already_holds(updated):
+                    return updated  # our own write, whose response was lost and retried
                 if if_match is not None:
                     raise PreconditionFailed(self.get(department_id).version) from None
+                contended = False
                 continue  # someone else wrote in between: re-read and apply again
             return updated
+        if contended:
+            raise busy("update department")
         raise Conflict("the department changed too often to apply this update", code="busy")
+
+    def _already_holds(self, updated: Department) -> bool:
+        try:
+            return self.get(updated.id) == updated
+        except NotFound:
+            return False
 
     def _conditional_update(self, update: Any) -> None:
         try:
             with translated_errors("update department"):
                 self._client.update_item(**update)
         except ClientError as exc:
+            if is_contention(exc):
+                raise _Contended from exc
             if error_code(exc) == "ConditionalCheckFailedException":
                 raise _VersionMoved from exc
             raise
 
     def delete(self, current: Department) -> None:
-        """Delete ``current`` and its name claim, provided it is still at that version."""
+        """Delete ``current`` and its name claim, provided it is still at that version and
+        holds no event (its strongly consistent count; see ``storage.events``)."""
         items: list[TransactWriteItemTypeDef] = [
             {
                 "Delete": {
                     "TableName": self.table,
                     "Key": {"id": to_value(current.id)},
-                    "ConditionExpression": "#version = :version",
+                    "ConditionExpression": f"({version_condition(current.version)}) AND "
+                    "(attribute_not_exists(event_count) OR event_count = :zero)",
                     "ExpressionAttributeNames": {"#version": "version"},
-                    "ExpressionAttributeValues": {":version": to_value(current.version)},
+                    "ExpressionAttributeValues": {
+                        ":expected": to_value(current.version),
+                        ":zero": to_value(0),
+                    },
                 }
             },
             {"Delete": self._release_claim(current.name, current.id)},
         ]
         try:
             with translated_errors("delete department"):
-                self._client.transact_write_items(TransactItems=items)
+                self._client.transact_write_items(
+                    TransactItems=items, ClientRequestToken=str(uuid.uuid4())
+                )
         except ClientError as exc:
-            if _cancelled_by(exc, 0):
+            if is_contention(exc):
+                raise _Contended from exc
+            if cancelled_by(exc, 0):
                 raise _VersionMoved from exc
             raise
 
@@ -253,6 +283,7 @@ class DepartmentRepository:
         a name is only ever refused because a live department holds it.
         """
         stale_owner: str | None = None
+        token = str(uuid.uuid4())  # a retry of a lost response is answered, not re-applied
         for _ in write_attempts():
             claim_condition = "attribute_not_exists(id) OR department_id = :me"
             values = {":me": to_value(department_id)}
@@ -274,11 +305,14 @@ class DepartmentRepository:
                 items.append({"Delete": self._release_claim(old_name, department_id)})
             try:
                 with translated_errors("write department"):
-                    self._client.transact_write_items(TransactItems=items)
+                    self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
             except ClientError as exc:
-                if _cancelled_by(exc, 0):
+                if is_contention(exc):
+                    continue
+                token = str(uuid.uuid4())  # the next attempt is a different request
+                if cancelled_by(exc, 0):
                     raise _VersionMoved from exc
-                if not _cancelled_by(exc, 1):
+                if not cancelled_by(exc, 1):
                     raise
                 owner = self._claim_owner(name)
                 if owner is None or self._holds_name(owner, name):
@@ -287,7 +321,7 @@ class DepartmentRepository:
                 logger.info("taking over the stale name claim on %r from %s", name, owner)
                 continue
             return
-        raise _name_taken(name)
+        raise busy("write department")
 
     def _release_claim(self, name: str, department_id: str) -> Any:
         return {
@@ -328,16 +362,12 @@ class _VersionMoved(Exception):
     """The department's version changed between our read and our conditional write."""
 
 
+class _Contended(Exception):
+    """A transaction held the item, or the table throttled: the same write may succeed."""
+
+
 def _name_taken(name: str) -> Conflict:
     return Conflict(f"a department named {name!r} already exists", code="name-taken")
-
-
-def _cancelled_by(exc: ClientError, index: int) -> bool:
-    """Whether a cancelled transaction failed the condition of its item number ``index``."""
-    if error_code(exc) != "TransactionCanceledException":
-        return False
-    reasons = exc.response.get("CancellationReasons") or []
-    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
 
 
 def _record(department: Department) -> dict[str, Any]:
@@ -360,7 +390,7 @@ def _versioned_update(table: str, version: int, updated: Department) -> Any:
         ":name": to_value(updated.name),
         ":now": to_value(updated.updated_at),
         ":next": to_value(updated.version),
-        ":version": to_value(version),
+        ":expected": to_value(version),
     }
     removes = []
     optional = {"description": updated.description, "notify_emails": list(updated.notify_emails)}
@@ -378,7 +408,7 @@ def _versioned_update(table: str, version: int, updated: Department) -> Any:
         "TableName": table,
         "Key": {"id": to_value(updated.id)},
         "UpdateExpression": expression,
-        "ConditionExpression": "#version = :version",
+        "ConditionExpression": version_condition(version),
         "ExpressionAttributeNames": {
             "#name": "name",
             "#version": "version",

@@ -133,6 +133,50 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+# Why a transaction was cancelled when no condition failed: another transaction touched
+# one of its items, or the table throttled it. The SDK retries none of these.
+_CONTENTION_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+
+
+def cancellation_reasons(exc: ClientError) -> list[str]:
+    reasons = exc.response.get("CancellationReasons") or []
+    return [str(r.get("Code") or "None") for r in reasons]
+
+
+def cancelled_by(exc: ClientError, index: int) -> bool:
+    """Whether a cancelled transaction failed the condition of its item number ``index``."""
+    if error_code(exc) != "TransactionCanceledException":
+        return False
+    reasons = cancellation_reasons(exc)
+    return len(reasons) > index and reasons[index] == "ConditionalCheckFailed"
+
+
+def is_contention(exc: ClientError) -> bool:
+    """A write that lost a race or was throttled, not refused: worth retrying as it was.
+
+    On AWS, overlapping transactions cancel with ``TransactionConflict``, a plain write to
+    an item inside a running transaction fails with ``TransactionConflictException``, and a
+    throttled transaction is cancelled with throttling reasons.
+    """
+    code = error_code(exc)
+    if code == "TransactionConflictException":
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    reasons = set(cancellation_reasons(exc))
+    return "ConditionalCheckFailed" not in reasons and bool(reasons & _CONTENTION_REASONS)
+
+
+def busy(what: str) -> StorageUnavailable:
+    """The answer when contention outlasts our retries: 503, try again in a moment."""
+    logger.warning("DynamoDB contention outlasted the retries of %s", what)
+    return StorageUnavailable(
+        "the table is busy with concurrent writes; retry shortly", retry_after=1
+    )
+
+
 @contextmanager
 def translated_errors(what: str) -> Iterator[None]:
     """Turn botocore failures that are not the caller's fault into ``StorageUnavailable``.

@@ -1,32 +1,51 @@
-"""The ``events`` table: calendar events keyed by (id, department_id)."""
+"""The ``events`` table: calendar events keyed by (id, department_id).
+
+Every event write is one transaction with an update of its department's item, which
+carries the department's strongly consistent ``event_count`` and its ``calendar_version``:
+
+- the department must exist for the event to be written (a condition on the department
+  item, not on an index), so no event outlives its department under any interleaving;
+- ``event_count`` lets a department be deleted only when it holds no event, without
+  trusting an eventually consistent index;
+- ``calendar_version`` changes with every event change: it is the ETag of every list of
+  the department, answered with one small read and no Query.
+
+Departments written before counting existed carry no ``event_count``; their events are
+written without touching a count (the condition says so), and the migration counts them.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from backend.domain import Event, utc_now
 from backend.errors import Conflict, NotFound, PreconditionFailed
+from backend.fields import MAX_EVENT_DAYS, event_times
+from backend.storage.bookkeeping import is_bookkeeping_id
 from backend.storage.dynamo import (
-    error_code,
+    busy,
+    cancelled_by,
     from_item,
+    is_contention,
     pages,
     to_item,
     to_value,
     translated_errors,
 )
 from backend.storage.schema import DEPARTMENT_DATE_INDEX
-from backend.storage.versioning import IfMatch, usable_key, write_attempts
+from backend.storage.versioning import IfMatch, usable_key, version_condition, write_attempts
 from backend.timetext import parse_start_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +54,8 @@ SortKey = tuple[str, str, str, str]
 # Extra rows read past a page so that the page's last date is usually complete in one
 # Query: DynamoDB orders only by date, and the rest of the order is applied here.
 _READ_AHEAD = 32
-_BATCH_WRITE_MAX = 25
+# Fields a client writes; the rest (start_time, timestamps, version) are derived.
+EVENT_FIELDS = ("event_date", "title", "time", "description", "end_date", "end_time", "location")
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,15 @@ class DateWindow:
         return DateWindow(max(starts) if starts else None, min(ends) if ends else None)
 
 
+@dataclass(frozen=True)
+class CalendarState:
+    """What a department's item says of its events (one strongly consistent read)."""
+
+    counted: bool  # written since counting began (or counted by the migration)
+    event_count: int
+    calendar_version: int
+
+
 def event_from_item(item: Mapping[str, Any]) -> Event:
     data = from_item(item)
     time_text = None if data.get("time") is None else str(data["time"])
@@ -70,11 +99,18 @@ def event_from_item(item: Mapping[str, Any]) -> Event:
         start_time=str(data["start_time"])
         if data.get("start_time")
         else parse_start_time(time_text),
-        description=None if data.get("description") is None else str(data["description"]),
+        description=_text(data.get("description")),
         created_at=created,
         updated_at=str(data.get("updated_at") or created),
         version=int(data.get("version", 1)),
+        end_date=_text(data.get("end_date")),
+        end_time=_text(data.get("end_time")),
+        location=_text(data.get("location")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def event_record(event: Event) -> dict[str, Any]:
@@ -87,19 +123,73 @@ def event_record(event: Event) -> dict[str, Any]:
         "time": event.time,
         "start_time": event.start_time,
         "description": event.description,
+        "end_date": event.end_date,
+        "end_time": event.end_time,
+        "location": event.location,
         "created_at": event.created_at,
         "updated_at": event.updated_at,
         "version": event.version,
     }
 
 
+def new_event(
+    department_id: str, fields: Mapping[str, Any], *, event_id: str | None = None
+) -> Event:
+    """An event at version 1 from a client's fields (already validated one by one).
+
+    Raises ``Invalid`` when the fields break a rule between them (end before start).
+    """
+    start, end = event_times(
+        fields["event_date"],
+        fields.get("end_date"),
+        fields.get("time"),
+        fields.get("end_time"),
+        end_time_sent="end_time" in fields,
+    )
+    now = utc_now()
+    return Event(
+        id=event_id or str(uuid.uuid4()),
+        department_id=department_id,
+        event_date=fields["event_date"],
+        title=fields["title"],
+        time=fields.get("time"),
+        start_time=start,
+        description=fields.get("description"),
+        created_at=now,
+        updated_at=now,
+        version=1,
+        end_date=fields.get("end_date"),
+        end_time=end,
+        location=fields.get("location"),
+    )
+
+
+def changed_event(current: Event, changes: Mapping[str, Any]) -> Event:
+    """``current`` with a client's ``changes`` applied and its times derived again."""
+    merged = replace(current, **{k: v for k, v in changes.items() if k in EVENT_FIELDS})
+    end_time_sent = "end_time" in changes or (
+        "time" not in changes and current.end_time is not None
+    )
+    start, end = event_times(
+        merged.event_date,
+        merged.end_date,
+        merged.time,
+        merged.end_time,
+        end_time_sent=end_time_sent,
+    )
+    return replace(merged, start_time=start, end_time=end)
+
+
 class EventRepository:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, departments_table: str) -> None:
         self._client = client
         self.table = table
+        self._departments = departments_table
 
     def _key(self, department_id: str, event_id: str) -> dict[str, Any]:
-        if not (usable_key(event_id) and usable_key(department_id)):
+        if not (usable_key(event_id) and usable_key(department_id)) or is_bookkeeping_id(
+            department_id
+        ):
             raise NotFound("event", event_id)
         return {"id": to_value(event_id), "department_id": to_value(department_id)}
 
@@ -112,104 +202,224 @@ class EventRepository:
             raise NotFound("event", event_id)
         return event_from_item(response["Item"])
 
-    def create(
-        self,
-        department_id: str,
-        *,
-        event_date: str,
-        title: str,
-        time_text: str | None,
-        description: str | None,
-    ) -> Event:
-        now = utc_now()
-        event = Event(
-            id=str(uuid.uuid4()),
-            department_id=department_id,
-            event_date=event_date,
-            title=title,
-            time=time_text,
-            start_time=parse_start_time(time_text),
-            description=description,
-            created_at=now,
-            updated_at=now,
-            version=1,
+    def find(self, department_id: str, event_id: str) -> Event | None:
+        try:
+            return self.get(department_id, event_id)
+        except NotFound:
+            return None
+
+    # -- the department's item -----------------------------------------------------------
+
+    def calendar_state(self, department_id: str) -> CalendarState:
+        """The department's count and calendar version, or ``NotFound``."""
+        if not usable_key(department_id) or is_bookkeeping_id(department_id):
+            raise NotFound("department", department_id)
+        with translated_errors("read department calendar"):
+            response = self._client.get_item(
+                TableName=self._departments,
+                Key={"id": to_value(department_id)},
+                ConsistentRead=True,
+                ProjectionExpression="id, event_count, calendar_version",
+            )
+        item = response.get("Item")
+        if item is None:
+            raise NotFound("department", department_id)
+        data = from_item(item)
+        return CalendarState(
+            counted="event_count" in data,
+            event_count=int(data.get("event_count", 0)),
+            calendar_version=int(data.get("calendar_version", 0)),
         )
-        # No attribute_not_exists condition: the id is a fresh uuid4 (a collision is a
-        # 2**-122 event), and an unconditional put is the cheapest write DynamoDB has.
-        with translated_errors("create event"):
-            self._client.put_item(TableName=self.table, Item=to_item(event_record(event)))
+
+    def _touch_department(
+        self, department_id: str, counted: bool, delta: int
+    ) -> TransactWriteItemTypeDef:
+        """The department half of an event write: it must exist, and its counters move.
+
+        The condition on ``event_count`` keeps a count exact: an uncounted department's
+        count is never started by a write that cannot know the events before it.
+        """
+        names = {"#count": "event_count"}
+        values: dict[str, Any] = {":one": to_value(1)}
+        expression = "ADD calendar_version :one"
+        if counted:
+            condition = "attribute_exists(id) AND attribute_exists(#count)"
+            if delta:
+                expression += ", #count :delta"
+                values[":delta"] = to_value(delta)
+        else:
+            condition = "attribute_exists(id) AND attribute_not_exists(#count)"
+        return {
+            "Update": {
+                "TableName": self._departments,
+                "Key": {"id": to_value(department_id)},
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _transact(
+        self,
+        what: str,
+        department_id: str,
+        build: Callable[[CalendarState], list[TransactWriteItemTypeDef]],
+        on_condition: Callable[[ClientError], None],
+    ) -> None:
+        """Run a transaction that includes the department's item (always item 0).
+
+        Retries what no condition caused (conflicting transactions, throttling) with
+        jittered backoff; a failed department condition is re-read: a department that is
+        gone is ``NotFound``, one whose counting changed is simply tried again.
+        """
+        token = str(uuid.uuid4())  # the same logical write across retries: idempotent
+        for _ in write_attempts():
+            state = self.calendar_state(department_id)
+            try:
+                with translated_errors(what):
+                    self._client.transact_write_items(
+                        TransactItems=build(state), ClientRequestToken=token
+                    )
+            except ClientError as exc:
+                if is_contention(exc):
+                    continue
+                if cancelled_by(exc, 0):
+                    token = str(uuid.uuid4())
+                    continue  # the next calendar_state() says whether it still exists
+                on_condition(exc)
+                raise
+            return
+        raise busy(what)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create(self, event: Event) -> Event:
+        """Write a new event (its id must be free) and count it on its department."""
+        put: TransactWriteItemTypeDef = {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(event_record(event)),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
+
+        def refuse(exc: ClientError) -> None:
+            if cancelled_by(exc, 1):
+                raise Conflict(f"event {event.id!r} already exists", code="busy") from exc
+
+        self._transact(
+            "create event",
+            event.department_id,
+            lambda state: [self._touch_department(event.department_id, state.counted, 1), put],
+            refuse,
+        )
         return event
 
     def update(
         self,
         department_id: str,
         event_id: str,
-        changes: Mapping[str, str | None],
+        changes: Mapping[str, Any],
         if_match: IfMatch | None,
     ) -> Event:
-        """Apply ``changes`` (event_date, title, time, description) under ``if_match``."""
+        """Apply a client's ``changes`` under ``if_match``."""
         for _ in write_attempts():
             current = self.get(department_id, event_id)
             if if_match is not None and not if_match.allows(current.version):
                 raise PreconditionFailed(current.version)
-            merged = event_record(current) | dict(changes)
-            merged["start_time"] = parse_start_time(merged["time"])
-            if all(merged[k] == v for k, v in event_record(current).items()):
+            wanted = changed_event(current, changes)
+            if wanted == current:
                 return current
-            merged["updated_at"] = utc_now()
-            merged["version"] = current.version + 1
+            updated = replace(wanted, updated_at=utc_now(), version=current.version + 1)
             try:
-                with translated_errors("update event"):
-                    response = self._client.update_item(
-                        **_update_request(
-                            self.table, self._key(department_id, event_id), current.version, merged
-                        ),
-                        ReturnValues="ALL_NEW",
-                    )
-            except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
+                self.replace(current, updated)
+            except _EventMoved:
                 if if_match is not None:
                     raise PreconditionFailed(self.get(department_id, event_id).version) from None
                 continue
-            return event_from_item(response["Attributes"])
+            return updated
         raise Conflict("the event changed too often to apply this update", code="busy")
 
-    def delete(self, department_id: str, event_id: str, if_match: IfMatch | None) -> None:
-        if if_match is not None and if_match.versions == frozenset():
-            # No tag in If-Match can be a version: nothing matches, but 404 still wins.
-            raise PreconditionFailed(self.get(department_id, event_id).version)
-        condition = "attribute_exists(id)"
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        if if_match is not None and if_match.versions is not None:
-            placeholders = []
-            for n, version in enumerate(sorted(if_match.versions)):
-                values[f":v{n}"] = to_value(version)
-                placeholders.append(f":v{n}")
-            condition += f" AND #version IN ({', '.join(placeholders)})"
-            names["#version"] = "version"
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": self._key(department_id, event_id),
-            "ConditionExpression": condition,
-            # On failure DynamoDB hands back the item, which tells 404 from 412 without
-            # a second read.
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-        if names:
-            params["ExpressionAttributeNames"] = names
-            params["ExpressionAttributeValues"] = values
+    def replace(self, current: Event, updated: Event) -> None:
+        """Write ``updated`` over ``current``, provided it is still at its version.
+
+        If the item is found already holding ``updated`` (our own write, whose response
+        was lost and retried), that is success.
+        """
+        update = _update_request(
+            self.table, self._key(current.department_id, current.id), current.version, updated
+        )
+
+        def moved(exc: ClientError) -> None:
+            if cancelled_by(exc, 1):
+                if self.find(current.department_id, current.id) == updated:
+                    return
+                raise _EventMoved from exc
+
         try:
-            with translated_errors("delete event"):
-                self._client.delete_item(**params)
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            old: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
-            if not old:
-                raise NotFound("event", event_id) from None
-            raise PreconditionFailed(event_from_item(old).version) from None
+            self._transact(
+                "update event",
+                current.department_id,
+                lambda state: [
+                    self._touch_department(current.department_id, state.counted, 0),
+                    {"Update": update},
+                ],
+                moved,
+            )
+        except ClientError:
+            if self.find(current.department_id, current.id) == updated:
+                return
+            raise
+
+    def delete(self, department_id: str, event_id: str, if_match: IfMatch | None) -> None:
+        for _ in write_attempts():
+            current = self.get(department_id, event_id)
+            if if_match is not None and not if_match.allows(current.version):
+                raise PreconditionFailed(current.version)
+            try:
+                self.remove([current])
+            except _EventMoved:
+                if self.find(department_id, event_id) is None:
+                    return  # deleted meanwhile, perhaps by our own retried request
+                if if_match is not None:
+                    raise PreconditionFailed(self.get(department_id, event_id).version) from None
+                continue
+            return
+        raise Conflict("the event changed too often to delete it", code="busy")
+
+    def remove(self, events: list[Event]) -> None:
+        """Delete ``events`` of one department (at most 99) at their versions, uncounting
+        them in the same transaction; ``_EventMoved`` when one of them changed or went."""
+        department_id = events[0].department_id
+        deletes: list[TransactWriteItemTypeDef] = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": self._key(department_id, event.id),
+                    "ConditionExpression": version_condition(event.version),
+                    "ExpressionAttributeNames": {"#version": "version"},
+                    "ExpressionAttributeValues": {":expected": to_value(event.version)},
+                }
+            }
+            for event in events
+        ]
+
+        def moved(exc: ClientError) -> None:
+            if any(cancelled_by(exc, n + 1) for n in range(len(events))):
+                raise _EventMoved from exc
+
+        self._transact(
+            "delete events",
+            department_id,
+            lambda state: [
+                self._touch_department(department_id, state.counted, -len(events)),
+                *deletes,
+            ],
+            moved,
+        )
+
+    # -- reads ---------------------------------------------------------------------------
 
     def list_page(
         self,
@@ -217,46 +427,56 @@ class EventRepository:
         window: DateWindow,
         after: SortKey | None,
         limit: int,
+        matches: Callable[[Event], bool] | None = None,
     ) -> tuple[list[Event], bool]:
         """One page of a department's events in calendar order, and whether more follow.
 
         A single Query on ``department-date-index`` (never a Scan) reads the window in
-        date order; the finer order (start time, title) is applied here. A page ends
-        only where a date is complete, so it reads a little ahead and, in the rare case
-        that one date holds more events than that, carries on until the date ends.
+        date order, reaching back ``MAX_EVENT_DAYS`` before it for the multi-day events
+        that started earlier and overlap it; the finer order (start time, title) and
+        ``matches`` (a search) are applied here. A page ends only where a date is
+        complete, so it reads a little ahead and carries on until the date ends.
         """
         if not usable_key(department_id) or window.empty:
             return [], False
-        start = window.start
-        if after is not None and (start is None or after[0] > start):
-            start = after[0]
+        reach = window.start
+        if reach is not None:
+            first = date.fromisoformat(reach)
+            earliest = date.fromordinal(max(first.toordinal() - MAX_EVENT_DAYS, 1))
+            reach = earliest.isoformat()
+        if after is not None and (reach is None or after[0] > reach):
+            reach = after[0]
         condition = "department_id = :d"
         values: dict[str, Any] = {":d": to_value(department_id)}
-        if start is not None and window.end is not None:
+        if reach is not None and window.end is not None:
             condition += " AND event_date BETWEEN :from AND :to"
-            values |= {":from": to_value(start), ":to": to_value(window.end)}
-        elif start is not None:
+            values |= {":from": to_value(reach), ":to": to_value(window.end)}
+        elif reach is not None:
             condition += " AND event_date >= :from"
-            values[":from"] = to_value(start)
+            values[":from"] = to_value(reach)
         elif window.end is not None:
             condition += " AND event_date <= :to"
             values[":to"] = to_value(window.end)
-        params: dict[str, Any] = {
+        params = {
             "TableName": self.table,
             "IndexName": DEPARTMENT_DATE_INDEX,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
             "Limit": limit + _READ_AHEAD,
         }
+
+        def wanted(event: Event) -> bool:
+            return (
+                (after is None or event.sort_key > after)
+                and (window.start is None or event.last_date >= window.start)
+                and (matches is None or matches(event))
+            )
+
         rows: list[Event] = []
         with translated_errors("list events"):
             for response in pages(self._client.query, params):
                 items = response.get("Items", [])
-                rows.extend(
-                    event
-                    for event in map(event_from_item, items)
-                    if after is None or event.sort_key > after
-                )
+                rows.extend(event for event in map(event_from_item, items) if wanted(event))
                 if "LastEvaluatedKey" not in response:
                     break
                 # More follow, so only dates before the last one read are known complete.
@@ -269,85 +489,56 @@ class EventRepository:
         rows.sort(key=lambda e: e.sort_key)
         return rows[:limit], len(rows) > limit
 
-    def has_any(self, department_id: str) -> bool:
-        with translated_errors("check events"):
+    def all_in(
+        self, department_id: str, window: DateWindow, page_size: int = 200
+    ) -> Iterator[Event]:
+        """Every event of the department overlapping ``window``, in calendar order."""
+        after: SortKey | None = None
+        while True:
+            page, more = self.list_page(department_id, window, after, page_size)
+            yield from page
+            if not more or not page:
+                return
+            after = page[-1].sort_key
+
+    def some_of(self, department_id: str, limit: int) -> list[Event]:
+        """Up to ``limit`` events of a department, through the index (it may lag)."""
+        with translated_errors("list events to delete"):
             response = self._client.query(
                 TableName=self.table,
                 IndexName=DEPARTMENT_DATE_INDEX,
                 KeyConditionExpression="department_id = :d",
                 ExpressionAttributeValues={":d": to_value(department_id)},
-                ProjectionExpression="id",
-                Limit=1,
+                Limit=limit,
             )
-        return bool(response.get("Items"))
+        return [event_from_item(i) for i in response.get("Items", [])][:limit]
 
-    def delete_all(self, department_id: str) -> int:
-        """Delete every event of a department; returns how many were deleted.
-
-        The index is eventually consistent, so this repeats until a query finds none.
-        """
-        deleted = 0
-        while True:
-            keys = self._keys_of(department_id)
-            if not keys:
-                return deleted
-            for start in range(0, len(keys), _BATCH_WRITE_MAX):
-                chunk = keys[start : start + _BATCH_WRITE_MAX]
-                self._batch_delete(chunk)
-                deleted += len(chunk)
-
-    def _keys_of(self, department_id: str) -> list[dict[str, Any]]:
-        params = {
-            "TableName": self.table,
-            "IndexName": DEPARTMENT_DATE_INDEX,
-            "KeyConditionExpression": "department_id = :d",
-            "ExpressionAttributeValues": {":d": to_value(department_id)},
-            "ProjectionExpression": "id, department_id",
-        }
-        with translated_errors("list event keys"):
-            return [
-                key for page in pages(self._client.query, params) for key in page.get("Items", [])
-            ]
-
-    def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
-        requests: Any = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys]}
-        delay = 0.05
-        while requests:
-            with translated_errors("delete events"):
-                response = self._client.batch_write_item(RequestItems=requests)
-            requests = response.get("UnprocessedItems") or {}
-            if requests:
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+    def has_any(self, department_id: str) -> bool:
+        return bool(self.some_of(department_id, 1))
 
 
-def _update_request(
-    table: str, key: dict[str, Any], version: int, merged: Mapping[str, Any]
-) -> dict[str, Any]:
+class _EventMoved(Exception):
+    """The event's version changed (or it went) between our read and our write."""
+
+
+def _update_request(table: str, key: dict[str, Any], version: int, updated: Event) -> Any:
+    record = event_record(updated)
     sets, removes = [], []
     names = {"#version": "version"}
     values: dict[str, Any] = {":expected": to_value(version)}
-    for field in (
-        "event_date",
-        "title",
-        "time",
-        "start_time",
-        "description",
-        "updated_at",
-        "version",
-    ):
+    for field in (*EVENT_FIELDS, "start_time", "updated_at", "version", "created_at"):
         names[f"#{field}"] = field
-        if merged.get(field) is None:
+        if record.get(field) is None:
             removes.append(f"#{field}")
         else:
             sets.append(f"#{field} = :{field}")
-            values[f":{field}"] = to_value(merged[field])
+            values[f":{field}"] = to_value(record[field])
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     return {
         "TableName": table,
         "Key": key,
         "UpdateExpression": expression,
-        "ConditionExpression": "#version = :expected",
+        "ConditionExpression": version_condition(version),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }

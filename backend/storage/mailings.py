@@ -4,24 +4,28 @@ Safe to deliver twice: before a department's report for a date is sent, a marker
 (``#mail-sent#<date>#<department id>``) is claimed with a conditional write, so a repeated
 schedule delivery finds it and sends nothing. The day's sending limit is a counter item
 (``#mail-quota#<date>``) raised atomically before each message, so that concurrent runs
-together never pass it. Both are bookkeeping items (see ``bookkeeping``): never resources.
+together never pass it. Both are expiring bookkeeping items (see ``expiring``).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from backend.errors import QuotaReached
-from backend.storage.dynamo import error_code, to_value, translated_errors
+from backend.storage.bookkeeping import expiry_attributes, later
+from backend.storage.dynamo import error_code, to_item, to_value, translated_errors
+from backend.storage.expiring import ExpiringItems
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 SENT_PREFIX = "#mail-sent#"
 QUOTA_PREFIX = "#mail-quota#"
+MARKER_DAYS = 40  # a repeated delivery comes within hours; a month is plenty
+QUOTA_DAYS = 2
 
 
 class MailingRepository:
@@ -30,30 +34,28 @@ class MailingRepository:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self.table = table
+        self._items = ExpiringItems(client, table)
 
     @staticmethod
-    def _marker(day: date, department_id: str) -> dict[str, Any]:
-        return {"id": to_value(f"{SENT_PREFIX}{day.isoformat()}#{department_id}")}
+    def marker_id(day: date, department_id: str) -> str:
+        return f"{SENT_PREFIX}{day.isoformat()}#{department_id}"
 
     @staticmethod
-    def _quota(day: date) -> dict[str, Any]:
-        return {"id": to_value(f"{QUOTA_PREFIX}{day.isoformat()}")}
+    def quota_id(day: date) -> str:
+        return f"{QUOTA_PREFIX}{day.isoformat()}"
 
     def already_sent(self, day: date, department_id: str) -> bool:
-        with translated_errors("read report marker"):
-            response = self._client.get_item(
-                TableName=self.table, Key=self._marker(day, department_id), ConsistentRead=True
-            )
-        return "Item" in response
+        return self._items.get(self.marker_id(day, department_id)) is not None
 
     def claim(self, day: date, department_id: str) -> bool:
         """Take the marker for this department and date; False when another run holds it."""
+        ident = self.marker_id(day, department_id)
+        item = {"status": "sending", "owner": department_id} | expiry_attributes(later(MARKER_DAYS))
         try:
             with translated_errors("claim report marker"):
                 self._client.put_item(
                     TableName=self.table,
-                    Item=self._marker(day, department_id)
-                    | {"status": to_value("sending"), "department_id": to_value(department_id)},
+                    Item=self._items.key(ident) | to_item(item),
                     ConditionExpression="attribute_not_exists(id)",
                 )
         except ClientError as exc:
@@ -64,13 +66,15 @@ class MailingRepository:
 
     def unclaim(self, day: date, department_id: str) -> None:
         with translated_errors("release report marker"):
-            self._client.delete_item(TableName=self.table, Key=self._marker(day, department_id))
+            self._client.delete_item(
+                TableName=self.table, Key=self._items.key(self.marker_id(day, department_id))
+            )
 
     def mark_sent(self, day: date, department_id: str, message_id: str) -> None:
         with translated_errors("mark report sent"):
             self._client.update_item(
                 TableName=self.table,
-                Key=self._marker(day, department_id),
+                Key=self._items.key(self.marker_id(day, department_id)),
                 UpdateExpression="SET #status = :sent, message_id = :message",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
@@ -83,18 +87,22 @@ class MailingRepository:
         """Count ``count`` messages against the day's ``limit``, or raise QuotaReached."""
         if count > limit:
             raise QuotaReached(f"{count} recipients exceed the daily limit of {limit}")
+        expiry = expiry_attributes(later(QUOTA_DAYS))
         try:
             with translated_errors("reserve e-mail quota"):
                 self._client.update_item(
                     TableName=self.table,
-                    Key=self._quota(day),
-                    UpdateExpression="ADD sent :count",
+                    Key=self._items.key(self.quota_id(day)),
+                    UpdateExpression="ADD sent :count SET expires_at = :expires, "
+                    "event_date = if_not_exists(event_date, :day)",
                     # The condition and the increment are one atomic step: two runs
                     # reserving at once can never pass the limit together.
                     ConditionExpression="attribute_not_exists(sent) OR sent <= :room",
                     ExpressionAttributeValues={
                         ":count": to_value(count),
                         ":room": to_value(limit - count),
+                        ":expires": to_value(expiry["expires_at"]),
+                        ":day": to_value(expiry["event_date"]),
                     },
                 )
         except ClientError as exc:
@@ -108,7 +116,10 @@ class MailingRepository:
         with translated_errors("release e-mail quota"):
             self._client.update_item(
                 TableName=self.table,
-                Key=self._quota(day),
+                Key=self._items.key(self.quota_id(day)),
                 UpdateExpression="ADD sent :minus",
                 ExpressionAttributeValues={":minus": to_value(-count)},
             )
+
+    def sweep(self) -> int:
+        return self._items.sweep()

@@ -1,0 +1,168 @@
+"""Reading an iCalendar file (Google Calendar, Outlook, Apple or this service) as events.
+
+Each ``VEVENT`` becomes the fields of one event and the id it maps to, or the reason it
+cannot be imported. Times are converted to the calendar time zone: a date is an all-day
+event, a floating time is taken as wall-clock time there, a zoned or UTC time is converted.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from backend.errors import BadRequest, FieldError, Invalid
+from backend.fields import EVENT, MAX_EVENT_DAYS, FieldProblem
+from backend.ics.feed import TIME_TEXT
+
+# Ids for events from other calendars: uuid5 of their UID, so a second import of the same
+# file finds the events the first one made.
+ICS_NAMESPACE = uuid.UUID("0b9f1c43-52a5-4d57-8f0e-6a0d1ef5c2a4")
+_CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(;[^:]*)?:", re.ASCII)
+_RECURRENCE = ("RRULE", "RDATE", "RECURRENCE-ID", "EXRULE")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One VEVENT: where it starts in the file, its UID, and what to do with it."""
+
+    line: int
+    uid: str
+    event_id: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    cancelled: bool = False
+    reason: str | None = None  # set when it cannot be imported
+
+
+def event_id_for(uid: str, domain: str) -> str:
+    """Our own UIDs (``<id>@<domain>``) map back to their ids; others to a derived id."""
+    local, at, host = uid.rpartition("@")
+    if at and host == domain and local and not local.startswith("#"):
+        return local
+    return str(uuid.uuid5(ICS_NAMESPACE, uid))
+
+
+def _check_lines(text: str) -> list[int]:
+    """The line number of each ``BEGIN:VEVENT``; BadRequest naming the first bad line."""
+    starts = []
+    lines = text.splitlines()
+    first = next((n for n, line in enumerate(lines, 1) if line.strip()), None)
+    if first is None:
+        raise BadRequest("the body is empty; send an iCalendar file (BEGIN:VCALENDAR ...)")
+    if lines[first - 1].strip().upper() != "BEGIN:VCALENDAR":
+        raise BadRequest(f"line {first}: an iCalendar file starts with BEGIN:VCALENDAR")
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line[0] in " \t":
+            continue  # blank, or the continuation of a folded line
+        if not _CONTENT_LINE.match(line):
+            raise BadRequest(
+                f"line {number}: not an iCalendar content line (NAME:value): {line[:60]!r}",
+                [FieldError("body", f"line {number} is not iCalendar")],
+            )
+        if line.strip().upper() == "BEGIN:VEVENT":
+            starts.append(number)
+    return starts
+
+
+def parse(body: bytes, timezone: str, domain: str) -> list[Entry]:
+    """Every VEVENT of ``body``; ``BadRequest`` when it is not iCalendar at all."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the body is not UTF-8 text (byte {exc.start})") from None
+    starts = _check_lines(text)
+    try:
+        calendars = icalendar.Calendar.from_ical(text, multiple=True)
+    except ValueError as exc:
+        raise BadRequest(f"the body is not valid iCalendar: {exc}") from None
+    components = [c for cal in calendars for c in cal.walk("VEVENT")]
+    zone = ZoneInfo(timezone)
+    return [
+        _entry(component, line, zone, domain)
+        for component, line in zip(components, starts, strict=False)
+    ]
+
+
+def _entry(component: Any, line: int, zone: ZoneInfo, domain: str) -> Entry:
+    uid = str(component.get("UID") or "").strip()
+    if not uid:
+        return Entry(line, "", reason="it has no UID")
+    event_id = event_id_for(uid, domain)
+    if str(component.get("STATUS") or "").upper() == "CANCELLED":
+        return Entry(line, uid, event_id, cancelled=True)
+    recurring = [name for name in _RECURRENCE if name in component]
+    if recurring:
+        return Entry(
+            line, uid, event_id, reason=f"recurring events are not supported yet ({recurring[0]})"
+        )
+    try:
+        fields = _fields(component, zone)
+    except (FieldProblem, ValueError) as exc:
+        return Entry(line, uid, event_id, reason=str(exc))
+    except Invalid as exc:
+        return Entry(line, uid, event_id, reason=str(exc))
+    return Entry(line, uid, event_id, fields)
+
+
+def _local(value: Any, zone: ZoneInfo) -> date | datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=zone)  # floating: wall-clock time in our zone
+        return value.astimezone(zone)
+    if isinstance(value, date):
+        return value
+    raise ValueError(f"DTSTART/DTEND is not a date or a date-time: {value!r}")
+
+
+def _fields(component: Any, zone: ZoneInfo) -> dict[str, Any]:
+    if component.get("DTSTART") is None:
+        raise ValueError("it has no DTSTART")
+    start = _local(component.decoded("DTSTART"), zone)
+    end: date | datetime | None = None
+    if component.get("DTEND") is not None:
+        end = _local(component.decoded("DTEND"), zone)
+    elif component.get("DURATION") is not None:
+        end = start + component.decoded("DURATION")
+    title = str(component.get("SUMMARY") or "").strip()
+    if not title:
+        raise ValueError("it has no SUMMARY (the title)")
+    fields: dict[str, Any] = {
+        "title": EVENT.field("title").clean(title),
+        "description": _optional(component, "DESCRIPTION"),
+        "location": EVENT.field("location").clean(_optional(component, "LOCATION")),
+    }
+    if isinstance(start, datetime):
+        first = start.date()
+        last = end.date() if isinstance(end, datetime) else first
+        if isinstance(end, datetime) and end.time() == datetime.min.time() and last > first:
+            last -= timedelta(days=1)  # ends at midnight: the day before is its last
+        start_text = start.strftime("%H:%M")
+        end_time = end.strftime("%H:%M") if isinstance(end, datetime) and end > start else None
+        given = component.get(TIME_TEXT)
+        fields["time"] = str(given) if given is not None else start_text
+        fields["end_time"] = end_time if end_time != start_text or last != first else None
+        if fields["end_time"] == "00:00" and last != first:
+            fields["end_time"] = None
+    else:
+        first = start
+        last = (end - timedelta(days=1)) if isinstance(end, date) and end > start else first
+        given = component.get(TIME_TEXT)
+        fields["time"] = str(given) if given is not None else None
+    if (last - first).days > MAX_EVENT_DAYS:
+        raise ValueError(f"it lasts more than {MAX_EVENT_DAYS + 1} days")
+    fields["event_date"] = first.isoformat()
+    fields["end_date"] = last.isoformat() if last != first else None
+    for name in ("description", "time"):
+        if fields.get(name) is not None:
+            fields[name] = EVENT.field(name).clean(fields[name])
+    return fields
+
+
+def _optional(component: Any, name: str) -> str | None:
+    value = component.get(name)
+    return None if value is None else str(value)

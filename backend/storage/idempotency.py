@@ -1,0 +1,152 @@
+"""Records of idempotent creates: a retried POST with the same ``Idempotency-Key`` gets the
+first answer again instead of creating twice.
+
+A record is claimed before the create runs (``pending``), then holds the response
+(``done``); it expires 24 hours after the first request (see ``expiring``). The claim is a
+conditional put, so of two requests racing with one key exactly one runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from backend.storage.bookkeeping import expiry_attributes, later, utc_datetime
+from backend.storage.dynamo import error_code, to_item, to_value, translated_errors
+from backend.storage.expiring import ExpiringItems
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+PREFIX = "#idempotency#"
+KEEP_HOURS = 24
+# A pending record older than this belongs to a request that died (a killed worker); a new
+# request with the key may take it over rather than be refused for a day.
+STALE_PENDING_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: Any
+    location: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of claiming a key: run the request (``token`` set), or answer from a
+    record that holds a response, is still running, or was made for another body."""
+
+    token: str | None = None
+    response: StoredResponse | None = None
+    in_progress: bool = False
+    other_body: bool = False
+
+
+def fingerprint(scope: str, body: Any) -> str:
+    """What makes two requests "the same": the route and the JSON body, canonicalised."""
+    text = json.dumps([scope, body], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class IdempotencyRecords:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self.table = table
+        self._items = ExpiringItems(client, table)
+
+    @staticmethod
+    def _ident(scope: str, key: str) -> str:
+        digest = hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
+        return PREFIX + digest
+
+    def claim(self, scope: str, key: str, request: str) -> Claim:
+        """Claim ``key`` for a request with fingerprint ``request`` under ``scope``."""
+        ident = self._ident(scope, key)
+        token = uuid.uuid4().hex
+        now = int(utc_datetime().timestamp())
+        item = {
+            "status": "pending",
+            "request": request,
+            "token": token,
+            "started_at": now,
+        } | expiry_attributes(later(KEEP_HOURS / 24))
+        try:
+            with translated_errors("claim idempotency key"):
+                self._client.put_item(
+                    TableName=self.table,
+                    Item=self._items.key(ident) | to_item(item),
+                    # Free, expired, or left pending by a request that died.
+                    ConditionExpression="attribute_not_exists(id) OR expires_at <= :now OR "
+                    "(#status = :pending AND started_at < :stale)",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":now": to_value(now),
+                        ":pending": to_value("pending"),
+                        ":stale": to_value(now - STALE_PENDING_SECONDS),
+                    },
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return self._existing(ident, request)
+        return Claim(token=token)
+
+    def _existing(self, ident: str, request: str) -> Claim:
+        record = self._items.get(ident)
+        if record is None:  # expired between our write and this read: a rare race
+            return Claim(in_progress=True)
+        if record.get("request") != request:
+            return Claim(other_body=True)
+        if record.get("status") != "done":
+            return Claim(in_progress=True)
+        return Claim(
+            response=StoredResponse(
+                int(record["response_status"]),
+                json.loads(str(record["response_body"])),
+                record.get("response_location"),
+            )
+        )
+
+    def complete(self, scope: str, key: str, token: str, response: StoredResponse) -> None:
+        """Keep ``response`` as the answer to every repeat of the key."""
+        with translated_errors("store idempotent response"):
+            self._client.update_item(
+                TableName=self.table,
+                Key=self._items.key(self._ident(scope, key)),
+                UpdateExpression="SET #status = :done, response_status = :status, "
+                "response_body = :body"
+                + (", response_location = :location" if response.location else ""),
+                ConditionExpression="#token = :token",
+                ExpressionAttributeNames={"#status": "status", "#token": "token"},
+                ExpressionAttributeValues={
+                    ":done": to_value("done"),
+                    ":status": to_value(response.status),
+                    ":body": to_value(json.dumps(response.body, ensure_ascii=False)),
+                    ":token": to_value(token),
+                }
+                | ({":location": to_value(response.location)} if response.location else {}),
+            )
+
+    def release(self, scope: str, key: str, token: str) -> None:
+        """Forget a claim whose request failed, so that the client can retry with the key."""
+        try:
+            with translated_errors("release idempotency key"):
+                self._client.delete_item(
+                    TableName=self.table,
+                    Key=self._items.key(self._ident(scope, key)),
+                    ConditionExpression="#token = :token",
+                    ExpressionAttributeNames={"#token": "token"},
+                    ExpressionAttributeValues={":token": to_value(token)},
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def sweep(self) -> int:
+        return self._items.sweep()
