@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from backend.errors import Rejected
-from backend.fields import DEPARTMENT, EVENT, Text, json_kind
+from backend.errors import Invalid, Rejected
+from backend.fields import DEPARTMENT, EVENT, Text, event_times, json_kind
 from backend.storage.bookkeeping import BOOKKEEPING_PREFIX, is_bookkeeping_id
 from backend.timetext import parse_start_time
 
@@ -26,9 +26,25 @@ LEGACY_NAMESPACE = uuid.UUID("5b0d7f8e-3c51-4c1e-9a53-2f0f6b7c2d11")
 
 # Attributes the product maintains itself. A legacy field of the same name is kept under
 # "legacy_<name>" rather than silently replaced.
-SYSTEM_FIELDS = frozenset({"created_at", "updated_at", "version", "start_time"})
+SYSTEM_FIELDS = frozenset(
+    {"created_at", "updated_at", "version", "start_time", "event_count", "calendar_version"}
+)
 DEPARTMENT_FIELDS = frozenset({"id", "name", "description"})
-EVENT_FIELDS = frozenset({"id", "department_id", "event_date", "title", "time", "description"})
+EVENT_FIELDS = frozenset(
+    {
+        "id",
+        "department_id",
+        "event_date",
+        "title",
+        "time",
+        "description",
+        "end_date",
+        "end_time",
+        "location",
+    }
+)
+# Read from the time text (or given): not part of what a record "says" for comparisons.
+DERIVED_FIELDS = frozenset({"end_time"})
 
 _LEGACY_DATE = re.compile(r"\s*(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*\.?\s*")
 _MAX_ITEM_BYTES = 350_000  # DynamoDB's limit is 400 KB per item; keep a margin
@@ -57,7 +73,9 @@ def content_digest(attributes: dict[str, Any]) -> bytes:
     An item read back from DynamoDB and the record it came from give the same digest,
     so "already present" means the same content whatever the timestamps and version.
     """
-    content = {k: v for k, v in attributes.items() if k not in SYSTEM_FIELDS}
+    content = {
+        k: v for k, v in attributes.items() if k not in SYSTEM_FIELDS and k not in DERIVED_FIELDS
+    }
     text = json.dumps(_canonical(content), sort_keys=True, ensure_ascii=False)
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
@@ -207,18 +225,33 @@ def event_item(record: Any, department_id: str, event_date: Any, now: str) -> It
         raw_time = str(raw_time)  # a number typed as a time keeps its text form
     time_text = _text({"time": raw_time}, EVENT.text("time"), required=False)
     description = _text(record, EVENT.text("description"), required=False)
+    location = _text(record, EVENT.text("location"), required=False) or None
+    end_date = None if record.get("end_date") in (None, "") else normalise_date(record["end_date"])
+    given_end = record.get("end_time")
+    end_time = None
+    if given_end not in (None, ""):
+        end_time = parse_start_time(str(given_end))  # "15:00", "오후 3시": read as a time
+        if end_time is None:
+            raise Rejected(f"end_time {given_end!r} is not a time of day")
+    try:
+        start, end = event_times(
+            day, end_date, time_text, end_time, end_time_sent=end_time is not None
+        )
+    except Invalid as exc:
+        raise Rejected(str(exc)) from None
     attributes: dict[str, Any] = {"department_id": department_id, "event_date": day, "title": title}
-    if time_text is not None:
-        attributes["time"] = time_text
-    if description is not None:
-        attributes["description"] = description
+    optional = {"time": time_text, "description": description, "location": location}
+    attributes |= {k: v for k, v in optional.items() if v is not None}
+    if end_date is not None:
+        attributes["end_date"] = end_date
     attributes |= _extras(record, EVENT_FIELDS | {"created_at"})
     ident = legacy_id(record.get("id")) or _derived_id("event", attributes)
     attributes["id"] = ident
     created = timestamp(record.get("created_at"), now, attributes)
-    start = parse_start_time(time_text)
     if start is not None:
         attributes["start_time"] = start
+    if end is not None:
+        attributes["end_time"] = end
     return _finish("event", ident, department_id, attributes, created)
 
 

@@ -73,6 +73,9 @@ class Migration:
             verified: bool | None = None
             problems: list[str] = []
             if not options.dry_run:
+                with ledger.timed("counting"):
+                    # Batches write events without their departments' counts: set them.
+                    self.storage.count_events(eligible)
                 with ledger.timed("verification"):
                     problems = Verification(self.storage, io, ledger, options, events).run(eligible)
                 verified = not problems

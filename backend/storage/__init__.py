@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -220,6 +220,34 @@ class Storage:
     def calendar_version(self, department_id: str) -> int:
         """Changes whenever an event of the department changes; ``NotFound`` if none."""
         return self.events.calendar_state(department_id).calendar_version
+
+    def count_events(self, department_ids: Iterable[str]) -> dict[str, int]:
+        """Give each department its exact event count, for items written without one (by
+        the migration's batches, the first app or the console); returns the counts.
+
+        One strongly consistent Scan of the events table counts every department; each
+        count is then written on condition that the department's calendar did not change
+        meanwhile, and a department whose calendar did is counted again on its own.
+        """
+        wanted = [d for d in department_ids if self.departments.exists(d)]
+        before = {d: self.events.calendar_state(d) for d in wanted}
+        counts = self.events.count_by_department(set(wanted))
+        for department_id in wanted:
+            state = before[department_id]
+            for _ in write_attempts():
+                if state.counted and state.event_count == counts[department_id]:
+                    break  # already right: a rerun changes nothing
+                if self.events.set_count(
+                    department_id, counts[department_id], state.calendar_version
+                ):
+                    break
+                state = self.events.calendar_state(department_id)
+                counts[department_id] = self.events.count_by_department({department_id})[
+                    department_id
+                ]
+            else:
+                raise busy("count events")
+        return {d: counts[d] for d in wanted}
 
     def sweep(self) -> int:
         """Remove expired bookkeeping (report markers, quotas, idempotency records)."""

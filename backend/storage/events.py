@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -32,6 +33,7 @@ from backend.storage.bookkeeping import is_bookkeeping_id
 from backend.storage.dynamo import (
     busy,
     cancelled_by,
+    error_code,
     from_item,
     is_contention,
     pages,
@@ -512,6 +514,51 @@ class EventRepository:
                 Limit=limit,
             )
         return [event_from_item(i) for i in response.get("Items", [])][:limit]
+
+    def count_by_department(self, department_ids: set[str]) -> Counter[str]:
+        """How many events each department has: a strongly consistent Scan (billed for the
+        whole table; for the migration's one-off count, never for a request)."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "ConsistentRead": True,
+            "ProjectionExpression": "department_id",
+        }
+        if len(department_ids) == 1:
+            params["FilterExpression"] = "department_id = :d"
+            params["ExpressionAttributeValues"] = {":d": to_value(next(iter(department_ids)))}
+        counts: Counter[str] = Counter(dict.fromkeys(department_ids, 0))
+        with translated_errors("count events"):
+            for page in pages(self._client.scan, params):
+                for item in page.get("Items", []):
+                    department = str(item["department_id"].get("S", ""))
+                    if department in department_ids:
+                        counts[department] += 1
+        return counts
+
+    def set_count(self, department_id: str, count: int, calendar_version: int) -> bool:
+        """Write a department's count unless its calendar changed since ``calendar_version``
+        (then False); the calendar's version moves on, as the events it counts arrived."""
+        condition = "calendar_version = :seen"
+        if calendar_version == 0:
+            condition = f"({condition} OR attribute_not_exists(calendar_version))"
+        try:
+            with translated_errors("set event count"):
+                self._client.update_item(
+                    TableName=self._departments,
+                    Key={"id": to_value(department_id)},
+                    UpdateExpression="SET event_count = :count, calendar_version = :next",
+                    ConditionExpression=f"attribute_exists(id) AND {condition}",
+                    ExpressionAttributeValues={
+                        ":count": to_value(count),
+                        ":seen": to_value(calendar_version),
+                        ":next": to_value(calendar_version + 1),
+                    },
+                )
+        except ClientError as exc:
+            if is_contention(exc) or error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def has_any(self, department_id: str) -> bool:
         return bool(self.some_of(department_id, 1))
