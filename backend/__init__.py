@@ -11,7 +11,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from backend import observability
-from backend.api import departments, events, security, service
+from backend.api import departments, events, page, security, service
 from backend.api.cursors import CursorCodec
 from backend.api.problems import register_error_handlers
 from backend.api.resources import CURSORS_KEY, STORAGE_KEY
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.register_blueprint(departments.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(service.bp)
+    app.register_blueprint(page.bp)
     register_error_handlers(app)
     return app
 
