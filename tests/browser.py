@@ -7,6 +7,7 @@ the command that installs it: it is never a reason to skip them.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shutil
@@ -25,13 +26,16 @@ from selenium.common.exceptions import NoAlertPresentException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.alert import Alert
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from backend import create_app
 from backend.config import Mode, Settings
-from backend.connection import connect
+from backend.migration.cli import main as migrate
+from backend.storage import Storage
+from backend.storage.dynamo import make_client
 from tests.conftest import TEST_SECRET
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -123,11 +127,28 @@ def site_settings(engine_url: str, folder: Path, **overrides: Any) -> Settings:
 @contextmanager
 def serve_site(settings: Settings) -> Iterator[Site]:
     """Fresh tables, the app over them, served on loopback for the browser."""
-    storage, _target = connect(settings, max_pool_connections=20)
+    client = make_client(
+        region=settings.region,
+        endpoint_url=settings.endpoint_url,
+        access_key="local",
+        secret_key="local",
+        max_pool_connections=20,
+    )
+    storage = Storage(client, settings.departments_table, settings.events_table)
     storage.create_tables()
     app = create_app(settings, storage)
     with live_server(app) as url:
         yield Site(app, url)
+
+
+@contextmanager
+def sample_site(engine_url: str, folder: Path) -> Iterator[Site]:
+    """A site whose tables hold the sample legacy data, moved in by the migration's main."""
+    settings = site_settings(engine_url, folder)
+    with serve_site(settings) as served:
+        out = io.StringIO()
+        assert migrate([], settings=settings, out=out) == 0, out.getvalue()
+        yield served
 
 
 @contextmanager
@@ -242,3 +263,69 @@ def screenshot(driver: Browser, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+# -- acting as a user, and checking through the API -------------------------------------
+
+
+def new_department(api: FlaskClient, name: str | None = None) -> dict[str, Any]:
+    response = api.post(
+        "/api/departments", json={"name": name or f"테스트팀 {uuid.uuid4().hex[:8]}"}
+    )
+    assert response.status_code == 201, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def new_event(api: FlaskClient, department_id: str, **fields: Any) -> dict[str, Any]:
+    response = api.post(f"/api/events/{department_id}", json=fields)
+    assert response.status_code == 201, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def listed(api: FlaskClient, department_id: str) -> list[dict[str, Any]]:
+    response = api.get(f"/api/events/{department_id}")
+    assert response.status_code == 200
+    items: list[dict[str, Any]] = response.get_json()["items"]
+    return items
+
+
+def type_into(driver: Browser, element_id: str, text: str) -> None:
+    field = driver.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(text)
+
+
+def click(driver: Browser, css: str) -> None:
+    driver.find_element(By.CSS_SELECTOR, css).click()
+
+
+def status_text(driver: Browser) -> str:
+    return driver.find_element(By.ID, "status").text
+
+
+def focused(driver: Browser) -> WebElement:
+    return driver.switch_to.active_element
+
+
+def tab_to(driver: Browser, reached: Callable[[Browser], bool], presses: int = 40) -> None:
+    """Press Tab until ``reached`` holds, as someone without a mouse would."""
+    for _ in range(presses):
+        if reached(driver):
+            return
+        focused(driver).send_keys(Keys.TAB)
+    assert reached(driver), f"Tab did not get there in {presses} presses"
+
+
+def open_event(driver: Browser, title: str) -> None:
+    element = wait_for(driver, lambda d: event_element(d, title), f"the event {title!r}")
+    element.click()
+    visible_dialog(driver, "event-dialog")
+
+
+def save_and_wait(driver: Browser, dialog_id: str = "event-dialog") -> None:
+    before = loaded_count(driver)
+    click(driver, f"#{dialog_id} button[type=submit]")
+    wait_closed(driver, dialog_id)
+    wait_loaded(driver, before)

@@ -7,38 +7,46 @@ migrated once, through the migration's ``main``.
 
 from __future__ import annotations
 
-import io
+import gzip
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.remote.webelement import WebElement
 
-from backend.migration.cli import main as migrate
 from tests.browser import (
     ARTIFACTS,
     Browser,
     Site,
     alert,
     chromium,
+    click,
     console,
     csp_violations,
     event_element,
     events_on,
+    focused,
+    listed,
     loaded_count,
+    new_department,
+    new_event,
+    open_event,
     open_page,
+    sample_site,
+    save_and_wait,
     screenshot,
     serve_site,
     shown,
     site_settings,
+    status_text,
+    tab_to,
+    type_into,
     visible_dialog,
     wait_closed,
     wait_for,
@@ -54,10 +62,7 @@ TOKEN = "page-test-token-0123456789"
 
 @pytest.fixture(scope="module")
 def site(engine_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    settings = site_settings(engine_url, tmp_path_factory.mktemp("page"))
-    with serve_site(settings) as served:
-        out = io.StringIO()
-        assert migrate([], settings=settings, out=out) == 0, out.getvalue()
+    with sample_site(engine_url, tmp_path_factory.mktemp("page")) as served:
         yield served
 
 
@@ -71,69 +76,6 @@ def browser() -> Iterator[Browser]:
 def driver(browser: Browser) -> Browser:
     console(browser)  # start each test with an empty console
     return browser
-
-
-def new_department(api: FlaskClient, name: str | None = None) -> dict[str, Any]:
-    response = api.post(
-        "/api/departments", json={"name": name or f"테스트팀 {uuid.uuid4().hex[:8]}"}
-    )
-    assert response.status_code == 201, response.get_json()
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
-def new_event(api: FlaskClient, department_id: str, **fields: Any) -> dict[str, Any]:
-    response = api.post(f"/api/events/{department_id}", json=fields)
-    assert response.status_code == 201, response.get_json()
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
-def listed(api: FlaskClient, department_id: str) -> list[dict[str, Any]]:
-    response = api.get(f"/api/events/{department_id}")
-    assert response.status_code == 200
-    items: list[dict[str, Any]] = response.get_json()["items"]
-    return items
-
-
-def type_into(driver: Browser, element_id: str, text: str) -> None:
-    field = driver.find_element(By.ID, element_id)
-    field.clear()
-    field.send_keys(text)
-
-
-def click(driver: Browser, css: str) -> None:
-    driver.find_element(By.CSS_SELECTOR, css).click()
-
-
-def status_text(driver: Browser) -> str:
-    return driver.find_element(By.ID, "status").text
-
-
-def focused(driver: Browser) -> WebElement:
-    return driver.switch_to.active_element
-
-
-def tab_to(driver: Browser, reached: Callable[[Browser], bool], presses: int = 40) -> None:
-    """Press Tab until ``reached`` holds, as someone without a mouse would."""
-    for _ in range(presses):
-        if reached(driver):
-            return
-        focused(driver).send_keys(Keys.TAB)
-    assert reached(driver), f"Tab did not get there in {presses} presses"
-
-
-def open_event(driver: Browser, title: str) -> None:
-    element = wait_for(driver, lambda d: event_element(d, title), f"the event {title!r}")
-    element.click()
-    visible_dialog(driver, "event-dialog")
-
-
-def save_and_wait(driver: Browser, dialog_id: str = "event-dialog") -> None:
-    before = loaded_count(driver)
-    click(driver, f"#{dialog_id} button[type=submit]")
-    wait_closed(driver, dialog_id)
-    wait_loaded(driver, before)
 
 
 # -- the page as served ---------------------------------------------------------------------
@@ -162,6 +104,16 @@ def test_page_is_korean_first_and_english_when_the_browser_prefers_it(
     assert f'<html lang="{lang}">' in html
     assert label in html
     assert "Accept-Language" in response.headers["Vary"]
+
+
+def test_page_is_gzipped_for_browsers_that_accept_it(client: FlaskClient) -> None:
+    plain = client.get("/")
+    zipped = client.get("/", headers={"Accept-Encoding": "gzip, br"})
+
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data).decode().startswith("<!doctype html>")
+    assert len(zipped.data) < len(plain.data) / 2
+    assert "Accept-Encoding" in zipped.headers["Vary"]
 
 
 def test_page_has_a_strict_csp_with_a_fresh_nonce_and_no_inline_script(

