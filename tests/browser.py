@@ -22,7 +22,12 @@ from typing import Any, TypeVar
 from flask import Flask
 from flask.testing import FlaskClient
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.alert import Alert
 from selenium.webdriver.common.by import By
@@ -168,7 +173,12 @@ def live_server(app: Flask) -> Iterator[str]:
 def wait_for(driver: Browser, condition: Callable[[Browser], T | None], what: str) -> T:
     """``condition``'s first truthy value, or a failure that says what was awaited."""
     try:
-        found = WebDriverWait(driver, WAIT_SECONDS).until(condition)
+        # The page redraws as it goes: an element found a moment ago may be gone; look again.
+        found = WebDriverWait(
+            driver,
+            WAIT_SECONDS,
+            ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+        ).until(condition)
     except TimeoutException:
         screenshot(driver, "timeout")
         raise AssertionError(f"timed out waiting for {what}") from None

@@ -385,10 +385,17 @@ def test_departments_are_created_and_renamed_with_errors_beside_the_field(
     click(driver, "#department-dialog button[type=submit]")
     wait_closed(driver, "department-dialog")
 
-    selected = driver.find_element(By.CSS_SELECTOR, "#department option:checked")
-    assert selected.text == name
+    wait_for(
+        driver,
+        lambda d: d.find_element(By.CSS_SELECTOR, "#department option:checked").text == name,
+        "the new department, chosen",
+    )
     created = site.api.get("/api/departments", query_string={"name": name}).get_json()["items"]
-    assert f"department={created[0]['id']}" in driver.current_url
+    wait_for(
+        driver,
+        lambda d: f"department={created[0]['id']}" in d.current_url,
+        "the new department in the URL",
+    )
 
     click(driver, "#rename-department")
     visible_dialog(driver, "department-dialog")
