@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from backend.api import access_log, calendar, departments, docs, events, health, security
+from backend.api import (
+    access_log,
+    calendar,
+    departments,
+    docs,
+    events,
+    health,
+    page,
+    security,
+)
 from backend.api.context import CURSORS_KEY, SETTINGS_KEY, STORAGE_KEY
 from backend.api.cursors import CursorCodec
 from backend.api.json_provider import KoreanJSONProvider
@@ -50,5 +59,6 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(page.bp)
     register_error_handlers(app)
     return app

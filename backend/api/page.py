@@ -1,0 +1,134 @@
+"""``GET /``: the calendar page people use in a browser, and the assets it loads.
+
+The page is plain HTML, CSS and one script over the public API; FullCalendar is vendored
+under ``static/calendar/fullcalendar`` (``scripts/update-fullcalendar``), so nothing is
+built or fetched from elsewhere at run time and the page works offline.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import mimetypes
+import secrets
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, Response, render_template, request, url_for
+
+from backend.api.page_text import LANGUAGES, PAGE_TEXT
+from backend.errors import NotFound
+
+bp = Blueprint("page", __name__, template_folder="templates")
+
+ASSET_DIR = Path(__file__).resolve().parent / "static" / "calendar"
+# Versioned asset URLs (?v=<content hash>) never change meaning, so browsers keep them.
+IMMUTABLE = "public, max-age=31536000, immutable"
+# Worth compressing: text. Tiny files gain nothing from gzip's framing.
+_COMPRESSIBLE = ("text/", "application/javascript", "image/svg+xml", "application/json")
+_MIN_GZIP_BYTES = 512
+
+
+def content_security_policy(nonce: str) -> str:
+    """The page's policy: everything from this origin, no inline script at all.
+
+    FullCalendar 6 injects its stylesheet as one ``<style>`` element at run time, which it
+    marks with the nonce it reads from ``<meta name="csp-nonce">``; that element is the only
+    inline style allowed. Its other styling goes through the CSSOM, which CSP permits. That
+    stylesheet embeds its icon font (the prev/next arrows) as a ``data:`` URL, hence
+    ``font-src data:``; a font cannot run script.
+    """
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            f"style-src 'self' 'nonce-{nonce}'",
+            "img-src 'self'",
+            "font-src data:",
+            "connect-src 'self'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+@bp.get("/")
+def calendar_page() -> Response:
+    language = request.accept_languages.best_match(LANGUAGES, default=LANGUAGES[0])
+    nonce = secrets.token_urlsafe(18)
+    html = render_template(
+        "calendar.html",
+        lang=language,
+        text=PAGE_TEXT[language],
+        nonce=nonce,
+        asset=asset_url,
+    )
+    body = html.encode("utf-8")
+    response = Response(mimetype="text/html")
+    if _accepts_gzip():
+        # About 11 KiB of HTML and its text table become about 3.5 KiB.
+        body = gzip.compress(body, compresslevel=6)
+        response.headers["Content-Encoding"] = "gzip"
+    response.set_data(body)
+    response.headers["Content-Security-Policy"] = content_security_policy(nonce)
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.add("Accept-Language")
+    response.vary.add("Accept-Encoding")
+    return response
+
+
+def _accepts_gzip() -> bool:
+    return request.accept_encodings["gzip"] > 0
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    gzipped: bytes | None
+    mimetype: str
+    digest: str
+
+
+def asset_url(name: str) -> str:
+    return url_for("page.asset", filename=name, v=_assets()[name].digest)
+
+
+@cache
+def _assets() -> dict[str, Asset]:
+    """Every file under the asset folder, read once: a few hundred KiB, compressed once."""
+    found: dict[str, Asset] = {}
+    for path in sorted(ASSET_DIR.rglob("*")):
+        if not path.is_file() or path.name in {"LICENSE.md", "VERSION"}:
+            continue
+        body = path.read_bytes()
+        mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        compressible = mimetype.startswith(_COMPRESSIBLE) and len(body) >= _MIN_GZIP_BYTES
+        found[path.relative_to(ASSET_DIR).as_posix()] = Asset(
+            body=body,
+            gzipped=gzip.compress(body, compresslevel=9, mtime=0) if compressible else None,
+            mimetype=mimetype,
+            digest=hashlib.sha256(body).hexdigest()[:16],
+        )
+    return found
+
+
+@bp.get("/calendar/<path:filename>")
+def asset(filename: str) -> Response:
+    """A page asset, gzip-compressed when the browser accepts it, cached by content hash."""
+    found = _assets().get(filename)
+    if found is None:
+        raise NotFound("file", filename)
+    compressed = found.gzipped is not None and _accepts_gzip()
+    response = Response(found.gzipped if compressed else found.body, mimetype=found.mimetype)
+    if compressed:
+        response.headers["Content-Encoding"] = "gzip"
+    if found.gzipped is not None:
+        response.vary.add("Accept-Encoding")
+    # One tag per representation: the gzip and identity bodies differ byte for byte.
+    response.set_etag(f"{found.digest}-gz" if compressed else found.digest)
+    versioned = request.args.get("v") == found.digest
+    response.headers["Cache-Control"] = IMMUTABLE if versioned else "no-cache"
+    response.make_conditional(request)
+    return response

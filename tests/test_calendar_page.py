@@ -1,0 +1,567 @@
+"""The calendar page at ``/``: served by the app, used in headless Chromium over the API.
+
+One browser and one live server for the module; each test works in a department of its
+own, so the tests do not see each other's events. The sample data (개발팀, 마케팅팀) is
+migrated once, through the migration's ``main``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from tests.browser import (
+    ARTIFACTS,
+    Browser,
+    Site,
+    alert,
+    chromium,
+    click,
+    console,
+    csp_violations,
+    event_element,
+    events_on,
+    focused,
+    listed,
+    loaded_count,
+    new_department,
+    new_event,
+    open_event,
+    open_page,
+    sample_site,
+    save_and_wait,
+    screenshot,
+    serve_site,
+    shown,
+    site_settings,
+    status_text,
+    tab_to,
+    type_into,
+    visible_dialog,
+    wait_closed,
+    wait_for,
+    wait_loaded,
+)
+from tests.helpers import assert_problem
+
+DEV = "550e8400-e29b-41d4-a716-446655440000"  # 개발팀 in the sample data
+MKT = "6fa459ea-ee8a-3ca4-894e-db77e160355e"  # 마케팅팀
+XSS = "<img src=x onerror=alert(1)>"
+TOKEN = "page-test-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def site(engine_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with sample_site(engine_url, tmp_path_factory.mktemp("page")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture
+def driver(browser: Browser) -> Browser:
+    console(browser)  # start each test with an empty console
+    return browser
+
+
+# -- the page as served ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "lang", "label"),
+    [
+        (None, "ko", "새 일정"),
+        ("ko-KR,ko;q=0.9,en;q=0.8", "ko", "새 일정"),
+        ("en-US,en;q=0.9,ko;q=0.5", "en", "New event"),
+        ("fr-FR,en;q=0.5", "en", "New event"),
+        ("fr-FR", "ko", "새 일정"),
+    ],
+)
+def test_page_is_korean_first_and_english_when_the_browser_prefers_it(
+    client: FlaskClient, accept_language: str | None, lang: str, label: str
+) -> None:
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+
+    response = client.get("/", headers=headers)
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert f'<html lang="{lang}">' in html
+    assert label in html
+    assert "Accept-Language" in response.headers["Vary"]
+
+
+def test_page_is_gzipped_for_browsers_that_accept_it(client: FlaskClient) -> None:
+    plain = client.get("/")
+    zipped = client.get("/", headers={"Accept-Encoding": "gzip, br"})
+
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data).decode().startswith("<!doctype html>")
+    assert len(zipped.data) < len(plain.data) / 2
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+
+
+def test_page_has_a_strict_csp_with_a_fresh_nonce_and_no_inline_script(
+    client: FlaskClient,
+) -> None:
+    first, second = client.get("/"), client.get("/")
+
+    policy = first.headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == "'self'"
+    assert directives["connect-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "unsafe" not in policy
+    html = first.get_data(as_text=True)
+    nonce = re.search(r'<meta name="csp-nonce" content="([^"]+)">', html)
+    assert nonce
+    assert directives["style-src"] == f"'self' 'nonce-{nonce[1]}'"
+    assert nonce[1] not in second.get_data(as_text=True)
+    # Scripts come from files; the one inline <script> is JSON data, which never runs.
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
+    assert inline == [' type="application/json" id="page-text"']
+    assert not re.search(r"\s(style|on\w+)=", html)
+
+
+def test_assets_are_served_gzipped_and_cached_by_content(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    script = re.search(r'src="(/calendar/fullcalendar/index\.global\.min\.js\?v=\w+)"', html)
+    assert script
+
+    zipped = client.get(script[1], headers={"Accept-Encoding": "gzip, deflate"})
+    plain = client.get(script[1])
+    again = client.get(script[1], headers={"If-None-Match": plain.headers["ETag"]})
+    unversioned = client.get(script[1].split("?")[0])
+
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert len(zipped.data) < len(plain.data) / 2
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    assert "immutable" in plain.headers["Cache-Control"]
+    assert again.status_code == 304
+    assert unversioned.headers["Cache-Control"] == "no-cache"
+    assert plain.mimetype in {"text/javascript", "application/javascript"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/calendar/nothing.js", "/calendar/../page.py", "/calendar/fullcalendar/VERSION"]
+)
+def test_unknown_assets_are_problem_404(client: FlaskClient, path: str) -> None:
+    assert_problem(client.get(path), 404)
+
+
+# -- in the browser -------------------------------------------------------------------------
+
+
+def test_sample_data_after_migration_shows_the_team_meeting_on_january_20(
+    site: Site, driver: Browser
+) -> None:
+    open_page(driver, site.page(department=DEV, month="2024-01"))
+
+    assert "팀 회의" in events_on(driver, "2024-01-20")
+    assert driver.find_element(By.CSS_SELECTOR, ".fc-toolbar-title").text == "2024년 1월"
+    assert driver.find_element(By.ID, "department").get_attribute("value") == DEV
+    assert "14:00" in wait_for(driver, lambda d: event_element(d, "팀 회의"), "팀 회의").text
+    screenshot(driver, "month-view")
+
+
+def test_today_is_highlighted_and_the_default_is_this_month(site: Site, driver: Browser) -> None:
+    open_page(driver, site.url)
+
+    today = date.today().isoformat()
+    cell = driver.find_element(By.CSS_SELECTOR, "td.fc-day-today")
+    assert cell.get_attribute("data-date") == today
+    assert cell.value_of_css_property("background-color") == "rgba(255, 244, 194, 1)"
+    assert f"month={today[:7]}" in driver.current_url
+    assert "department=" in driver.current_url  # the first department, chosen for the URL
+
+
+def test_the_url_follows_navigation_and_the_back_button_restores_it(
+    site: Site, driver: Browser
+) -> None:
+    open_page(driver, site.page(department=DEV, month="2024-01"))
+
+    click(driver, ".fc-next-button")
+    wait_for(driver, lambda d: "month=2024-02" in d.current_url, "the URL to show February")
+    click(driver, ".fc-timeGridWeek-button")
+    wait_for(driver, lambda d: "view=week" in d.current_url, "the URL to show the week view")
+    assert "date=2024-01-28" in driver.current_url  # the week that holds February 1st
+
+    driver.back()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".fc-dayGridMonth-view"), "month")
+    assert "month=2024-02" in driver.current_url
+    driver.back()
+    wait_for(
+        driver, lambda d: "팀 회의" in events_on(d, "2024-01-20"), "January with 팀 회의 again"
+    )
+    assert driver.find_element(By.CSS_SELECTOR, ".fc-toolbar-title").text == "2024년 1월"
+
+    # A shared link opens the same department and month.
+    open_page(driver, site.page(department=MKT, month="2024-02"))
+    assert driver.find_element(By.ID, "department").get_attribute("value") == MKT
+    assert driver.find_element(By.CSS_SELECTOR, ".fc-toolbar-title").text == "2024년 2월"
+
+
+def test_an_event_added_by_clicking_a_day_appears_in_the_grid_and_the_api(
+    site: Site, driver: Browser
+) -> None:
+    department = new_department(site.api)
+    open_page(driver, site.page(department=department["id"], month="2024-03"))
+
+    click(driver, 'td.fc-daygrid-day[data-date="2024-03-14"]')
+    visible_dialog(driver, "event-dialog")
+    assert driver.find_element(By.ID, "event-date").get_attribute("value") == "2024-03-14"
+    type_into(driver, "event-title", "주간 회의")
+    type_into(driver, "event-time", "오후 3시")
+    type_into(driver, "event-description", "3층 회의실")
+    save_and_wait(driver)
+
+    assert events_on(driver, "2024-03-14") == ["주간 회의"]
+    assert "15:00" in status_text(driver)  # the time as the server read it, shown back
+    [stored] = listed(site.api, department["id"])
+    assert stored["event_date"] == "2024-03-14"
+    assert stored["time"] == "오후 3시"
+    assert stored["start_time"] == "15:00"
+    assert stored["description"] == "3층 회의실"
+
+
+def test_editing_an_event_saves_it_with_if_match(site: Site, driver: Browser) -> None:
+    department = new_department(site.api)
+    event = new_event(
+        site.api, department["id"], event_date="2024-04-10", title="기획 회의", time="오후 2:00"
+    )
+    open_page(driver, site.page(department=department["id"], month="2024-04"))
+
+    open_event(driver, "기획 회의")
+    assert driver.find_element(By.ID, "event-title").get_attribute("value") == "기획 회의"
+    assert "14:00" in driver.find_element(By.ID, "event-parsed-time").text
+    screenshot(driver, "edit-dialog")
+    type_into(driver, "event-title", "기획 회의 (연기)")
+    type_into(driver, "event-time", "오전 10:30")
+    save_and_wait(driver)
+
+    assert events_on(driver, "2024-04-10") == ["기획 회의 (연기)"]
+    stored = site.api.get(f"/api/events/{department['id']}/{event['id']}").get_json()
+    assert stored["title"] == "기획 회의 (연기)"
+    assert stored["start_time"] == "10:30"
+    assert stored["version"] == 2
+
+
+def test_deleting_an_event_asks_first_then_removes_it(site: Site, driver: Browser) -> None:
+    department = new_department(site.api)
+    event = new_event(site.api, department["id"], event_date="2024-04-11", title="취소된 회의")
+    open_page(driver, site.page(department=department["id"], month="2024-04"))
+
+    open_event(driver, "취소된 회의")
+    before = loaded_count(driver)
+    click(driver, "#event-delete")
+    confirmation = wait_for(driver, alert, "the confirmation")
+    assert "취소된 회의" in confirmation.text
+    confirmation.accept()
+    wait_closed(driver, "event-dialog")
+    wait_loaded(driver, before)
+
+    assert events_on(driver, "2024-04-11") == []
+    assert site.api.get(f"/api/events/{department['id']}/{event['id']}").status_code == 404
+
+
+def test_a_change_made_meanwhile_is_a_412_that_offers_to_reload(
+    site: Site, driver: Browser
+) -> None:
+    department = new_department(site.api)
+    event = new_event(site.api, department["id"], event_date="2024-04-12", title="원래 제목")
+    path = f"/api/events/{department['id']}/{event['id']}"
+    open_page(driver, site.page(department=department["id"], month="2024-04"))
+    open_event(driver, "원래 제목")
+
+    changed = site.api.patch(path, json={"title": "다른 사람이 바꾼 제목"})
+    assert changed.status_code == 200
+    type_into(driver, "event-title", "내가 바꾼 제목")
+    click(driver, "#event-save")
+
+    conflict = shown(driver, "event-conflict", "the conflict notice")
+    assert "다른 사람이" in conflict.text
+    assert site.api.get(path).get_json()["title"] == "다른 사람이 바꾼 제목"  # not overwritten
+
+    click(driver, "#event-reload")
+    wait_for(
+        driver,
+        lambda d: (
+            d.find_element(By.ID, "event-title").get_attribute("value") == "다른 사람이 바꾼 제목"
+        ),
+        "the latest version in the form",
+    )
+    assert not driver.find_element(By.ID, "event-conflict").is_displayed()
+    type_into(driver, "event-title", "합의한 제목")
+    save_and_wait(driver)
+
+    stored = site.api.get(path).get_json()
+    assert stored["title"] == "합의한 제목"
+    assert stored["version"] == 3
+
+
+def test_user_text_is_shown_as_text_never_as_html(site: Site, driver: Browser) -> None:
+    department = new_department(site.api, name=f"<b>{XSS}</b> {uuid.uuid4().hex[:6]}")
+    new_event(
+        site.api, department["id"], event_date="2024-05-02", title=XSS, description=XSS, time=XSS
+    )
+    open_page(driver, site.page(department=department["id"], month="2024-05"))
+
+    assert events_on(driver, "2024-05-02") == [XSS]
+    selected = driver.find_element(By.CSS_SELECTOR, "#department option:checked")
+    assert selected.text == department["name"]
+    open_event(driver, XSS)
+    assert driver.find_element(By.ID, "event-description").get_attribute("value") == XSS
+
+    assert driver.find_elements(By.CSS_SELECTOR, "img") == []
+    assert driver.find_elements(By.CSS_SELECTOR, "b") == []
+    assert alert(driver) is None
+    assert XSS in driver.title
+
+
+def test_an_event_can_be_created_with_the_keyboard_alone(site: Site, driver: Browser) -> None:
+    department = new_department(site.api)
+    open_page(driver, site.page(department=department["id"]))
+
+    tab_to(driver, lambda d: focused(d).get_attribute("id") == "add-event")
+    focused(driver).send_keys(Keys.ENTER)
+    visible_dialog(driver, "event-dialog")
+    assert focused(driver).get_attribute("id") == "event-title"
+    focused(driver).send_keys("키보드 일정")
+    tab_to(driver, lambda d: focused(d).get_attribute("id") == "event-time")
+    before = loaded_count(driver)
+    focused(driver).send_keys("오전 9시", Keys.ENTER)
+    wait_closed(driver, "event-dialog")
+    wait_loaded(driver, before)
+
+    today = date.today().isoformat()
+    assert events_on(driver, today) == ["키보드 일정"]
+    [stored] = listed(site.api, department["id"])
+    assert (stored["event_date"], stored["time"], stored["start_time"]) == (
+        today,
+        "오전 9시",
+        "09:00",
+    )
+    # It opens with the keyboard too: events take the focus, and Enter opens them.
+    tab_to(driver, lambda d: "fc-event" in str(focused(d).get_attribute("class")))
+    focused(driver).send_keys(Keys.ENTER)
+    visible_dialog(driver, "event-dialog")
+    assert driver.find_element(By.ID, "event-title").get_attribute("value") == "키보드 일정"
+    focused(driver).send_keys(Keys.ESCAPE)
+    wait_closed(driver, "event-dialog")
+
+
+def test_departments_are_created_and_renamed_with_errors_beside_the_field(
+    site: Site, driver: Browser
+) -> None:
+    open_page(driver, site.page(department=DEV, month="2024-01"))
+    name = f"신규팀 {uuid.uuid4().hex[:6]}"
+
+    click(driver, "#new-department")
+    visible_dialog(driver, "department-dialog")
+    type_into(driver, "department-name", "개발팀")  # taken by the sample data
+    click(driver, "#department-dialog button[type=submit]")
+    error = shown(driver, "department-name-error", "the error beside the name")
+    assert "개발팀" in error.text
+    field = driver.find_element(By.ID, "department-name")
+    assert field.get_attribute("aria-invalid") == "true"
+    type_into(driver, "department-name", name)
+    click(driver, "#department-dialog button[type=submit]")
+    wait_closed(driver, "department-dialog")
+
+    wait_for(
+        driver,
+        lambda d: d.find_element(By.CSS_SELECTOR, "#department option:checked").text == name,
+        "the new department, chosen",
+    )
+    created = site.api.get("/api/departments", query_string={"name": name}).get_json()["items"]
+    wait_for(
+        driver,
+        lambda d: f"department={created[0]['id']}" in d.current_url,
+        "the new department in the URL",
+    )
+
+    click(driver, "#rename-department")
+    visible_dialog(driver, "department-dialog")
+    assert driver.find_element(By.ID, "department-name").get_attribute("value") == name
+    type_into(driver, "department-name", f"{name} (개명)")
+    click(driver, "#department-dialog button[type=submit]")
+    wait_closed(driver, "department-dialog")
+    wait_for(
+        driver,
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, "#department option:checked").text == f"{name} (개명)"
+        ),
+        "the new name in the list",
+    )
+
+
+def test_an_api_field_error_is_shown_beside_its_field(site: Site, driver: Browser) -> None:
+    department = new_department(site.api)
+    open_page(driver, site.page(department=department["id"], month="2024-06"))
+
+    click(driver, 'td.fc-daygrid-day[data-date="2024-06-12"]')
+    visible_dialog(driver, "event-dialog")
+    type_into(driver, "event-title", "끝이 앞선 일정")
+    driver.execute_script(
+        "const f = document.getElementById('event-end-date');"
+        "f.value = '2024-06-10'; f.dispatchEvent(new Event('input'));"
+    )
+    click(driver, "#event-save")
+
+    error = shown(driver, "event-end-date-error", "the error beside the end date")
+    assert error.text
+    assert driver.find_element(By.ID, "event-end-date").get_attribute("aria-invalid") == "true"
+    assert listed(site.api, department["id"]) == []
+
+
+def test_subscribe_offers_the_departments_ics_address(site: Site, driver: Browser) -> None:
+    open_page(driver, site.page(department=DEV, month="2024-01"))
+
+    click(driver, "#subscribe")
+    visible_dialog(driver, "subscribe-dialog")
+
+    address = driver.find_element(By.ID, "subscribe-url").get_attribute("value")
+    assert address == f"{site.url}/api/departments/{DEV}/calendar.ics"
+    assert driver.find_element(By.ID, "subscribe-status").text
+
+
+def test_korean_by_default_and_english_when_the_browser_prefers_it(
+    site: Site, driver: Browser
+) -> None:
+    open_page(driver, site.page(department=DEV, month="2024-01"))
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ko"
+    assert driver.find_element(By.ID, "add-event").text == "새 일정"
+
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": "en-US,en;q=0.9"}}
+    )
+    try:
+        open_page(driver, site.page(department=DEV, month="2024-01"))
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+        assert driver.find_element(By.ID, "add-event").text == "New event"
+        assert driver.find_element(By.CSS_SELECTOR, ".fc-toolbar-title").text == "January 2024"
+        assert driver.title.endswith("Department calendar")
+    finally:
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+
+
+def test_csp_holds_with_no_violation_in_the_browser(site: Site, driver: Browser) -> None:
+    open_page(driver, site.page(department=DEV, month="2024-01"))
+    for view in ("timeGridWeek", "listMonth", "dayGridMonth"):
+        click(driver, f".fc-{view}-button")
+        shown_view = f".fc-{view}-view"
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, shown_view), view)  # noqa: B023
+    open_event(driver, "팀 회의")
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+
+    entries = console(driver)
+    assert csp_violations(entries) == []
+    assert [e for e in entries if e["level"] == "SEVERE"] == []
+    # FullCalendar's own stylesheet carries the nonce, so it applies.
+    assert driver.execute_script(
+        "const s = document.querySelector('style[data-fullcalendar]'); return !!(s && s.nonce)"
+    )
+    toolbar = driver.find_element(By.CSS_SELECTOR, ".fc-header-toolbar")
+    assert toolbar.value_of_css_property("display") == "flex"
+
+
+def test_writes_ask_for_the_token_once_and_keep_it_in_the_tab(
+    engine_url: str, tmp_path: Path, driver: Browser
+) -> None:
+    settings = site_settings(engine_url, tmp_path, api_tokens=(TOKEN,))
+    with serve_site(settings) as guarded:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        department = guarded.api.post(
+            "/api/departments", json={"name": "보안팀"}, headers=headers
+        ).get_json()
+        open_page(driver, guarded.page(department=department["id"], month="2024-07"))
+
+        click(driver, 'td.fc-daygrid-day[data-date="2024-07-08"]')
+        visible_dialog(driver, "event-dialog")
+        type_into(driver, "event-title", "보안 점검")
+        click(driver, "#event-save")
+        visible_dialog(driver, "token-dialog")
+        type_into(driver, "token-input", "wrong-token")
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        refused = shown(driver, "token-error", "the refused-token notice")
+        assert refused.text
+        before = loaded_count(driver)
+        type_into(driver, "token-input", TOKEN)
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        wait_closed(driver, "event-dialog")
+        wait_loaded(driver, before)
+        assert events_on(driver, "2024-07-08") == ["보안 점검"]
+
+        # A second write in the same tab does not ask again.
+        click(driver, 'td.fc-daygrid-day[data-date="2024-07-09"]')
+        visible_dialog(driver, "event-dialog")
+        type_into(driver, "event-title", "보안 교육")
+        save_and_wait(driver)
+        assert events_on(driver, "2024-07-09") == ["보안 교육"]
+
+        kept = driver.execute_script(
+            "return [sessionStorage.getItem('department-calendar.token'), localStorage.length]"
+        )
+        assert kept == [TOKEN, 0]
+        assert TOKEN not in driver.current_url
+        assert not any(TOKEN in str(e["message"]) for e in console(driver))
+        assert len(listed(guarded.api, department["id"])) == 2
+
+
+def test_page_weight_and_time_to_a_rendered_month(site: Site, driver: Browser) -> None:
+    """Measured uncached, as a first visit: written to test-artifacts/page-metrics.json."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
+    try:
+        open_page(driver, site.page(department=DEV, month="2024-01"))
+        metrics = driver.execute_script(
+            """
+            const nav = performance.getEntriesByType('navigation')[0];
+            const resources = performance.getEntriesByType('resource');
+            const rendered = performance.getEntriesByName('calendar-rendered')[0];
+            return {
+              document: {bytes: nav.transferSize, body: nav.encodedBodySize},
+              resources: resources.map(r => ({
+                name: new URL(r.name).pathname, bytes: r.transferSize,
+                body: r.encodedBodySize, decoded: r.decodedBodySize})),
+              rendered_ms: rendered.startTime,
+              dom_content_loaded_ms: nav.domContentLoadedEventEnd,
+            };
+            """
+        )
+    finally:
+        driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": False})
+    assets = [r for r in metrics["resources"] if r["name"].startswith("/calendar/")]
+    api_calls = [r for r in metrics["resources"] if r["name"].startswith("/api/")]
+    metrics["asset_bytes"] = metrics["document"]["bytes"] + sum(r["bytes"] for r in assets)
+    metrics["api_bytes"] = sum(r["bytes"] for r in api_calls)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "page-metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+
+    assert {r["name"] for r in assets} >= {
+        "/calendar/calendar.js",
+        "/calendar/calendar.css",
+        "/calendar/fullcalendar/index.global.min.js",
+    }
+    assert all(r["body"] < r["decoded"] for r in assets if r["decoded"] > 4096)  # gzip
+    assert metrics["asset_bytes"] < 150_000
+    assert metrics["rendered_ms"] < 5_000
