@@ -44,9 +44,10 @@ def connect(
     token, profile = settings.aws_session_token, settings.aws_profile
     if settings.mode is Mode.LOCAL:
         endpoint = local_endpoint(settings)
-        from backend.local_engine import LOCAL_CREDENTIALS  # noqa: PLC0415 - dev-only module
+        from backend.local_engine import credentials  # noqa: PLC0415 - dev-only module
 
-        (access, secret), token, profile = LOCAL_CREDENTIALS, None, None
+        # Requests are signed with the data folder's own secret: the engine serves no one else.
+        (access, secret), token, profile = credentials(settings.local_dir), None, None
     elif (
         settings.mode is Mode.ENDPOINT
         and endpoint
@@ -66,6 +67,10 @@ def connect(
         profile=profile,
         max_pool_connections=max_pool_connections or settings.max_pool_connections,
     )
+    if settings.mode is Mode.LOCAL:
+        from backend.local_engine import attach  # noqa: PLC0415 - dev-only module
+
+        attach(client, settings.local_dir)  # starts the engine again should it die
     storage = Storage(client, settings.departments_table, settings.events_table)
     return storage, Target(settings.mode, endpoint, settings.region)
 
