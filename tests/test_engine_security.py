@@ -76,9 +76,7 @@ def _client(url: str, secret: str, key_id: str = "local-engine") -> Any:
 
 
 def _post(url: str, path: str = "/", headers: dict[str, str] | None = None) -> int:
-    request = urllib.request.Request(
-        url + path, data=b"{}", headers=headers or {}, method="POST"
-    )
+    request = urllib.request.Request(url + path, data=b"{}", headers=headers or {}, method="POST")
     try:
         with _opener.open(request, timeout=5) as response:
             return int(response.status)
@@ -197,6 +195,7 @@ def test_a_stuck_request_is_timed_out_instead_of_holding_the_engine(
     url = f"http://127.0.0.1:{server.server_address[1]}"
     client = _client(url, "local")
     try:
+
         def describe() -> None:
             with pytest.raises(ClientError):
                 client.describe_table(TableName="x")
