@@ -317,3 +317,29 @@ def test_another_os_user_can_neither_read_the_secret_nor_use_the_engine(data_dir
         "unsigned": 400,
         "forged": 400,
     }
+
+
+def test_readyz_names_the_engine_starting(settings: Settings) -> None:
+    app = JournalingApp(ready=False, start_wait=0.05)
+    app.state = "starting: loading 100000 items"
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        service = create_app(
+            Settings(
+                mode=Mode.ENDPOINT,
+                endpoint_url=url,
+                region=settings.region,
+                departments_table=settings.departments_table,
+                events_table=settings.events_table,
+                secret_key=settings.secret_key,
+            )
+        ).test_client()
+        ready = service.get("/readyz")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert ready.status_code == 503
+    assert "starting: loading 100000 items" in " ".join(ready.get_json()["problems"])

@@ -314,7 +314,7 @@ def _candidates(  # noqa: PLR0912, PLR0917 - one decision per parameter of moto'
     if forward:
         if limit is not None and count > limit:
             return items[lo : lo + limit + 1]
-        return items[lo:hi]
+        return items[lo : hi + 1]
     if limit is not None and count > limit:
         return items[hi - limit - 1 : hi]
     return items[max(lo - 1, 0) : hi]

@@ -125,6 +125,7 @@ class JournalingApp:
         secret: str | None = None,
         ready: bool = True,
         reference: bool = False,
+        start_wait: float = START_WAIT,
         lock_wait: float = LOCK_WAIT,
         request_timeout: float = REQUEST_TIMEOUT,
         on_stuck: Callable[[str], None] | None = None,
@@ -141,6 +142,7 @@ class JournalingApp:
         self._reference = reference
         self._lock = threading.Lock()
         self._lock_wait = lock_wait
+        self._start_wait = start_wait
         self.request_timeout = request_timeout
         self._on_stuck = on_stuck
         self._running: tuple[str, float] | None = None  # (operation, started) under the lock
@@ -188,7 +190,7 @@ class JournalingApp:
             return refused
         body = environ["wsgi.input"].read(int(headers.get("content-length") or 0))
         operation = headers["x-amz-target"].removeprefix(_TARGET_PREFIX)
-        region = "us-east-1"
+        region = _region_of(headers.get("authorization", ""))
         if self._secret is not None:
             try:
                 signed = verify(
@@ -208,7 +210,7 @@ class JournalingApp:
     def _locked(
         self, operation: str, region: str, headers: dict[str, str], body: bytes
     ) -> Response:
-        if not self.ready.wait(START_WAIT):
+        if not self.ready.wait(self._start_wait):
             return _error(
                 "503 Service Unavailable",
                 "ServiceUnavailable",
@@ -417,6 +419,14 @@ def _refusal(environ: WSGIEnvironment, headers: dict[str, str]) -> Response | No
     if not 0 <= length <= MAX_BODY:
         return _error("413 Request Entity Too Large", "ValidationException", "bad request size")
     return None
+
+
+def _region_of(authorization: str) -> str:
+    """The region of a request's credential scope (verified, when there is a secret)."""
+    try:
+        return authorization.split("Credential=", 1)[1].split("/")[2]
+    except IndexError:
+        return "us-east-1"
 
 
 def _is_write(operation: str, body: bytes) -> bool:
