@@ -38,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_common import fresh_tables  # noqa: E402
+from bench_common import fresh_tables, key_env, sign_with  # noqa: E402
 
 from backend.config import Settings  # noqa: E402
 from backend.domain import utc_now  # noqa: E402
@@ -154,6 +154,7 @@ def engine(folder: Path) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while not state.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
+        sign_with(folder)
         yield str(json.loads(state.read_text())["url"])
     finally:
         process.terminate()
@@ -170,6 +171,7 @@ def server(
         "HOME": str(Path.home()),
         "PYTHONPATH": str(ROOT / "scripts"),
         "AWS_ENDPOINT_URL_DYNAMODB": str(settings.endpoint_url),
+        **key_env(),
         "AWS_REGION": settings.region,
         "DEPARTMENTS_TABLE": settings.departments_table,
         "EVENTS_TABLE": settings.events_table,

@@ -15,6 +15,22 @@ from backend.storage import Storage  # noqa: E402
 from backend.storage.connection import connect  # noqa: E402
 from backend.storage.dynamo import make_client  # noqa: E402
 
+_keys: dict[str, str] = {}  # the key pair of the benchmark's own embedded engine, if any
+
+
+def sign_with(folder: Path) -> None:
+    """Sign requests with an embedded engine's folder secret: it serves nobody else."""
+    from backend.local_engine import credentials  # noqa: PLC0415
+
+    _keys["access"], _keys["secret"] = credentials(folder)
+
+
+def key_env() -> dict[str, str]:
+    """The environment that gives a subprocess the same key pair."""
+    if not _keys:
+        return {}
+    return {"AWS_ACCESS_KEY_ID": _keys["access"], "AWS_SECRET_ACCESS_KEY": _keys["secret"]}
+
 
 def fresh_tables(endpoint: str, pool: int = 16) -> tuple[Settings, Storage]:
     """Create both tables under new names on ``endpoint``; returns their settings and storage."""
@@ -22,6 +38,8 @@ def fresh_tables(endpoint: str, pool: int = 16) -> tuple[Settings, Storage]:
     settings = Settings(
         mode=Mode.ENDPOINT,
         endpoint_url=endpoint,
+        aws_access_key_id=_keys.get("access"),
+        aws_secret_access_key=_keys.get("secret"),
         departments_table=f"bench-departments-{suffix}",
         events_table=f"bench-events-{suffix}",
         secret_key=uuid.uuid4().hex,
@@ -36,6 +54,6 @@ def raw_client(settings: Settings) -> Any:
     return make_client(
         region=settings.region,
         endpoint_url=settings.endpoint_url,
-        access_key="local",
-        secret_key="local",
+        access_key=settings.aws_access_key_id or "local",
+        secret_key=settings.aws_secret_access_key or "local",
     )

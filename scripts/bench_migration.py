@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_common import fresh_tables, raw_client  # noqa: E402
+from bench_common import fresh_tables, key_env, raw_client, sign_with  # noqa: E402
 
 from backend.config import Settings  # noqa: E402
 from backend.migration.records import event_item  # noqa: E402
@@ -98,6 +98,7 @@ def run_migration(
         "PATH": os.environ["PATH"],
         "HOME": str(Path.home()),
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        **key_env(),
         "AWS_REGION": settings.region,
         "DEPARTMENTS_TABLE": settings.departments_table,
         "EVENTS_TABLE": settings.events_table,
@@ -158,6 +159,7 @@ def start_engine(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if state.exists():
+            sign_with(folder)
             return process, str(json.loads(state.read_text())["url"])
         time.sleep(0.1)
     process.kill()

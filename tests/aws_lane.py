@@ -208,14 +208,16 @@ class AwsBehaviour:
             low, high = values.get(":from", {}).get("S"), values.get(":to", {}).get("S")
             return (low is None or day >= low) and (high is None or day <= high)
         if params.get("IndexName") == "name-index":
-            return item.get("name") == values.get(":name")
+            return bool(item.get("name") == values.get(":name"))
         return "name" in item and not item.get("id", {}).get("S", "").startswith("#")
 
     @contextmanager
     def installed(self) -> Iterator[AwsBehaviour]:
         events = self.client.meta.events
         events.register_first("before-send.dynamodb", self._fault, unique_id="lane-fault")
-        events.register("before-parameter-build.dynamodb", self._remember, unique_id="lane-remember")
+        events.register(
+            "before-parameter-build.dynamodb", self._remember, unique_id="lane-remember"
+        )
         events.register("after-call.dynamodb", self._lagging, unique_id="lane-lag")
         try:
             yield self

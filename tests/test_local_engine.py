@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import BotoCoreError, ClientError
 
 from backend import create_app
 from backend.config import Mode, Settings
-from backend.local_engine import ensure_running
-from backend.local_engine.launcher import JOURNAL, STATE
+from backend.local_engine import ensure_running, store
+from backend.local_engine.launcher import STATE
 from backend.models import DynamoDBDatabase
+from backend.storage.connection import connect, connect_client
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +41,11 @@ def _stop(data_dir: Path, sig: signal.Signals) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"engine {pid} did not stop")
+
+
+def _journal(data_dir: Path) -> Path:
+    """The journal new writes go to: the newest generation's."""
+    return store.journal_path(data_dir, max(store.generations(data_dir)[1]))
 
 
 @pytest.fixture
@@ -79,7 +89,9 @@ def test_data_survives_an_engine_restart(local_settings: Settings, sig: signal.S
     assert got["version"] == 2
     assert restarted.get(f"/api/events/{department['id']}/{event['id']}").get_json() == event
     assert restarted.post("/api/departments", json={"name": "개발팀"}).status_code == 409
-    assert (local_settings.local_dir / JOURNAL).stat().st_size > 0
+    snapshots, journals = store.generations(local_settings.local_dir)
+    assert snapshots
+    assert journals
 
 
 def test_tools_share_one_engine_and_lose_nothing_writing_at_once(local_settings: Settings) -> None:
@@ -109,7 +121,7 @@ def test_a_torn_last_journal_line_is_ignored(local_settings: Settings) -> None:
     client = create_app(local_settings).test_client()
     client.post("/api/departments", json={"name": "개발팀"})
     _stop(local_settings.local_dir, signal.SIGKILL)
-    with (local_settings.local_dir / JOURNAL).open("a", encoding="utf-8") as journal:
+    with _journal(local_settings.local_dir).open("a", encoding="utf-8") as journal:
         journal.write('{"op": "PutItem", "region": "ap-nort')
 
     names = [
@@ -121,3 +133,157 @@ def test_a_torn_last_journal_line_is_ignored(local_settings: Settings) -> None:
     ]
 
     assert names == ["개발팀"]
+
+
+def _restarted(data_dir: Path, old_pid: int, timeout: float = 30) -> None:
+    """Wait until an engine other than ``old_pid`` serves the folder."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if _engine_pid(data_dir) != old_pid:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the engine was not started again")
+
+
+def test_no_acknowledged_write_is_lost_when_the_engine_is_killed_while_writing(
+    local_settings: Settings,
+) -> None:
+    storage, _ = connect(local_settings)
+    storage.create_tables()
+    client, _ = connect_client(local_settings, max_pool_connections=8)
+    table = storage.events.table
+    acknowledged: set[str] = set()
+    stop = threading.Event()
+
+    def writer(number: int) -> None:
+        n = 0
+        while not stop.is_set():
+            event_id = f"w{number}-{n}"
+            n += 1
+            item = {"id": {"S": event_id}, "department_id": {"S": f"d{number}"}}
+            try:
+                client.put_item(TableName=table, Item=item)
+            except (ClientError, BotoCoreError):
+                continue  # not acknowledged: may or may not be stored
+            acknowledged.add(event_id)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(10):
+            time.sleep(0.4)
+            pid = _engine_pid(local_settings.local_dir)
+            os.kill(pid, signal.SIGKILL)
+            _restarted(local_settings.local_dir, pid)  # by the writers' next requests
+        time.sleep(0.4)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+    stored: set[str] = set()
+    scan: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**scan)
+        stored |= {item["id"]["S"] for item in page["Items"]}
+        if "LastEvaluatedKey" not in page:
+            break
+        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    assert len(acknowledged) > 100
+    assert acknowledged - stored == set()
+
+
+def test_a_killed_engine_is_started_once_for_many_waiting_threads(
+    local_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = create_app(local_settings).test_client()
+    department = client.post("/api/departments", json={"name": "개발팀"}).get_json()
+    pid = _engine_pid(local_settings.local_dir)
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    caplog.set_level("INFO", logger="backend.local_engine")
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(
+            pool.map(
+                lambda _: client.get(f"/api/departments/{department['id']}").status_code,
+                range(16),
+            )
+        )
+
+    assert statuses == [200] * 16
+    assert caplog.text.count("starting the local DynamoDB engine") == 1
+    assert _engine_pid(local_settings.local_dir) != pid
+
+
+def test_a_clean_stop_leaves_a_snapshot_and_an_empty_journal(local_settings: Settings) -> None:
+    client = create_app(local_settings).test_client()
+    names = [f"부서{n}" for n in range(30)]
+    for name in names:
+        client.post("/api/departments", json={"name": name})
+
+    _stop(local_settings.local_dir, signal.SIGTERM)
+
+    assert _journal(local_settings.local_dir).stat().st_size == 0
+    restarted = create_app(local_settings).test_client()
+    listed = restarted.get("/api/departments?limit=100").get_json()["items"]
+    assert sorted(d["name"] for d in listed) == sorted(names)
+
+
+def test_a_damaged_snapshot_is_reported_and_the_generation_before_it_used(
+    local_settings: Settings,
+) -> None:
+    data_dir = local_settings.local_dir
+    client = create_app(local_settings).test_client()
+    client.post("/api/departments", json={"name": "첫째"})
+    _stop(data_dir, signal.SIGTERM)  # snapshot N
+    client = create_app(local_settings).test_client()
+    client.post("/api/departments", json={"name": "둘째"})
+    _stop(data_dir, signal.SIGTERM)  # snapshot N+1; N and journal N kept as the way back
+    newest = store.snapshot_path(data_dir, max(store.generations(data_dir)[0]))
+    damaged = bytearray(newest.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x20
+    newest.write_bytes(bytes(damaged))
+
+    names = {
+        d["name"]
+        for d in create_app(local_settings)
+        .test_client()
+        .get("/api/departments")
+        .get_json()["items"]
+    }
+
+    assert names == {"첫째", "둘째"}
+    log = (data_dir / "engine.log").read_text(encoding="utf-8")
+    assert "loading the generation before it" in log
+    assert newest.with_suffix(".damaged").exists()
+
+
+def test_a_journal_line_that_no_longer_applies_is_skipped_and_reported(
+    local_settings: Settings,
+) -> None:
+    data_dir = local_settings.local_dir
+    client = create_app(local_settings).test_client()
+    client.post("/api/departments", json={"name": "앞"})
+    _stop(data_dir, signal.SIGKILL)
+    bad = {"op": "PutItem", "region": "ap-northeast-2", "body": '{"TableName": "gone"}'}
+    with _journal(data_dir).open("a", encoding="utf-8") as journal:
+        journal.write(json.dumps(bad) + "\n" + "not json at all\n")
+    client = create_app(local_settings).test_client()
+    client.post("/api/departments", json={"name": "뒤"})
+    _stop(data_dir, signal.SIGKILL)
+
+    names = {
+        d["name"]
+        for d in create_app(local_settings)
+        .test_client()
+        .get("/api/departments")
+        .get_json()["items"]
+    }
+
+    assert names == {"앞", "뒤"}
+    log = (data_dir / "engine.log").read_text(encoding="utf-8")
+    assert "(PutItem) no longer applies" in log
+    assert "is damaged" in log

@@ -3,18 +3,19 @@
 With no AWS settings every local tool (the API server, ``create_tables()``, the
 migration) shares one engine process per data folder: the first tool that needs it
 starts it, the others find it through ``engine.json``, and it stops by itself after a
-quiet spell.
+quiet spell. Only requests signed with the folder's secret are served.
 
-Two sides: ``launcher`` (what tools import: find or start the engine; no moto) and
-``server`` (the engine process, ``python -m backend.local_engine``). moto is a
-development dependency, and this whole package is left out of the Lambda package.
+Two sides: ``launcher`` (what tools import: find or start the engine, sign and heal;
+no moto) and ``server`` (the engine process, ``python -m backend.local_engine``). moto is
+a development dependency, and this whole package is left out of the Lambda package.
 """
 
 from backend.local_engine.launcher import (
-    LOCAL_CREDENTIALS,
     EngineError,
+    attach,
+    credentials,
     ensure_running,
     keep_alive,
 )
 
-__all__ = ["LOCAL_CREDENTIALS", "EngineError", "ensure_running", "keep_alive"]
+__all__ = ["EngineError", "attach", "credentials", "ensure_running", "keep_alive"]

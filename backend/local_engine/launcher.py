@@ -1,7 +1,10 @@
 """The tools' side of the embedded engine: find the engine of a data folder, or start it.
 
 Imports nothing from moto, so any local tool can use it; the engine process itself is
-``backend.local_engine.server``.
+``backend.local_engine.server``. A tool gets the folder's credentials (``credentials``),
+the engine's URL (``ensure_running``, which starts the engine if none runs and checks
+that what answers there is this folder's engine), and ``attach`` makes its boto3 client
+start the engine again if it dies, and refuse answers that did not come from it.
 """
 
 from __future__ import annotations
@@ -11,49 +14,124 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from backend.local_engine.signing import ACCESS_KEY_ID, proof
 
 logger = logging.getLogger(__name__)
 
-LOCAL_CREDENTIALS = ("local", "local")  # moto accepts any key; these never leave the machine
-JOURNAL = "journal.jsonl"
+KEY_FILE = "engine.key"  # the folder's secret: 0600 in a 0700 folder
 STATE = "engine.json"
+LOG = "engine.log"
 RUNNING_LOCK = "engine.running"
 START_LOCK = "engine.start"
 HEALTH_PATH = "/_engine/health"
+NONCE_HEADER = "x-local-engine-nonce"
+PROOF_HEADER = "x-local-engine-proof"
 DEFAULT_IDLE_SECONDS = 900
 KEEPALIVE_SECONDS = 60
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+_HEALS_PER_CALL = 2
 
 
 class EngineError(RuntimeError):
     """The embedded engine could not be started or reached."""
 
 
+class EngineUnreachable(BotocoreConnectionError):
+    """What a client call raises when this folder's engine cannot be brought back."""
+
+    fmt = "The embedded local DynamoDB cannot be reached: {error}"
+
+
+# -- the data folder --------------------------------------------------------------------
+
+
+def prepare_folder(data_dir: Path) -> None:
+    """Create the data folder for this user only (0700), or tighten one made earlier."""
+    data_dir.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    info = data_dir.stat()
+    if info.st_uid != os.geteuid():
+        raise EngineError(f"{data_dir} belongs to another user; use a folder of your own")
+    if info.st_mode & 0o777 != FOLDER_MODE:
+        data_dir.chmod(FOLDER_MODE)
+    for path in data_dir.iterdir():
+        if path.is_file() and path.stat().st_mode & 0o077:
+            path.chmod(FILE_MODE)
+
+
+def read_secret(data_dir: Path) -> str:
+    """The folder's secret, created on first use; readable by its owner only."""
+    path = data_dir / KEY_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    prepare_folder(data_dir)
+    fd = None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:  # another tool made it at the same moment
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    return path.read_text(encoding="ascii").strip()
+
+
+def credentials(data_dir: Path) -> tuple[str, str]:
+    """The key pair a client of this folder's engine signs with (access key id, secret)."""
+    return ACCESS_KEY_ID, read_secret(data_dir)
+
+
+# -- finding or starting the engine -----------------------------------------------------
+
+
 def ensure_running(data_dir: Path, timeout: float = 300.0) -> str:
-    """Return the URL of the engine serving ``data_dir``, starting one if none runs."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / START_LOCK).open("w") as start_lock:
+    """Return the URL of the engine serving ``data_dir``, starting one if none runs.
+
+    The URL is returned only once the engine there has proved it holds the folder's
+    secret, so nothing is ever sent to another process that took its port.
+    """
+    prepare_folder(data_dir)
+    secret = read_secret(data_dir)
+    url = _verified_url(data_dir, secret)
+    if url is not None:
+        return url
+    with _private_open(data_dir / START_LOCK) as start_lock:
         # Serialises tools starting at the same moment, so only one of them spawns.
         fcntl.flock(start_lock, fcntl.LOCK_EX)
-        if not _engine_alive(data_dir):
+        url = _verified_url(data_dir, secret)
+        if url is not None:
+            return url
+        if not engine_alive(data_dir):
             _spawn(data_dir)
-        return _wait_for(data_dir, timeout)
+        return _wait_for(data_dir, secret, timeout)
 
 
-def _engine_alive(data_dir: Path) -> bool:
-    """Whether an engine holds the folder's running lock (alive, or still replaying)."""
+def engine_alive(data_dir: Path) -> bool:
+    """Whether an engine holds the folder's running lock (serving, or still loading)."""
     path = data_dir / RUNNING_LOCK
-    if not path.exists():
+    try:
+        probe = path.open("rb")
+    except FileNotFoundError:
         return False
-    with path.open("a") as probe:
+    with probe:
         try:
-            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Shared, so probing never keeps an engine from taking its exclusive lock for
+            # long (it retries for a moment).
+            fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
         fcntl.flock(probe, fcntl.LOCK_UN)
@@ -66,7 +144,6 @@ def _spawn(data_dir: Path) -> None:
         previous_port = int(json.loads((data_dir / STATE).read_text())["port"])
     with contextlib.suppress(FileNotFoundError):
         (data_dir / STATE).unlink()
-    log = (data_dir / "engine.log").open("a")
     command = [
         sys.executable,
         "-m",
@@ -82,31 +159,34 @@ def _spawn(data_dir: Path) -> None:
     logger.info("starting the local DynamoDB engine for %s", data_dir)
     # The child forks the engine off and exits at once (--detach), so the engine belongs
     # to no tool: it outlives the one that started it, its Ctrl-C, and leaves no zombie.
-    launcher = subprocess.Popen(  # noqa: S603 - our own module, run with this interpreter
-        [*command, "--detach"],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        env=env,
-        start_new_session=True,
-    )
-    log.close()
-    if launcher.wait(timeout=30) != 0:
-        raise EngineError(
-            f"the local DynamoDB engine failed to launch; see {data_dir / 'engine.log'}"
+    with _private_open(data_dir / LOG, append=True) as log:
+        launcher = subprocess.Popen(  # noqa: S603 - our own module, run with this interpreter
+            [*command, "--detach"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
         )
+    if launcher.wait(timeout=30) != 0:
+        raise EngineError(f"the local DynamoDB engine failed to launch; see {data_dir / LOG}")
 
 
-def _wait_for(data_dir: Path, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        url = _ping(data_dir)
+def _wait_for(data_dir: Path, secret: str, timeout: float) -> str:
+    started = time.monotonic()
+    seen_alive = False
+    while time.monotonic() - started < timeout:
+        url = _verified_url(data_dir, secret)
         if url is not None:
             return url
+        alive = engine_alive(data_dir)
+        seen_alive = seen_alive or alive
+        # Gone after it started, or never came within a generous interpreter start-up.
+        if not alive and (seen_alive or time.monotonic() - started > 20):
+            raise EngineError(f"the local DynamoDB engine stopped; see {data_dir / LOG}")
         time.sleep(0.05)
     raise EngineError(
-        f"the local DynamoDB engine did not start within {timeout:.0f}s; "
-        f"see {data_dir / 'engine.log'}"
+        f"the local DynamoDB engine did not start within {timeout:.0f}s; see {data_dir / LOG}"
     )
 
 
@@ -114,38 +194,182 @@ def _wait_for(data_dir: Path, timeout: float) -> str:
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _healthy(url: str) -> bool:
+def health(url: str, secret: str | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The engine's health answer, or None; with ``secret``, only if it proves holding it."""
+    nonce = secrets.token_hex(16)
     try:
-        with _opener.open(url + HEALTH_PATH, timeout=2) as response:
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False
+        with _opener.open(f"{url}{HEALTH_PATH}?nonce={nonce}", timeout=timeout) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    if secret is not None and answer.get("proof") != proof(secret, "health", nonce):
+        logger.warning("%s answers, but it is not this data folder's engine", url)
+        return None
+    return answer
 
 
-def _ping(data_dir: Path) -> str | None:
+def _verified_url(data_dir: Path, secret: str) -> str | None:
     try:
         url = str(json.loads((data_dir / STATE).read_text(encoding="utf-8"))["url"])
     except (OSError, ValueError, KeyError):
         return None
-    return url if _healthy(url) else None
+    return url if health(url, secret) is not None else None
+
+
+# -- clients that heal ------------------------------------------------------------------
+
+
+class _Guard:
+    """One data folder's engine as this process's clients see it: its URL, and healing."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.secret = read_secret(data_dir)
+        self.url = ensure_running(data_dir)
+        self.first_url = self.url
+        self.generation = 0  # how many times this process found the engine again
+        self._lock = threading.Lock()
+
+    def refresh(self) -> bool:
+        """Follow an engine another process started again elsewhere; True if it moved."""
+        with self._lock:
+            url = _verified_url(self.data_dir, self.secret)
+            if url is None or url == self.url:
+                return False
+            self.url = url
+            self.generation += 1
+            return True
+
+    def heal(self, seen: int, reason: str) -> None:
+        """Bring the engine back (once, however many threads saw it fail)."""
+        with self._lock:
+            if self.generation != seen:
+                return  # another thread already did, while this one waited
+            logger.warning("the local DynamoDB engine %s; starting it again", reason)
+            try:
+                self.url = ensure_running(self.data_dir)
+            except (EngineError, OSError) as exc:
+                raise EngineUnreachable(error=exc) from exc
+            self.generation += 1
+
+
+_guards: dict[Path, _Guard] = {}
+_guards_lock = threading.Lock()
+
+
+def _guard(data_dir: Path) -> _Guard:
+    key = data_dir.resolve()
+    with _guards_lock:
+        guard = _guards.get(key)
+        if guard is None:
+            guard = _guards[key] = _Guard(key)
+        return guard
+
+
+def attach(client: Any, data_dir: Path) -> None:
+    """Make a boto3 DynamoDB client of this folder's engine heal and check its answers.
+
+    Before each call the engine is known to be alive (its lock is held) or is started
+    again, so a request is never sent to a dead engine's port, whoever holds it now; every
+    answer must carry the engine's proof for the call's nonce, or the call is retried
+    against the engine started again, or fails. A request that failed because the engine
+    died is retried once it is back.
+    """
+    guard = _guard(data_dir)
+    guard.refresh()
+    events = client.meta.events
+
+    def before_call(params: dict[str, Any], **_: Any) -> None:
+        state: dict[str, Any] = {
+            "nonce": secrets.token_hex(16),
+            "generation": guard.generation,
+            "heals": 0,
+        }
+        params["context"]["local_engine"] = state
+        params["headers"][NONCE_HEADER] = state["nonce"]
+        if not engine_alive(guard.data_dir):
+            guard.heal(state["generation"], "is not running")
+            state["generation"] = guard.generation
+        params["url"] = _rebase(params["url"], guard.url)
+
+    def needs_retry(
+        request_dict: dict[str, Any],
+        response: Any = None,
+        caught_exception: Exception | None = None,
+        **_: Any,
+    ) -> float | None:
+        state = request_dict.get("context", {}).get("local_engine")
+        if state is None:
+            return None
+        if response is not None:
+            http = response[0]
+            expected = proof(guard.secret, "response", f"{state['nonce']}\n{http.status_code}")
+            if http.headers.get(PROOF_HEADER) == expected:
+                return None
+            problem = "answered without this folder's proof"
+        elif isinstance(caught_exception, BotocoreConnectionError):
+            if engine_alive(guard.data_dir):
+                # Alive, perhaps started again by another thread or process: against
+                # wherever it now serves, botocore's own retry (with backoff) decides.
+                moved = guard.refresh()
+                request_dict["url"] = _rebase(request_dict["url"], guard.url)
+                if not moved or state["heals"] >= _HEALS_PER_CALL:
+                    return None
+                state["heals"] += 1
+                return 0.0
+            problem = "stopped"
+        else:
+            return None
+        if state["heals"] >= _HEALS_PER_CALL:
+            raise EngineUnreachable(
+                error=EngineError(f"the engine {problem}, again after a restart")
+            )
+        state["heals"] += 1
+        guard.heal(state["generation"], problem)
+        state["generation"] = guard.generation
+        request_dict["url"] = _rebase(request_dict["url"], guard.url)
+        return 0.0
+
+    events.register("before-call.dynamodb", before_call)
+    events.register("needs-retry.dynamodb", needs_retry)
+
+
+def _rebase(url: str, base: str) -> str:
+    target, new = urllib.parse.urlsplit(url), urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit(target._replace(scheme=new.scheme, netloc=new.netloc))
 
 
 def keep_alive(url: str, interval: float = KEEPALIVE_SECONDS) -> threading.Thread:
     """Ping the engine while this process lives, so that it does not stop as idle.
 
-    An engine stopped by hand is not brought back behind the user's back: the API answers
-    503 and /readyz says why until the server is restarted.
+    Follows the engine when a client of this process started it again elsewhere; an
+    engine that stopped is started again by the next request, not by the pings.
     """
+
+    def current() -> str:
+        for guard in list(_guards.values()):
+            if guard.first_url == url:
+                return guard.url
+        return url
 
     def loop() -> None:
         healthy = True
         while True:
             time.sleep(interval)
-            now_healthy = _healthy(url)
+            now_healthy = health(current()) is not None
             if healthy and not now_healthy:
-                logger.warning("the local DynamoDB engine at %s stopped; restart the server", url)
+                logger.warning(
+                    "the local DynamoDB engine at %s stopped; the next request starts it again",
+                    current(),
+                )
             healthy = now_healthy
 
     thread = threading.Thread(target=loop, name="local-engine-keepalive", daemon=True)
     thread.start()
     return thread
+
+
+def _private_open(path: Path, *, append: bool = False) -> Any:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else 0)
+    fd = os.open(path, flags, FILE_MODE)
+    return os.fdopen(fd, "ab" if append else "wb")

@@ -1,42 +1,55 @@
-"""The engine process: moto's DynamoDB on 127.0.0.1 behind a journaling wrapper.
+"""The engine process: moto's DynamoDB on 127.0.0.1, behind a wrapper that guards and keeps it.
 
-moto keeps tables in memory only, so the engine appends every successful write to
-``journal.jsonl`` (a write-ahead log of the DynamoDB requests themselves) and replays it
-when it starts; the journal is then compacted into one snapshot of the data.
+The wrapper (``JournalingApp``) lets through only DynamoDB requests signed with the data
+folder's secret, runs them one at a time against moto's DynamoDB handler (never moto's
+other services or its control API), journals those moto applied as writes before
+answering, and proves every answer came from this engine. At start it loads the newest
+snapshot straight into moto's tables and replays the journal after it (``store``).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
-import fcntl
+import io
 import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
+from backend.local_engine import queries, store, wire
 from backend.local_engine.launcher import (
     DEFAULT_IDLE_SECONDS,
     HEALTH_PATH,
-    JOURNAL,
-    LOCAL_CREDENTIALS,
+    LOG,
+    NONCE_HEADER,
+    PROOF_HEADER,
     RUNNING_LOCK,
     STATE,
     EngineError,
+    prepare_folder,
+    read_secret,
 )
+from backend.local_engine.signing import ACCESS_KEY_ID, SignatureError, proof, verify
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 logger = logging.getLogger(__name__)
 
 _TARGET_PREFIX = "DynamoDB_20120810."
-_MUTATING = frozenset(
+# Requests that change tables or items: applied, they are journalled. Anything that
+# would change state the snapshot does not keep (backups, imports, global tables) is
+# refused rather than silently forgotten at the next start.
+WRITES = frozenset(
     {
         "CreateTable",
         "DeleteTable",
@@ -54,190 +67,417 @@ _MUTATING = frozenset(
         "ExecuteTransaction",
     }
 )
+READS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+        "DescribeTable",
+        "ListTables",
+        "DescribeTimeToLive",
+        "ListTagsOfResource",
+        "DescribeLimits",
+        "DescribeEndpoints",
+    }
+)
+MAX_BODY = 16 * 1024 * 1024 + 65536  # DynamoDB's largest request (BatchWriteItem) and then some
+START_WAIT = 4.0  # a request arriving while data loads waits this long (read timeout is 5 s)
+LOCK_WAIT = 4.0  # a request waiting behind others answers "busy" after this long
+REQUEST_TIMEOUT = 30.0  # a request still running after this long means the engine is stuck
+_JSON = "application/x-amz-json-1.0"
+
+Response = tuple[str, list[tuple[str, str]], bytes]
+
+
+def _error(status: str, code: str, message: str) -> Response:
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
+    return status, [("Content-Type", _JSON), ("x-amzn-ErrorType", code)], body.encode()
+
+
+@dataclass
+class LoadReport:
+    """What a start loaded, and every problem it met on the way (all logged)."""
+
+    snapshot_items: int = 0
+    journal_entries: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
 
 
 class JournalingApp:
-    """A WSGI wrapper around moto that serialises requests and journals successful writes.
+    """A WSGI wrapper around moto's DynamoDB: authenticates, serialises and journals.
 
     moto's DynamoDB is not thread-safe (a transaction snapshots and restores whole tables),
     so requests run one at a time, as DynamoDB's own per-item atomicity would have them
     appear. The lock also keeps the journal in the order writes were applied.
+
+    ``secret=None`` (the test suite's in-process engine) skips authentication; the engine
+    process always has one. ``reference`` runs queries and serialises answers exactly as
+    moto ships them (the equivalence test's yardstick).
     """
 
-    def __init__(self, journal: Path | None) -> None:
-        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - dev-only dependency
-            DomainDispatcherApplication,
-            create_backend_app,
-        )
+    def __init__(
+        self,
+        journal: store.Journal | None = None,
+        *,
+        secret: str | None = None,
+        ready: bool = True,
+        reference: bool = False,
+        start_wait: float = START_WAIT,
+        lock_wait: float = LOCK_WAIT,
+        request_timeout: float = REQUEST_TIMEOUT,
+        on_stuck: Callable[[str], None] | None = None,
+    ) -> None:
+        from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - dev-only dependency
+        from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
 
-        self._moto: WSGIApplication = DomainDispatcherApplication(create_backend_app)
+        queries.install()
+        wire.install()
+        self._handler = DynamoHandler
+        self._account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+        self.journal = journal
+        self._secret = secret
+        self._reference = reference
         self._lock = threading.Lock()
-        self._journal_path = journal
-        self._journal: IO[str] | None = None
+        self._lock_wait = lock_wait
+        self._start_wait = start_wait
+        self.request_timeout = request_timeout
+        self._on_stuck = on_stuck
+        self._running: tuple[str, float] | None = None  # (operation, started) under the lock
+        self.ready = threading.Event()
+        if ready:
+            self.ready.set()
+        self.state = "ready" if ready else "starting"
+        self.regions: set[str] = set()
         self.last_request = time.monotonic()
         self.requests = 0  # DynamoDB requests served, for benchmarks' calls-per-request
 
+    # -- serving ----------------------------------------------------------------------
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         self.last_request = time.monotonic()
-        if environ.get("PATH_INFO") == HEALTH_PATH:
-            start_response("200 OK", [("Content-Type", "application/json")])
-            health = {"status": "ok", "pid": os.getpid(), "requests": self.requests}
-            return [json.dumps(health).encode()]
-        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
-        if not target.startswith(_TARGET_PREFIX):
-            start_response("400 Bad Request", [("Content-Type", "text/plain")])
-            return [b"this local engine serves DynamoDB only\n"]
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        with self._lock:
-            self.requests += 1
-            status, headers, payload = self._dispatch(environ, body)
-            operation = target.removeprefix(_TARGET_PREFIX)
-            if status.startswith("200") and operation in _MUTATING and self._journal_path:
-                self._append(operation, _region_of(environ), body)
+        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
+            status, headers, payload = self._health(environ)
+        else:
+            status, headers, payload = self._serve(environ)
         start_response(status, headers)
         return [payload]
 
-    def _dispatch(
-        self, environ: WSGIEnvironment, body: bytes
-    ) -> tuple[str, list[tuple[str, str]], bytes]:
-        import io  # noqa: PLC0415
+    def _health(self, environ: WSGIEnvironment) -> Response:
+        nonce = ""
+        for pair in str(environ.get("QUERY_STRING", "")).split("&"):
+            name, _, value = pair.partition("=")
+            if name == "nonce":
+                nonce = value[:64]
+        answer: dict[str, Any] = {"status": self.state, "requests": self.requests}
+        if self._secret is not None and nonce:
+            answer["proof"] = proof(self._secret, "health", nonce)
+        return "200 OK", [("Content-Type", "application/json")], json.dumps(answer).encode()
 
-        environ = dict(environ)
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        captured: dict[str, Any] = {}
+    def _serve(self, environ: WSGIEnvironment) -> Response:
+        headers = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(key):
+                headers[key.replace("_", "-").lower()] = str(environ[key])
+        refused = _refusal(environ, headers)
+        if refused is not None:
+            return refused
+        body = environ["wsgi.input"].read(int(headers.get("content-length") or 0))
+        operation = headers["x-amz-target"].removeprefix(_TARGET_PREFIX)
+        region = _region_of(headers.get("authorization", ""))
+        if self._secret is not None:
+            try:
+                signed = verify(
+                    self._secret, method="POST", path="/", query="", headers=headers, body=body
+                )
+            except SignatureError as exc:
+                logger.warning("refused %s: %s", operation, exc)
+                return _error("400 Bad Request", exc.code, str(exc))
+            region = signed.region
+        status, out_headers, payload = self._locked(operation, region, headers, body)
+        nonce = headers.get(NONCE_HEADER)
+        if self._secret is not None and nonce:
+            code = status.split(" ", 1)[0]
+            out_headers.append((PROOF_HEADER, proof(self._secret, "response", f"{nonce}\n{code}")))
+        return status, out_headers, payload
 
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured["status"], captured["headers"] = status, headers
-            return lambda _data: None
-
-        chunks = self._moto(environ, capture)
+    def _locked(
+        self, operation: str, region: str, headers: dict[str, str], body: bytes
+    ) -> Response:
+        if not self.ready.wait(self._start_wait):
+            return _error(
+                "503 Service Unavailable",
+                "ServiceUnavailable",
+                f"the embedded local DynamoDB is {self.state}; retry shortly",
+            )
+        if not self._lock.acquire(timeout=self._lock_wait):
+            return _error(
+                "503 Service Unavailable",
+                "ServiceUnavailable",
+                "the embedded local DynamoDB is busy; retry shortly",
+            )
         try:
-            payload = b"".join(chunks)
+            self._running = (operation, time.monotonic())
+            self.requests += 1
+            self.regions.add(region)
+            status, out_headers, payload = self._dispatch(operation, region, headers, body)
+            if status.startswith("200") and _is_write(operation, body) and self.journal:
+                self.journal.append(operation, region, body)
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-        return captured["status"], captured["headers"], payload
+            self._running = None
+            self._lock.release()
+        return status, out_headers, payload
 
-    def _append(self, operation: str, region: str, body: bytes) -> None:
-        if self._journal is None:
-            if self._journal_path is None:
-                return
-            self._journal = self._journal_path.open("a", encoding="utf-8")
-        line = json.dumps({"op": operation, "region": region, "body": body.decode("utf-8")})
-        self._journal.write(line + "\n")
-        # Flushed to the OS on every write: survives the engine being killed. fsync is left
-        # to shutdown, as a power cut is not what local development guards against.
-        self._journal.flush()
+    def _dispatch(
+        self, operation: str, region: str, headers: dict[str, str], body: bytes
+    ) -> Response:
+        """Run one request through moto's DynamoDB handler, and nothing else of moto."""
+        from moto.core.request import Request  # noqa: PLC0415
+
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": _JSON,
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_X_AMZ_TARGET": _TARGET_PREFIX + operation,
+            # moto reads the region (and, from the key id, the account) from here.
+            "HTTP_AUTHORIZATION": (
+                f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20240101/{region}/dynamodb/"
+                "aws4_request, SignedHeaders=host, Signature=0"
+            ),
+        }
+        request = Request(environ)
+        request.from_wsgi_server = True  # as moto's own server marks its requests
+        scope = contextlib.ExitStack()
+        if self._reference:
+            scope.enter_context(queries.as_moto_ships_it())
+            scope.enter_context(wire.as_moto_ships_it())
+        try:
+            with scope:
+                code, response_headers, payload = self._handler.dispatch(
+                    request, "http://127.0.0.1/", request.headers
+                )
+        except Exception as exc:  # moto's own failures must not take the engine down
+            logger.exception("moto failed on %s", operation)
+            return _error("500 Internal Server Error", "InternalServerError", str(exc))
+        data = payload if isinstance(payload, bytes) else str(payload).encode("utf-8")
+        out = [(str(k), str(v)) for k, v in dict(response_headers).items() if k.lower() != "status"]
+        return f"{int(code)} {'OK' if int(code) == 200 else 'Error'}", out, data
 
     def call(self, operation: str, region: str, payload: dict[str, Any] | str) -> dict[str, Any]:
-        """Run one DynamoDB request in-process (replay and compaction use this)."""
-        from werkzeug.test import EnvironBuilder  # noqa: PLC0415
-
-        body = payload if isinstance(payload, str) else json.dumps(payload)
-        builder = EnvironBuilder(
-            method="POST",
-            path="/",
-            base_url="http://localhost/",
-            data=body.encode("utf-8"),
-            headers=[
-                ("X-Amz-Target", _TARGET_PREFIX + operation),
-                ("Content-Type", "application/x-amz-json-1.0"),
-                (
-                    "Authorization",
-                    f"AWS4-HMAC-SHA256 Credential={LOCAL_CREDENTIALS[0]}/20240101/{region}/"
-                    "dynamodb/aws4_request, SignedHeaders=host, Signature=0",
-                ),
-            ],
-        )
-        environ = builder.get_environ()
-        status, _headers, payload_bytes = self._dispatch(environ, body.encode("utf-8"))
-        result: dict[str, Any] = json.loads(payload_bytes or b"{}")
+        """Run one DynamoDB request in-process (loading and compaction use this)."""
+        body = (payload if isinstance(payload, str) else json.dumps(payload)).encode("utf-8")
+        status, _headers, data = self._dispatch(operation, region, {}, body)
+        result: dict[str, Any] = json.loads(data or b"{}")
         if not status.startswith("200"):
             raise EngineError(f"{operation} failed in the local engine: {status} {result}")
+        self.regions.add(region)
         return result
 
-    def replay(self) -> tuple[int, set[str]]:
-        """Apply the journal to the empty engine; returns (entries applied, regions seen)."""
-        regions: set[str] = set()
-        applied = 0
-        if self._journal_path is None or not self._journal_path.exists():
-            return applied, regions
-        with self._journal_path.open(encoding="utf-8") as journal:
-            for number, line in enumerate(journal, start=1):
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    # Only the last line can be torn (the engine was killed mid-write).
-                    logger.warning("journal line %d is incomplete; ignored", number)
-                    continue
-                try:
-                    self.call(entry["op"], entry["region"], entry["body"])
-                except EngineError as exc:
-                    logger.warning("journal line %d did not apply again: %s", number, exc)
-                    continue
-                regions.add(entry["region"])
-                applied += 1
-        return applied, regions
+    # -- watching for a stuck request ------------------------------------------------
 
-    def compact(self, regions: Iterable[str]) -> int:
-        """Rewrite the journal as one snapshot: a CreateTable and batched puts per table."""
-        if self._journal_path is None:
-            return 0
-        tmp = self._journal_path.with_suffix(".tmp")
-        entries = 0
-        with tmp.open("w", encoding="utf-8") as out:
-            for region in sorted(regions):
-                for line in self._snapshot_lines(region):
-                    out.write(line + "\n")
-                    entries += 1
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(self._journal_path)
-        return entries
+    def watch(self, interval: float = 1.0) -> threading.Thread:
+        """Call ``on_stuck`` when a request holds the engine longer than its timeout."""
 
-    def _snapshot_lines(self, region: str) -> Iterator[str]:
-        names: list[str] = []
-        start: dict[str, Any] = {}
-        while True:
-            listing = self.call("ListTables", region, start)
-            names.extend(listing.get("TableNames", []))
-            if "LastEvaluatedTableName" not in listing:
-                break
-            start = {"ExclusiveStartTableName": listing["LastEvaluatedTableName"]}
-        for name in names:
-            table = self.call("DescribeTable", region, {"TableName": name})["Table"]
-            yield json.dumps(
-                {"op": "CreateTable", "region": region, "body": json.dumps(_recreate(table))}
-            )
-            scan: dict[str, Any] = {"TableName": name}
+        def loop() -> None:
             while True:
-                page = self.call("Scan", region, scan)
-                items = page.get("Items", [])
-                for i in range(0, len(items), 25):
-                    batch = {name: [{"PutRequest": {"Item": it}} for it in items[i : i + 25]]}
-                    body = json.dumps({"RequestItems": batch}, ensure_ascii=False)
-                    yield json.dumps({"op": "BatchWriteItem", "region": region, "body": body})
-                if "LastEvaluatedKey" not in page:
-                    break
-                scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+                time.sleep(interval)
+                running = self._running
+                if running and time.monotonic() - running[1] > self.request_timeout:
+                    self.state = "stuck"
+                    logger.error(
+                        "a %s request has run for over %.0fs; the engine is stuck",
+                        running[0],
+                        self.request_timeout,
+                    )
+                    if self._on_stuck is not None:
+                        self._on_stuck(running[0])
+                        return
 
-    def close(self) -> None:
-        if self._journal is not None:
-            self._journal.flush()
-            os.fsync(self._journal.fileno())
-            self._journal.close()
-            self._journal = None
+        thread = threading.Thread(target=loop, name="local-engine-watchdog", daemon=True)
+        thread.start()
+        return thread
+
+    # -- loading and compaction ------------------------------------------------------
+
+    def load(self, data_dir: Path) -> LoadReport:
+        """Load the folder's newest good snapshot and replay the journals after it."""
+        started = time.monotonic()
+        plan = store.plan(data_dir)
+        report = LoadReport(problems=list(plan.problems))
+        if plan.snapshot is not None:
+            self.state = f"starting: loading {plan.snapshot.items} items"
+            for table, items in plan.snapshot.tables:
+                self._restore_table(table, items)
+            report.snapshot_items = plan.snapshot.items
+        self.state = "starting: replaying the journal"
+        for path in plan.journals:
+            for entry in store.read_journal(path, report.problems):
+                try:
+                    self.call(entry.op, entry.region, entry.body)
+                except Exception as exc:  # any line that no longer applies, whatever moto says
+                    report.problems.append(
+                        f"{path.name} line {entry.number} ({entry.op}) no longer applies "
+                        f"({str(exc)[:300]}); skipped"
+                    )
+                    continue
+                report.journal_entries += 1
+        generation = plan.generation
+        if report.journal_entries or report.problems or plan.snapshot is None:
+            generation += 1
+            store.write_snapshot(data_dir, generation, self.dump())
+        self.journal = store.start_generation(data_dir, generation)
+        report.seconds = time.monotonic() - started
+        for problem in report.problems:
+            logger.error("%s", problem)
+        return report
+
+    def compact(self, data_dir: Path) -> None:
+        """Write the state as a new snapshot and start its journal (under the lock)."""
+        with self._lock:
+            if self.journal is None or not self.journal.entries:
+                return
+            generation = _generation_of(self.journal.path) + 1
+            store.write_snapshot(data_dir, generation, self.dump())
+            self.journal.close()
+            self.journal = store.start_generation(data_dir, generation)
+
+    def _restore_table(self, table: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+
+        region = table["region"]
+        self.call("CreateTable", region, table["create"])
+        if table.get("ttl", {}).get("TimeToLiveStatus") == "ENABLED":
+            spec = {"Enabled": True, "AttributeName": table["ttl"]["AttributeName"]}
+            self.call(
+                "UpdateTimeToLive",
+                region,
+                {"TableName": table["create"]["TableName"], "TimeToLiveSpecification": spec},
+            )
+        model = dynamodb_backends[self._account][region].tables[table["create"]["TableName"]]
+        for attrs in items:
+            _insert(model, attrs)
+        queries.prepare(model)  # at start, not at the first query
+
+    def dump(self) -> Iterator[tuple[dict[str, Any], Iterator[dict[str, Any]]]]:
+        """Every table of every region used: its definition, then its items."""
+        from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+
+        for region in sorted(self.regions):
+            backend = dynamodb_backends[self._account][region]
+            for name in sorted(backend.tables):
+                described = self.call("DescribeTable", region, {"TableName": name})["Table"]
+                create = _recreate(described)
+                tags = self.call(
+                    "ListTagsOfResource", region, {"ResourceArn": described["TableArn"]}
+                )
+                if tags.get("Tags"):
+                    create["Tags"] = tags["Tags"]
+                ttl = self.call("DescribeTimeToLive", region, {"TableName": name})
+                definition = {
+                    "region": region,
+                    "create": create,
+                    "ttl": ttl.get("TimeToLiveDescription", {}),
+                }
+                yield (
+                    definition,
+                    (_plain_item(i) for i in queries.stored_items(backend.tables[name])),
+                )
 
 
-def _region_of(environ: WSGIEnvironment) -> str:
-    auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+def _refusal(environ: WSGIEnvironment, headers: dict[str, str]) -> Response | None:
+    """Why a request is not let through to moto, if it is not: None for a good one."""
+    if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/":
+        return _error("400 Bad Request", "UnknownOperationException", "DynamoDB requests only")
+    if environ.get("QUERY_STRING") or any(h.startswith("x-moto-") for h in headers):
+        return _error("400 Bad Request", "ValidationException", "unexpected request parameters")
+    target = headers.get("x-amz-target", "")
+    operation = target.removeprefix(_TARGET_PREFIX)
+    if not target.startswith(_TARGET_PREFIX) or operation not in WRITES | READS:
+        return _error(
+            "400 Bad Request",
+            "UnknownOperationException",
+            f"{operation or 'this request'} is not served by the embedded local DynamoDB",
+        )
     try:
-        return auth.split("Credential=", 1)[1].split("/")[2]
+        length = int(headers.get("content-length") or 0)
+    except ValueError:
+        length = -1
+    if not 0 <= length <= MAX_BODY:
+        return _error("413 Request Entity Too Large", "ValidationException", "bad request size")
+    return None
+
+
+def _region_of(authorization: str) -> str:
+    """The region of a request's credential scope (verified, when there is a secret)."""
+    try:
+        return authorization.split("Credential=", 1)[1].split("/")[2]
     except IndexError:
         return "us-east-1"
+
+
+def _is_write(operation: str, body: bytes) -> bool:
+    if operation not in WRITES:
+        return False
+    if operation == "ExecuteStatement":
+        # PartiQL reads go through the same operation; only statements that change data
+        # are journalled.
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            statement = str(json.loads(body).get("Statement", "")).lstrip().upper()
+            return not statement.startswith("SELECT")
+    return True
+
+
+def _insert(table: Any, attrs: dict[str, Any]) -> None:
+    """Put a snapshot item straight into a moto table: it was validated when written."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict  # noqa: PLC0415
+
+    item: Any = Item.__new__(Item)
+    values = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.__init__(values, {name: DynamoType(value) for name, value in attrs.items()})
+    item.attrs = values
+    item.hash_key = DynamoType(attrs[table.hash_key_attr])
+    if table.range_key_attr is None:
+        item.range_key = None
+        table.items[item.hash_key] = item
+    else:
+        item.range_key = DynamoType(attrs[table.range_key_attr])
+        table.items[item.hash_key][item.range_key] = item
+
+
+def _plain_item(item: Any) -> dict[str, Any]:
+    return {name: _plain(value) for name, value in item.attrs.items()}
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A DynamoType as the DynamoDB JSON it was made from."""
+    if value.type == "M":
+        return {"M": {name: _plain(member) for name, member in value.value.items()}}
+    if value.type == "L":
+        return {"L": [_plain(member) for member in value.value]}
+    inner = value.value
+    if isinstance(inner, bytes):
+        inner = base64.b64encode(inner).decode("ascii")
+    elif isinstance(inner, list | set):
+        inner = [base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for v in inner]
+    return {value.type: inner}
+
+
+def _generation_of(path: Path) -> int:
+    return int(path.stem.rsplit("-", 1)[1])
 
 
 def _recreate(table: dict[str, Any]) -> dict[str, Any]:
@@ -275,49 +515,125 @@ def _recreate(table: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-def serve(data_dir: Path, port: int, idle_seconds: float, *, keep_data: bool = True) -> int:
+# -- the process --------------------------------------------------------------------------
+
+
+def _take_running_lock(data_dir: Path) -> Any:
+    import fcntl  # noqa: PLC0415
+
+    running = os.fdopen(os.open(data_dir / RUNNING_LOCK, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # A tool probing whether an engine runs holds a shared lock for an instant.
+            if time.monotonic() > deadline:
+                running.close()
+                return None
+            time.sleep(0.02)
+        else:
+            return running
+
+
+def _write_state(data_dir: Path, port: int) -> dict[str, Any]:
+    """Tell tools where the engine listens (atomically, for its owner only)."""
+    state = {"pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}"}
+    tmp = data_dir / (STATE + ".tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(json.dumps(state))
+    tmp.replace(data_dir / STATE)
+    return state
+
+
+def _listen(port: int) -> socket.socket:
+    """Bound here, not by werkzeug, which exits when the port is taken: the previous port
+    (where tools look first), else any free one."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("127.0.0.1", port))
+    except OSError:
+        listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    return listener
+
+
+def serve(
+    data_dir: Path,
+    port: int,
+    idle_seconds: float,
+    *,
+    keep_data: bool = True,
+    request_timeout: float = REQUEST_TIMEOUT,
+) -> int:
     """Run the engine in this process until idle for ``idle_seconds`` or signalled.
 
+    The port is bound first, so tools can connect (and wait) while the data loads.
     ``keep_data=False`` serves from memory only (no journal): for benchmarks and
-    throw-away runs.
+    throw-away runs. Requests are signed with the folder's secret either way.
     """
-    from werkzeug.serving import make_server  # noqa: PLC0415
+    from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: PLC0415
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    running = (data_dir / RUNNING_LOCK).open("w")
-    try:
-        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    prepare_folder(data_dir)
+    running = _take_running_lock(data_dir)
+    if running is None:
         logger.error("another local engine already serves %s", data_dir)
         return 1
-    app = JournalingApp(data_dir / JOURNAL if keep_data else None)
-    started = time.monotonic()
-    applied, regions = app.replay()
-    if applied:
-        entries = app.compact(regions)
-        logger.info(
-            "replayed %d journal entries in %.1fs; compacted to %d",
-            applied,
-            time.monotonic() - started,
-            entries,
-        )
-    try:
-        server = make_server("127.0.0.1", port, app, threaded=True)
-    except OSError:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-    actual_port = server.server_address[1]
-    state = {"pid": os.getpid(), "port": actual_port, "url": f"http://127.0.0.1:{actual_port}"}
-    tmp = data_dir / (STATE + ".tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    tmp.replace(data_dir / STATE)
-    logger.info("local DynamoDB engine serving %s on %s", data_dir, state["url"])
+    secret = read_secret(data_dir)
+
+    def stuck(operation: str) -> None:
+        # A Python thread cannot be stopped, and moto may be half-way through changing
+        # its tables: leave, keeping the journal (every acknowledged write is in it). The
+        # next request of any tool starts the engine again.
+        if app.journal is not None:
+            app.journal.close()
+        logging.shutdown()
+        os._exit(75)
+
+    app = JournalingApp(secret=secret, ready=False, request_timeout=request_timeout, on_stuck=stuck)
+
+    class Handler(WSGIRequestHandler):
+        timeout = 60  # a client that stops sending mid-request frees its thread
+
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            """No line per DynamoDB request."""
+
+    listener = _listen(port)
+    actual_port = listener.getsockname()[1]
+    server = make_server(
+        "127.0.0.1",
+        actual_port,
+        app,
+        threaded=True,
+        request_handler=Handler,
+        fd=listener.fileno(),
+    )
+    state = _write_state(data_dir, actual_port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.watch()
+    logger.info("local DynamoDB engine for %s listening on %s", data_dir, state["url"])
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
+        if keep_data:
+            try:
+                report = app.load(data_dir)
+            except store.StoreError as exc:
+                logger.error("cannot load the data: %s", exc)
+                return 2
+            logger.info(
+                "loaded %d items and %d journal entries in %.2fs (%d problems)",
+                report.snapshot_items,
+                report.journal_entries,
+                report.seconds,
+                len(report.problems),
+            )
+        app.state = "ready"
+        app.ready.set()
         while not stop.wait(1.0):
             if time.monotonic() - app.last_request > idle_seconds:
                 logger.info("no requests for %.0fs; stopping", idle_seconds)
@@ -326,7 +642,10 @@ def serve(data_dir: Path, port: int, idle_seconds: float, *, keep_data: bool = T
         server.shutdown()
         with contextlib.suppress(FileNotFoundError):
             (data_dir / STATE).unlink()
-        app.close()
+        if keep_data and app.ready.is_set():
+            app.compact(data_dir)  # the next start then loads one snapshot and no journal
+        if app.journal is not None:
+            app.journal.close()
         running.close()
     return 0
 
@@ -336,6 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS)
+    parser.add_argument("--request-timeout", type=float, default=REQUEST_TIMEOUT)
     parser.add_argument("--detach", action="store_true", help="fork into the background")
     parser.add_argument(
         "--memory", action="store_true", help="keep no journal: data is lost on exit"
@@ -344,5 +664,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.detach and os.fork() != 0:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per DynamoDB request
-    return serve(args.data_dir, args.port, args.idle_seconds, keep_data=not args.memory)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        return serve(
+            args.data_dir,
+            args.port,
+            args.idle_seconds,
+            keep_data=not args.memory,
+            request_timeout=args.request_timeout,
+        )
+    except EngineError as exc:
+        logger.error("%s; see %s", exc, args.data_dir / LOG)
+        return 1

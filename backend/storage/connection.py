@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from backend.config import Mode, Settings, is_loopback_url
 from backend.errors import ConfigError, StartupError
 from backend.storage import Storage
 from backend.storage.dynamo import make_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +42,24 @@ def connect(
     settings: Settings, *, max_pool_connections: int | None = None
 ) -> tuple[Storage, Target]:
     """Open storage for ``settings``, starting the embedded engine in local mode."""
+    client, target = connect_client(settings, max_pool_connections=max_pool_connections)
+    return Storage(client, settings.departments_table, settings.events_table), target
+
+
+def connect_client(
+    settings: Settings, *, max_pool_connections: int | None = None
+) -> tuple[DynamoDBClient, Target]:
+    """The DynamoDB client ``connect`` builds its storage on (tools that load data raw, such
+    as the benchmarks, use it directly)."""
     endpoint = settings.endpoint_url
     access, secret = settings.aws_access_key_id, settings.aws_secret_access_key
     token, profile = settings.aws_session_token, settings.aws_profile
     if settings.mode is Mode.LOCAL:
         endpoint = local_endpoint(settings)
-        from backend.local_engine import LOCAL_CREDENTIALS  # noqa: PLC0415 - dev-only module
+        from backend.local_engine import credentials  # noqa: PLC0415 - dev-only module
 
-        (access, secret), token, profile = LOCAL_CREDENTIALS, None, None
+        # Requests are signed with the data folder's own secret: the engine serves no one else.
+        (access, secret), token, profile = credentials(settings.local_dir), None, None
     elif (
         settings.mode is Mode.ENDPOINT
         and endpoint
@@ -65,8 +79,11 @@ def connect(
         profile=profile,
         max_pool_connections=max_pool_connections or settings.max_pool_connections,
     )
-    storage = Storage(client, settings.departments_table, settings.events_table)
-    return storage, Target(settings.mode, endpoint, settings.region)
+    if settings.mode is Mode.LOCAL:
+        from backend.local_engine import attach  # noqa: PLC0415 - dev-only module
+
+        attach(client, settings.local_dir)  # starts the engine again should it die
+    return client, Target(settings.mode, endpoint, settings.region)
 
 
 def local_endpoint(settings: Settings) -> str:

@@ -190,8 +190,13 @@ def translated_errors(what: str) -> Iterator[None]:
         code = error_code(exc)
         if code in _RETRYABLE:
             logger.warning("DynamoDB is throttling or unavailable during %s: %s", what, code)
+            # An endpoint that says why it is unavailable (the embedded engine: "starting:
+            # loading 100000 items") is quoted, so /readyz names the state.
+            reason = exc.response.get("Error", {}).get("Message")
             raise StorageUnavailable(
-                "DynamoDB is throttling requests or briefly unavailable; retry shortly",
+                f"DynamoDB is unavailable: {reason}"
+                if code == "ServiceUnavailable" and reason
+                else "DynamoDB is throttling requests or briefly unavailable; retry shortly",
                 retry_after=2,
             ) from exc
         if code == "ResourceNotFoundException":

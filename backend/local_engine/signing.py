@@ -1,0 +1,115 @@
+"""The data folder's secret, and what is proved with it: requests (SigV4) and the engine.
+
+Every tool of a data folder signs its DynamoDB requests with the folder's secret as the
+secret access key, as boto3 does for AWS; the engine checks that signature before moto
+sees anything. The engine in turn proves it holds the secret (an HMAC of a nonce the tool
+chose), so a tool never mistakes another process on the engine's port for its engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+ACCESS_KEY_ID = "local-engine"  # names the key; the secret is what is checked
+ALGORITHM = "AWS4-HMAC-SHA256"
+SERVICE = "dynamodb"
+MAX_CLOCK_SKEW = dt.timedelta(minutes=15)  # as AWS allows
+# Headers a signature must cover: the target binds the operation, the date the time.
+REQUIRED_SIGNED = frozenset({"host", "x-amz-date", "x-amz-target"})
+
+
+class SignatureError(Exception):
+    """The request is not signed with the data folder's secret."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Signed:
+    region: str
+    signature: str
+
+
+def proof(secret: str, purpose: str, data: str) -> str:
+    """What only a holder of ``secret`` can answer for ``data``."""
+    message = f"{purpose}\n{data}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify(
+    secret: str,
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: dt.datetime | None = None,
+) -> Signed:
+    """Check a SigV4 signature made with ``secret``; ``headers`` keys are lower case."""
+    authorization = headers.get("authorization", "")
+    if not authorization:
+        raise SignatureError(
+            "MissingAuthenticationTokenException", "Request is missing Authentication Token"
+        )
+    try:
+        algorithm, rest = authorization.split(" ", 1)
+        parts = dict(p.strip().split("=", 1) for p in rest.split(","))
+        key_id, date, region, service, terminal = parts["Credential"].split("/")
+        signed_headers = parts["SignedHeaders"].split(";")
+        signature = parts["Signature"]
+    except (ValueError, KeyError) as exc:
+        raise SignatureError("IncompleteSignatureException", "Malformed Authorization") from exc
+    if algorithm != ALGORITHM or service != SERVICE or terminal != "aws4_request":
+        raise SignatureError("IncompleteSignatureException", "Unsupported credential scope")
+    if key_id != ACCESS_KEY_ID:
+        raise SignatureError(
+            "UnrecognizedClientException", "The security token included in the request is invalid"
+        )
+    if not set(signed_headers) >= REQUIRED_SIGNED or any(h not in headers for h in signed_headers):
+        raise SignatureError("IncompleteSignatureException", "Required headers are not signed")
+    amz_date = headers["x-amz-date"]
+    try:
+        when = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    except ValueError as exc:
+        raise SignatureError("IncompleteSignatureException", "Malformed X-Amz-Date") from exc
+    current = now or dt.datetime.now(dt.UTC)
+    if abs(current - when) > MAX_CLOCK_SKEW or date != amz_date[:8]:
+        raise SignatureError("InvalidSignatureException", "Signature expired or misdated")
+    payload = hashlib.sha256(body).hexdigest()
+    canonical = "\n".join(
+        [
+            method,
+            path or "/",
+            query,
+            "".join(f"{h}:{' '.join(headers[h].split())}\n" for h in signed_headers),
+            ";".join(signed_headers),
+            payload,
+        ]
+    )
+    scope = f"{date}/{region}/{service}/{terminal}"
+    to_sign = "\n".join(
+        [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    expected = hmac.new(_signing_key(secret, date, region), to_sign.encode(), hashlib.sha256)
+    if not hmac.compare_digest(expected.hexdigest(), signature):
+        raise SignatureError(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided",
+        )
+    return Signed(region, signature)
+
+
+@lru_cache(maxsize=16)
+def _signing_key(secret: str, date: str, region: str) -> bytes:
+    key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
+    for part in (region, SERVICE, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key

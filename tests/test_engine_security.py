@@ -1,0 +1,345 @@
+"""The embedded engine on a shared machine: its owner's tools, and nobody else, get in.
+
+Tried as another local user or process would: the data folder and its files are
+private, requests not signed with the folder's secret (or not DynamoDB at all) are refused
+before moto sees them, only applied writes are journalled, a stuck request does not hold
+the engine forever, and a tool never sends its data to a process that took the port of
+a dead engine.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import pwd
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from werkzeug.serving import make_server
+
+from backend import create_app
+from backend.config import Mode, Settings
+from backend.local_engine import credentials, ensure_running, store
+from backend.local_engine.launcher import KEY_FILE, STATE
+from backend.local_engine.server import JournalingApp
+
+pytestmark = pytest.mark.slow
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    # A parent others may enter, as a home directory often is: only the folder's own
+    # permissions keep them out.
+    parent = Path(tempfile.mkdtemp(prefix="engine-security-"))
+    parent.chmod(0o755)
+    folder = parent / "localdb"
+    yield folder
+    state = folder / STATE
+    if state.exists():
+        pid = int(json.loads(state.read_text())["pid"])
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+    subprocess.run(["rm", "-rf", str(parent)], check=True)
+
+
+def _client(url: str, secret: str, key_id: str = "local-engine") -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=url,
+        region_name="ap-northeast-2",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+
+
+def _post(url: str, path: str = "/", headers: dict[str, str] | None = None) -> int:
+    request = urllib.request.Request(url + path, data=b"{}", headers=headers or {}, method="POST")
+    try:
+        with _opener.open(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_folder_and_its_files_are_private(data_dir: Path) -> None:
+    ensure_running(data_dir)
+    client = create_app(Settings(mode=Mode.LOCAL, local_dir=data_dir, secret_key="k" * 32))
+    client.test_client().post("/api/departments", json={"name": "개발팀"})
+
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    files = [p for p in data_dir.iterdir() if p.is_file()]
+    assert {p.name for p in files} >= {KEY_FILE, STATE}
+    assert any(p.name.startswith("journal-") for p in files)
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+def test_requests_without_the_folders_secret_never_reach_moto(data_dir: Path) -> None:
+    url = ensure_running(data_dir)
+    _, secret = credentials(data_dir)
+    own = _client(url, secret)
+
+    unsigned = _post(
+        url,
+        headers={
+            "X-Amz-Target": "DynamoDB_20120810.CreateTable",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+    )
+    with pytest.raises(ClientError) as wrong_secret:
+        _client(url, "0" * 64).create_table(
+            TableName="intruder",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    with pytest.raises(ClientError) as wrong_key:
+        _client(url, secret, key_id="AKIAIOSFODNN7EXAMPLE").list_tables()
+
+    assert unsigned == 400
+    assert wrong_secret.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert wrong_key.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    assert own.list_tables()["TableNames"] == []
+
+
+def test_only_dynamodb_is_served(data_dir: Path) -> None:
+    url = ensure_running(data_dir)
+    _, secret = credentials(data_dir)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="ap-northeast-2",
+        aws_access_key_id="local-engine",
+        aws_secret_access_key=secret,
+    )
+    with pytest.raises(ClientError):
+        s3.list_buckets()
+    with pytest.raises(ClientError) as not_served:
+        _client(url, secret).create_backup(TableName="table", BackupName="backup")
+
+    assert _post(url, "/moto-api/reset") == 400
+    assert _post(url, "/moto-api/data.json") == 400
+    target = {"X-Amz-Target": "DynamoDB_20120810.ListTables", "x-moto-account-id": "1"}
+    assert _post(url, headers=target) == 400
+    assert not_served.value.response["Error"]["Code"] == "UnknownOperationException"
+
+
+def test_only_writes_moto_applied_are_journalled(data_dir: Path) -> None:
+    url = ensure_running(data_dir)
+    client = _client(url, credentials(data_dir)[1])
+    client.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    journal = store.journal_path(data_dir, max(store.generations(data_dir)[1]))
+    before = journal.read_text(encoding="utf-8").count("\n")
+
+    client.put_item(TableName="t", Item={"id": {"S": "a"}})
+    with pytest.raises(ClientError):
+        client.put_item(
+            TableName="t", Item={"id": {"S": "a"}}, ConditionExpression="attribute_not_exists(id)"
+        )
+    with pytest.raises(ClientError):
+        client.put_item(TableName="missing", Item={"id": {"S": "a"}})
+    client.get_item(TableName="t", Key={"id": {"S": "a"}})
+    client.scan(TableName="t")
+
+    lines = journal.read_text(encoding="utf-8").splitlines()
+    assert len(lines) - before == 1
+    assert json.loads(lines[-1])["op"] == "PutItem"
+
+
+def test_a_stuck_request_is_timed_out_instead_of_holding_the_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
+
+    release = threading.Event()
+    stuck_on: list[str] = []
+    original = DynamoHandler.describe_table
+
+    def hang(self: Any) -> Any:
+        release.wait(30)
+        return original(self)
+
+    monkeypatch.setattr(DynamoHandler, "describe_table", hang)
+    app = JournalingApp(lock_wait=0.3, request_timeout=0.5, on_stuck=stuck_on.append)
+    app.watch(interval=0.1)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    client = _client(url, "local")
+    try:
+
+        def describe() -> None:
+            with pytest.raises(ClientError):
+                client.describe_table(TableName="x")
+
+        hung = threading.Thread(target=describe)
+        hung.start()
+        time.sleep(1.0)
+        started = time.monotonic()
+        with pytest.raises(ClientError) as busy:
+            client.list_tables()
+        waited = time.monotonic() - started
+        with _opener.open(url + "/_engine/health", timeout=5) as response:
+            health = json.loads(response.read())
+    finally:
+        release.set()
+        server.shutdown()
+
+    assert busy.value.response["Error"]["Code"] == "ServiceUnavailable"
+    assert waited < 5
+    assert health["status"] == "stuck"
+    assert stuck_on == ["DescribeTable"]
+
+
+def test_a_tool_never_writes_to_a_process_that_took_a_dead_engines_port(
+    data_dir: Path,
+) -> None:
+    settings = Settings(mode=Mode.LOCAL, local_dir=data_dir, secret_key="k" * 32)
+    client = create_app(settings).test_client()
+    client.post("/api/departments", json={"name": "개발팀"})
+    state = json.loads((data_dir / STATE).read_text())
+    os.kill(state["pid"], signal.SIGKILL)
+    time.sleep(0.3)
+    received: list[str] = []
+
+    class Impostor(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.headers.get("X-Amz-Target", ""))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"status": "ready", "proof": "0"}')
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    impostor = http.server.ThreadingHTTPServer(("127.0.0.1", state["port"]), Impostor)
+    threading.Thread(target=impostor.serve_forever, daemon=True).start()
+    try:
+        created = client.post("/api/departments", json={"name": "마케팅팀"})
+        listed = client.get("/api/departments").get_json()["items"]
+    finally:
+        impostor.shutdown()
+        impostor.server_close()
+
+    assert created.status_code == 201
+    assert {d["name"] for d in listed} == {"개발팀", "마케팅팀"}
+    assert received == []
+    assert json.loads((data_dir / STATE).read_text())["port"] != state["port"]
+
+
+_AS_ANOTHER_USER = r"""
+import json, os, sys, urllib.error, urllib.request
+folder, url = sys.argv[1], sys.argv[2]
+result = {}
+for name, attempt in (("secret", lambda: open(folder + "/engine.key").read()),
+                      ("folder", lambda: os.listdir(folder))):
+    try:
+        attempt()
+        result[name] = "read"
+    except PermissionError:
+        result[name] = "denied"
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+forged = ("AWS4-HMAC-SHA256 Credential=local-engine/20240101/ap-northeast-2/dynamodb/"
+          "aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64)
+for name, extra in (("unsigned", {}), ("forged", {"Authorization": forged,
+                                                  "X-Amz-Date": "20240101T000000Z"})):
+    request = urllib.request.Request(url + "/", data=b"{}", method="POST", headers={
+        "X-Amz-Target": "DynamoDB_20120810.ListTables",
+        "Content-Type": "application/x-amz-json-1.0", **extra})
+    try:
+        opener.open(request, timeout=5)
+        result[name] = 200
+    except urllib.error.HTTPError as exc:
+        result[name] = exc.code
+print(json.dumps(result))
+"""
+SYSTEM_PYTHON = Path("/usr/bin/python3")  # readable by every user, unlike a venv under /root
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not SYSTEM_PYTHON.exists(),
+    reason="needs root (to run a step as another user) and a system-wide python3",
+)
+def test_another_os_user_can_neither_read_the_secret_nor_use_the_engine(data_dir: Path) -> None:
+    url = ensure_running(data_dir)
+    nobody = pwd.getpwnam("nobody")
+
+    def become_nobody() -> None:
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+
+    result = subprocess.run(
+        [str(SYSTEM_PYTHON), "-c", _AS_ANOTHER_USER, str(data_dir), url],
+        preexec_fn=become_nobody,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        cwd="/tmp",
+    )
+
+    assert json.loads(result.stdout) == {
+        "secret": "denied",
+        "folder": "denied",
+        "unsigned": 400,
+        "forged": 400,
+    }
+
+
+def test_readyz_names_the_engine_starting(settings: Settings) -> None:
+    app = JournalingApp(ready=False, start_wait=0.05)
+    app.state = "starting: loading 100000 items"
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        service = create_app(
+            Settings(
+                mode=Mode.ENDPOINT,
+                endpoint_url=url,
+                region=settings.region,
+                departments_table=settings.departments_table,
+                events_table=settings.events_table,
+                secret_key=settings.secret_key,
+            )
+        ).test_client()
+        ready = service.get("/readyz")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert ready.status_code == 503
+    assert "starting: loading 100000 items" in " ".join(ready.get_json()["problems"])
