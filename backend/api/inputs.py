@@ -154,7 +154,8 @@ def if_match() -> IfMatch | None:
     tags = request.if_match
     if tags.star_tag:
         return IfMatch(None)
-    return IfMatch(frozenset(int(t) for t in tags.as_set() if t and t.isdigit()))
+    # Only ASCII digits are a version: "²" passes str.isdigit() but is no number.
+    return IfMatch(frozenset(int(t) for t in tags.as_set() if t and t.isascii() and t.isdigit()))
 
 
 def not_modified(version: int) -> bool:

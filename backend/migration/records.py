@@ -255,9 +255,43 @@ def event_item(record: Any, department_id: str, event_date: Any, now: str) -> It
     return _finish("event", ident, department_id, attributes, created)
 
 
+# What DynamoDB refuses that JSON allows: documents nested deeper than 32 levels, numbers
+# with more than 38 significant digits or outside 1E-130 .. 9.99E+125.
+MAX_DEPTH = 32
+MAX_DIGITS = 38
+
+
+def _unstorable(value: Any, path: str, depth: int = 0) -> str | None:
+    """Why DynamoDB would refuse ``value`` (at ``path``), or None."""
+    if isinstance(value, dict | list):
+        if depth >= MAX_DEPTH:
+            return f"{path} is nested deeper than DynamoDB's {MAX_DEPTH} levels"
+        children = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in children:
+            problem = _unstorable(child, f"{path}.{key}", depth + 1)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        number = Decimal(str(value))
+        if not number.is_finite():
+            return f"{path} is not a finite number"
+        # Counted from the digits themselves: normalize() would round them to 28 first.
+        significant = "".join(map(str, number.as_tuple().digits)).strip("0")
+        if len(significant) > MAX_DIGITS:
+            return f"{path} has more than DynamoDB's {MAX_DIGITS} significant digits"
+        if number and not Decimal("1E-130") <= abs(number) < Decimal("1E+126"):
+            return f"{path} is outside the numbers DynamoDB can store"
+    return None
+
+
 def _finish(
     kind: str, ident: str, department_id: str | None, attributes: dict[str, Any], created: str
 ) -> Item:
+    for name, value in attributes.items():
+        problem = _unstorable(value, name)
+        if problem:
+            raise Rejected(problem)
     attributes |= {"created_at": created, "updated_at": created, "version": 1}
     size = len(json.dumps(_canonical(attributes), ensure_ascii=False).encode("utf-8"))
     if size > _MAX_ITEM_BYTES:

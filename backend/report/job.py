@@ -49,6 +49,7 @@ class Summary:
     transport: str
     dry_run: bool
     outcomes: list[Outcome] = field(default_factory=list)
+    swept: int = 0  # expired bookkeeping items removed after the run
 
     def as_dict(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -60,6 +61,7 @@ class Summary:
             "transport": self.transport,
             "dry_run": self.dry_run,
             "counts": counts,
+            "swept": self.swept,
             "departments": [vars(o) for o in self.outcomes],
         }
 
@@ -113,17 +115,12 @@ class ReportJob:
                     logger.error("report for %s not sent: %s", department.id, exc)
         if not dry_run:
             self._store_summary(day, summary)
+            # Expired bookkeeping (old markers, quotas, idempotency records) goes daily.
+            summary.swept = self.storage.sweep()
         return summary
 
     def _events(self, department_id: str, window: DateWindow) -> list[Event]:
-        events: list[Event] = []
-        after = None
-        while True:
-            page, more = self.storage.events.list_page(department_id, window, after, PAGE)
-            events += page
-            if not more or not page:
-                return events
-            after = page[-1].sort_key
+        return list(self.storage.events.all_in(department_id, window, PAGE))
 
     # -- delivery, at most once per department and date ---------------------------------
 

@@ -23,6 +23,7 @@ from backend.storage.batch import BatchIO
 from backend.storage.departments import DepartmentRepository, _Contended, _VersionMoved
 from backend.storage.dynamo import busy, error_code, translated_errors
 from backend.storage.events import DateWindow, EventRepository, SortKey, _EventMoved, new_event
+from backend.storage.expiring import ExpiringItems
 from backend.storage.idempotency import IdempotencyRecords
 from backend.storage.mailings import MailingRepository
 from backend.storage.schema import DEPARTMENTS, EVENTS, TableSchema
@@ -251,4 +252,4 @@ class Storage:
 
     def sweep(self) -> int:
         """Remove expired bookkeeping (report markers, quotas, idempotency records)."""
-        return self.mailings.sweep()
+        return ExpiringItems(self._client, self.events.table).sweep()

@@ -147,6 +147,3 @@ class IdempotencyRecords:
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-
-    def sweep(self) -> int:
-        return self._items.sweep()

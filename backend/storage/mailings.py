@@ -120,6 +120,3 @@ class MailingRepository:
                 UpdateExpression="ADD sent :minus",
                 ExpressionAttributeValues={":minus": to_value(-count)},
             )
-
-    def sweep(self) -> int:
-        return self._items.sweep()
