@@ -706,3 +706,28 @@ def test_the_guide_command_from_backend(settings: Settings, storage: Storage) ->
     assert result.returncode == 0, result.stdout + result.stderr
     assert "✅ 마이그레이션 검증 완료" in result.stdout
     assert len(events(storage)) == 5
+
+
+def test_a_capacity_cap_still_writes_everything(
+    tmp_path: Path, settings: Settings, storage: Storage
+) -> None:
+    folder = _large_source(tmp_path, 300)
+
+    code, out = migrate(
+        settings, "--source", str(folder), "--max-wcu", "500", "--max-rcu", "500", storage=storage
+    )
+
+    assert code == 0
+    assert len(events(storage)) == 300
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many", "inf"])
+def test_a_bad_capacity_cap_is_refused_before_anything_is_written(
+    settings: Settings, storage: Storage, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        migrate(settings, "--max-wcu", value, storage=storage)
+
+    assert exit_.value.code == 2
+    assert "--max-wcu" in capsys.readouterr().err
+    assert events(storage) == []

@@ -68,19 +68,23 @@ class Location:
             raise BackupError(f"{self.root}/{key}: cannot be read ({exc})") from exc
 
 
-def dump(storage: Storage, destination: Location) -> dict[str, int]:
+def dump(
+    storage: Storage, destination: Location, *, max_rcu: float | None = None
+) -> dict[str, int]:
     """Write both tables to ``destination``; returns items per table."""
     counts = {}
     for schema, table in storage.tables():
-        counts[table] = _dump_table(storage, table, schema.logical_name, destination)
+        counts[table] = _dump_table(storage, table, schema.logical_name, destination, max_rcu)
     return counts
 
 
-def _dump_table(storage: Storage, table: str, logical: str, destination: Location) -> int:
+def _dump_table(
+    storage: Storage, table: str, logical: str, destination: Location, max_rcu: float | None
+) -> int:
     started = utc_now()
     files: list[dict[str, Any]] = []
     total = 0
-    for batch in batched(storage.batch_io().scan_raw(table), ITEMS_PER_FILE):
+    for batch in batched(storage.batch_io(max_rcu=max_rcu).scan_raw(table), ITEMS_PER_FILE):
         lines = "".join(json.dumps({"Item": item}, ensure_ascii=False) + "\n" for item in batch)
         data = gzip.compress(lines.encode("utf-8"))
         key = f"{logical}/data/{uuid.uuid4().hex}.json.gz"
@@ -113,7 +117,9 @@ def _dump_table(storage: Storage, table: str, logical: str, destination: Locatio
     return total
 
 
-def restore(storage: Storage, source: Location, *, force: bool = False) -> dict[str, int]:
+def restore(
+    storage: Storage, source: Location, *, force: bool = False, max_wcu: float | None = None
+) -> dict[str, int]:
     """Load a dump into the tables; refuses tables holding items unless ``force``."""
     plan = []
     for schema, table in storage.tables():
@@ -126,7 +132,7 @@ def restore(storage: Storage, source: Location, *, force: bool = False) -> dict[
                 "--force to write over what is there"
             )
         plan.append((schema.logical_name, table, summary))
-    io_ = storage.batch_io()
+    io_ = storage.batch_io(max_wcu=max_wcu)
     counts = {}
     for logical, table, summary in plan:
         manifest = source.read(

@@ -10,6 +10,7 @@ from backend.backup import Location, dump, restore
 from backend.config import Settings
 from backend.errors import CalendarError
 from backend.storage import Storage
+from backend.storage.batch import capacity_units
 from backend.storage.connection import connect
 
 
@@ -27,8 +28,17 @@ def main(
         "dump", help="write both tables to a folder or s3://bucket/prefix/"
     )
     dump_cmd.add_argument("destination")
+    dump_cmd.add_argument(
+        "--max-rcu", type=capacity_units, metavar="N", help="read at most N capacity units a second"
+    )
     restore_cmd = commands.add_parser("restore", help="load a dump into the tables")
     restore_cmd.add_argument("source")
+    restore_cmd.add_argument(
+        "--max-wcu",
+        type=capacity_units,
+        metavar="N",
+        help="write at most N capacity units a second",
+    )
     restore_cmd.add_argument(
         "--force", action="store_true", help="write into tables that hold items"
     )
@@ -40,9 +50,9 @@ def main(
         where = args.destination if args.command == "dump" else args.source
         location = Location(where, make_s3_client(settings) if where.startswith("s3://") else None)
         if args.command == "dump":
-            counts = dump(storage, location)
+            counts = dump(storage, location, max_rcu=args.max_rcu)
         else:
-            counts = restore(storage, location, force=args.force)
+            counts = restore(storage, location, force=args.force, max_wcu=args.max_wcu)
     except CalendarError as exc:
         print(f"❌ {args.command}: {exc}", file=sys.stderr)
         return 2

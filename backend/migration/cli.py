@@ -27,6 +27,7 @@ from backend.migration.output import PER_RECORD_LINES, RULE, Console, Report
 from backend.migration.run import Migration, Outcome
 from backend.migration.sources import DEFAULT_SOURCE, Sources, resolve
 from backend.storage import Storage
+from backend.storage.batch import capacity_units
 from backend.storage.connection import Target, connect, missing_tables_message
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--report", metavar="FILE", type=Path, help="write every rejection as JSON")
     parser.add_argument("--workers", type=int, default=8, help="batches in flight (default 8)")
+    parser.add_argument(
+        "--max-wcu",
+        type=capacity_units,
+        metavar="N",
+        help="write at most N capacity units a second, leaving the rest to live traffic "
+        "(default: as fast as the table allows; throttling is waited out either way)",
+    )
+    parser.add_argument(
+        "--max-rcu",
+        type=capacity_units,
+        metavar="N",
+        help="read at most N capacity units a second (existence checks, verification)",
+    )
     return parser.parse_args(argv)
 
 
@@ -109,6 +123,8 @@ def _run(  # noqa: PLR0917 - one call site, every argument distinct
             dry_run=args.dry_run,
             overwrite=args.overwrite,
             workers=args.workers,
+            max_wcu=args.max_wcu,
+            max_rcu=args.max_rcu,
         )
         departments, event_total = migration.load()
         if settings.mode is Mode.LOCAL and not args.dry_run:

@@ -47,11 +47,14 @@ class Migration:
         dry_run: bool = False,
         overwrite: bool = False,
         workers: int = 8,
+        max_wcu: float | None = None,
+        max_rcu: float | None = None,
     ) -> None:
         self.storage = storage
         self.sources = sources
         self.ledger = Ledger(console, report)
         self.options = Options(dry_run=dry_run, overwrite=overwrite, workers=workers)
+        self._limits = {"max_wcu": max_wcu, "max_rcu": max_rcu}
 
     def load(self) -> tuple[list[LegacyRecord], int]:
         """Read departments.json whole and events.json once through; raises SourceError."""
@@ -60,7 +63,8 @@ class Migration:
             return departments, check_events(self.sources.events, self.sources.label_events)
 
     def run(self, departments: list[LegacyRecord], event_total: int) -> Outcome:
-        ledger, options, io, now = self.ledger, self.options, self.storage.batch_io(), utc_now()
+        ledger, options, now = self.ledger, self.options, utc_now()
+        io = self.storage.batch_io(**self._limits)
         with tempfile.TemporaryFile("w+", encoding="utf-8") as stored:
             with ledger.timed("departments"):
                 phase = DepartmentPhase(self.storage, io, ledger, options, now)

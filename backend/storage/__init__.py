@@ -74,9 +74,10 @@ class Storage:
     def tables(self) -> list[tuple[TableSchema, str]]:
         return [(DEPARTMENTS, self.departments.table), (EVENTS, self.events.table)]
 
-    def batch_io(self) -> BatchIO:
-        """Batched reads and writes for the jobs that move many items (migration, backup)."""
-        return BatchIO(self._client)
+    def batch_io(self, *, max_wcu: float | None = None, max_rcu: float | None = None) -> BatchIO:
+        """Batched reads and writes for the jobs that move many items (migration, backup),
+        at most ``max_wcu`` / ``max_rcu`` capacity units a second when given."""
+        return BatchIO(self._client, max_wcu=max_wcu, max_rcu=max_rcu)
 
     # -- tables -------------------------------------------------------------------------
 

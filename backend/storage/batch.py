@@ -7,10 +7,12 @@ that keep their memory flat: ``batched`` and ``bounded_map``.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from functools import partial
@@ -41,10 +43,50 @@ class Backoff:
 
     base: float = 0.05
     cap: float = 5.0
-    attempts: int = 15
+    attempts: int = 15  # for timeouts; throttling is waited out, however long it lasts
 
     def delay(self, attempt: int) -> float:
         return random.uniform(0, min(self.cap, self.base * 2**attempt))  # noqa: S311
+
+
+class RateLimit:
+    """At most ``per_second`` capacity units a second across all threads (a token bucket),
+    so that a migration or a backup leaves a provisioned table room for live traffic."""
+
+    def __init__(self, per_second: float, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.per_second = per_second
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._available = per_second
+        self._updated = time.monotonic()
+
+    def take(self, units: float) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._available = min(
+                    self.per_second, self._available + (now - self._updated) * self.per_second
+                )
+                self._updated = now
+                if self._available >= min(units, self.per_second):
+                    self._available -= units
+                    return
+                wait = (min(units, self.per_second) - self._available) / self.per_second
+            self._sleep(wait)
+
+
+def capacity_units(raw: str) -> float:
+    """A ``--max-wcu`` / ``--max-rcu`` value: a positive number of units a second."""
+    value = float(raw)
+    if not 0 < value < float("inf"):
+        raise ValueError(f"must be a positive number of units, not {raw}")
+    return value
+
+
+def write_units(item: Mapping[str, Any]) -> int:
+    """Write capacity units of an item in DynamoDB JSON: one per KB, rounded up."""
+    size = len(json.dumps(item, ensure_ascii=False).encode("utf-8"))
+    return max(1, -(-size // 1024))
 
 
 class BatchIO:
@@ -56,10 +98,14 @@ class BatchIO:
         *,
         backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_wcu: float | None = None,
+        max_rcu: float | None = None,
     ) -> None:
         self._client = client
         self._backoff = backoff or Backoff()
         self._sleep = sleep
+        self._writes = RateLimit(max_wcu) if max_wcu else None
+        self._reads = RateLimit(max_rcu) if max_rcu else None
 
     def get(self, table: str, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The items that exist among ``keys`` (strongly consistent), as plain dicts."""
@@ -73,6 +119,8 @@ class BatchIO:
             }
             attempt = 0
             while pending:
+                if self._reads is not None:
+                    self._reads.take(len(pending[table]["Keys"]))  # ≤ 4 KB each, consistent
                 response = self._call(self._client.batch_get_item, RequestItems=pending)
                 found.extend(from_item(i) for i in response.get("Responses", {}).get(table, []))
                 pending = response.get("UnprocessedKeys") or {}
@@ -91,7 +139,11 @@ class BatchIO:
     def scan_raw(self, table: str) -> Iterator[dict[str, Any]]:
         """Every item of ``table`` in DynamoDB JSON (strongly consistent), for a dump."""
         params = {"TableName": table, "ConsistentRead": True}
+        if self._reads is not None:
+            params["Limit"] = max(1, int(self._reads.per_second))  # a page's cost is bounded
         for page in pages(partial(self._call, self._client.scan), params):
+            if self._reads is not None:
+                self._reads.take(float(page.get("ScannedCount", 1)))
             yield from page.get("Items", [])
 
     def is_empty(self, table: str) -> bool:
@@ -120,6 +172,8 @@ class BatchIO:
         pending: Any = {table: batch}
         attempt = 0
         while pending:
+            if self._writes is not None:
+                self._writes.take(sum(write_units(_request_item(r)) for r in pending[table]))
             try:
                 response = self._call(self._client.batch_write_item, RequestItems=pending)
             except ClientError as exc:
@@ -128,15 +182,7 @@ class BatchIO:
                 # One bad item fails the whole batch: write them one by one to name it.
                 return self._write_singly(table, pending[table])
             pending = response.get("UnprocessedItems") or {}
-            if pending:
-                if attempt + 1 >= self._backoff.attempts:
-                    return [
-                        (
-                            from_item(_request_item(r)),
-                            "DynamoDB kept throttling; run again to finish",
-                        )
-                        for r in pending[table]
-                    ]
+            if pending:  # throttled in part: wait it out, however long, losing nothing
                 attempt = self._wait(attempt, "BatchWriteItem left items unprocessed")
         return []
 
@@ -173,16 +219,22 @@ class BatchIO:
             except StorageUnavailable as exc:
                 # Throttling and timeouts pass; batch puts and deletes are safe to repeat.
                 cause = exc.__cause__
-                transient = isinstance(cause, ReadTimeoutError | ConnectionError) or (
-                    isinstance(cause, ClientError) and error_code(cause) in _THROTTLED
-                )
-                if not transient or attempt + 1 >= self._backoff.attempts:
+                throttled = isinstance(cause, ClientError) and error_code(cause) in _THROTTLED
+                timed_out = isinstance(cause, ReadTimeoutError | ConnectionError)
+                if not (throttled or (timed_out and attempt + 1 < self._backoff.attempts)):
                     raise
             attempt = self._wait(attempt, "DynamoDB throttled or timed out")
 
     def _wait(self, attempt: int, why: str) -> int:
         delay = self._backoff.delay(attempt)
         logger.debug("%s; retrying in %.2fs (attempt %d)", why, delay, attempt + 1)
+        if attempt and attempt % 20 == 0:
+            logger.warning(
+                "%s for %d attempts in a row: the table's capacity is too low for this rate "
+                "(--max-wcu / --max-rcu lower it); still waiting, nothing is lost",
+                why,
+                attempt,
+            )
         self._sleep(delay)
         return attempt + 1
 
