@@ -713,7 +713,7 @@ def test_a_capacity_cap_still_writes_everything(
 ) -> None:
     folder = _large_source(tmp_path, 300)
 
-    code, out = migrate(
+    code, _ = migrate(
         settings, "--source", str(folder), "--max-wcu", "500", "--max-rcu", "500", storage=storage
     )
 
