@@ -390,3 +390,25 @@ def test_idempotency_records_are_bookkeeping_never_events(
 
     assert [e["title"] for e in _list(client, department["id"])] == ["회의"]
     assert_problem(client.get("/api/events/%23bookkeeping"), 404)
+
+
+def test_a_list_reaches_back_before_its_window_only_once_a_multi_day_event_exists(
+    client: FlaskClient, department: dict[str, Any], dynamodb: Any
+) -> None:
+    queries: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "Query":
+            queries.append(params)
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb", record, unique_id="reach")
+    try:
+        create_event(client, department["id"], event_date="2024-02-10")
+        _list(client, department["id"], "?month=2024-02")
+        create_event(client, department["id"], event_date="2024-01-30", end_date="2024-02-01")
+        _list(client, department["id"], "?month=2024-02")
+    finally:
+        dynamodb.meta.events.unregister("provide-client-params.dynamodb", unique_id="reach")
+
+    starts = [q["ExpressionAttributeValues"][":from"]["S"] for q in queries]
+    assert starts == ["2024-02-01", "2023-12-31"]  # 31 days before the window, once needed

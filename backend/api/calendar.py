@@ -39,7 +39,8 @@ def _today() -> date:
 def calendar_feed(department_id: str) -> Response:
     args = query({"from": date_param, "to": date_param, "month": month_param})
     department = storage().departments.get(department_id)
-    version = storage().calendar_version(department_id)
+    calendar = storage().calendar(department_id)
+    version = calendar.calendar_version
     if calendar_not_modified(version):
         response = Response(status=304)
     else:
@@ -54,7 +55,7 @@ def calendar_feed(department_id: str) -> Response:
                     year=today.year + FEED_YEARS_AHEAD, day=min(today.day, 28)
                 ).isoformat(),
             )
-        events = storage().events.all_in(department_id, window)
+        events = storage().events.all_in(department_id, window, reach_back=calendar.multi_day)
         body = feed.calendar(department, events, settings().calendar_timezone, _domain())
         response = Response(body, mimetype=ICS_MEDIA_TYPE)
         response.headers["Content-Type"] = f"{ICS_MEDIA_TYPE}; charset=utf-8"

@@ -63,7 +63,8 @@ def list_events(department_id: str) -> Response:
             "q": search_param,
         }
     )
-    version = storage().calendar_version(department_id)  # 404 before any Query
+    calendar = storage().calendar(department_id)  # 404 before any Query
+    version = calendar.calendar_version
     if calendar_not_modified(version):
         return list_response([], None, calendar_version=version, not_modified=True)
     window = window_of(args)
@@ -74,7 +75,12 @@ def list_events(department_id: str) -> Response:
         after = cast(SortKey, cursors().decode(args["cursor"], scope, 4))
     limit = args.get("limit", DEFAULT_LIMIT)
     page, more = storage().events.list_page(
-        department_id, window, after, limit, None if search is None else matcher(search)
+        department_id,
+        window,
+        after,
+        limit,
+        None if search is None else matcher(search),
+        reach_back=calendar.multi_day,
     )
     next_cursor = cursors().encode(scope, page[-1].sort_key) if more and page else None
     return list_response([event_json(e) for e in page], next_cursor, calendar_version=version)

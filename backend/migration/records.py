@@ -27,7 +27,15 @@ LEGACY_NAMESPACE = uuid.UUID("5b0d7f8e-3c51-4c1e-9a53-2f0f6b7c2d11")
 # Attributes the product maintains itself. A legacy field of the same name is kept under
 # "legacy_<name>" rather than silently replaced.
 SYSTEM_FIELDS = frozenset(
-    {"created_at", "updated_at", "version", "start_time", "event_count", "calendar_version"}
+    {
+        "created_at",
+        "updated_at",
+        "version",
+        "start_time",
+        "event_count",
+        "calendar_version",
+        "multi_day",
+    }
 )
 DEPARTMENT_FIELDS = frozenset({"id", "name", "description"})
 EVENT_FIELDS = frozenset(

@@ -22,7 +22,14 @@ from backend.storage import usage
 from backend.storage.batch import BatchIO
 from backend.storage.departments import DepartmentRepository, _Contended, _VersionMoved
 from backend.storage.dynamo import busy, error_code, translated_errors
-from backend.storage.events import DateWindow, EventRepository, SortKey, _EventMoved, new_event
+from backend.storage.events import (
+    CalendarState,
+    DateWindow,
+    EventRepository,
+    SortKey,
+    _EventMoved,
+    new_event,
+)
 from backend.storage.expiring import ExpiringItems
 from backend.storage.idempotency import IdempotencyRecords
 from backend.storage.mailings import MailingRepository
@@ -219,9 +226,10 @@ class Storage:
         """A new event from a client's fields; ``Invalid`` or ``NotFound`` when it cannot be."""
         return self.events.create(new_event(department_id, fields))
 
-    def calendar_version(self, department_id: str) -> int:
-        """Changes whenever an event of the department changes; ``NotFound`` if none."""
-        return self.events.calendar_state(department_id).calendar_version
+    def calendar(self, department_id: str) -> CalendarState:
+        """The department's calendar state (its version changes whenever an event of the
+        department changes); ``NotFound`` when there is no such department."""
+        return self.events.calendar_state(department_id)
 
     def count_events(self, department_ids: Iterable[str]) -> dict[str, int]:
         """Give each department its exact event count, for items written without one (by
@@ -233,20 +241,25 @@ class Storage:
         """
         wanted = [d for d in department_ids if self.departments.exists(d)]
         before = {d: self.events.calendar_state(d) for d in wanted}
-        counts = self.events.count_by_department(set(wanted))
+        counts, multi_day = self.events.count_by_department(set(wanted))
         for department_id in wanted:
             state = before[department_id]
             for _ in write_attempts():
-                if state.counted and state.event_count == counts[department_id]:
+                spans = department_id in multi_day or (state.counted and state.multi_day)
+                if (
+                    state.counted
+                    and state.event_count == counts[department_id]
+                    and state.multi_day == spans
+                ):
                     break  # already right: a rerun changes nothing
                 if self.events.set_count(
-                    department_id, counts[department_id], state.calendar_version
+                    department_id, counts[department_id], state.calendar_version, spans
                 ):
                     break
                 state = self.events.calendar_state(department_id)
-                counts[department_id] = self.events.count_by_department({department_id})[
-                    department_id
-                ]
+                again, spanning = self.events.count_by_department({department_id})
+                counts[department_id] = again[department_id]
+                multi_day |= spanning
             else:
                 raise busy("count events")
         return {d: counts[d] for d in wanted}

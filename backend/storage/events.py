@@ -85,6 +85,9 @@ class CalendarState:
     counted: bool  # written since counting began (or counted by the migration)
     event_count: int
     calendar_version: int
+    # Whether an event spanning days was ever written: only then must a list reach back
+    # MAX_EVENT_DAYS before its window for events that started earlier.
+    multi_day: bool = True
 
 
 def event_from_item(item: Mapping[str, Any]) -> Event:
@@ -221,7 +224,7 @@ class EventRepository:
                 TableName=self._departments,
                 Key={"id": to_value(department_id)},
                 ConsistentRead=True,
-                ProjectionExpression="id, event_count, calendar_version",
+                ProjectionExpression="id, event_count, calendar_version, multi_day",
             )
         item = response.get("Item")
         if item is None:
@@ -231,10 +234,12 @@ class EventRepository:
             counted="event_count" in data,
             event_count=int(data.get("event_count", 0)),
             calendar_version=int(data.get("calendar_version", 0)),
+            # Departments written before the flag existed may hold multi-day events.
+            multi_day=bool(data.get("multi_day", "event_count" not in data)),
         )
 
     def _touch_department(
-        self, department_id: str, counted: bool, delta: int
+        self, department_id: str, counted: bool, delta: int, multi_day: bool = False
     ) -> TransactWriteItemTypeDef:
         """The department half of an event write: it must exist, and its counters move.
 
@@ -244,6 +249,9 @@ class EventRepository:
         names = {"#count": "event_count"}
         values: dict[str, Any] = {":one": to_value(1)}
         expression = "ADD calendar_version :one"
+        if multi_day:
+            expression = "SET multi_day = :yes " + expression
+            values[":yes"] = to_value(True)
         if counted:
             condition = "attribute_exists(id) AND attribute_exists(#count)"
             if delta:
@@ -313,7 +321,12 @@ class EventRepository:
         self._transact(
             "create event",
             event.department_id,
-            lambda state: [self._touch_department(event.department_id, state.counted, 1), put],
+            lambda state: [
+                self._touch_department(
+                    event.department_id, state.counted, 1, event.end_date is not None
+                ),
+                put,
+            ],
             refuse,
         )
         return event
@@ -364,7 +377,9 @@ class EventRepository:
                 "update event",
                 current.department_id,
                 lambda state: [
-                    self._touch_department(current.department_id, state.counted, 0),
+                    self._touch_department(
+                        current.department_id, state.counted, 0, updated.end_date is not None
+                    ),
                     {"Update": update},
                 ],
                 moved,
@@ -430,19 +445,22 @@ class EventRepository:
         after: SortKey | None,
         limit: int,
         matches: Callable[[Event], bool] | None = None,
+        *,
+        reach_back: bool = True,
     ) -> tuple[list[Event], bool]:
         """One page of a department's events in calendar order, and whether more follow.
 
         A single Query on ``department-date-index`` (never a Scan) reads the window in
-        date order, reaching back ``MAX_EVENT_DAYS`` before it for the multi-day events
-        that started earlier and overlap it; the finer order (start time, title) and
-        ``matches`` (a search) are applied here. A page ends only where a date is
-        complete, so it reads a little ahead and carries on until the date ends.
+        date order, reaching back ``MAX_EVENT_DAYS`` before it (when ``reach_back``: the
+        department has multi-day events) for those that started earlier and overlap it;
+        the finer order (start time, title) and ``matches`` (a search) are applied here.
+        A page ends only where a date is complete, so it reads a little ahead and
+        carries on until the date ends.
         """
         if not usable_key(department_id) or window.empty:
             return [], False
         reach = window.start
-        if reach is not None:
+        if reach is not None and reach_back:
             first = date.fromisoformat(reach)
             earliest = date.fromordinal(max(first.toordinal() - MAX_EVENT_DAYS, 1))
             reach = earliest.isoformat()
@@ -492,12 +510,19 @@ class EventRepository:
         return rows[:limit], len(rows) > limit
 
     def all_in(
-        self, department_id: str, window: DateWindow, page_size: int = 200
+        self,
+        department_id: str,
+        window: DateWindow,
+        page_size: int = 200,
+        *,
+        reach_back: bool = True,
     ) -> Iterator[Event]:
         """Every event of the department overlapping ``window``, in calendar order."""
         after: SortKey | None = None
         while True:
-            page, more = self.list_page(department_id, window, after, page_size)
+            page, more = self.list_page(
+                department_id, window, after, page_size, reach_back=reach_back
+            )
             yield from page
             if not more or not page:
                 return
@@ -515,27 +540,33 @@ class EventRepository:
             )
         return [event_from_item(i) for i in response.get("Items", [])][:limit]
 
-    def count_by_department(self, department_ids: set[str]) -> Counter[str]:
-        """How many events each department has: a strongly consistent Scan (billed for the
-        whole table; for the migration's one-off count, never for a request)."""
+    def count_by_department(self, department_ids: set[str]) -> tuple[Counter[str], set[str]]:
+        """How many events each department has, and which have multi-day events: a strongly
+        consistent Scan (billed for the whole table; for the migration's one-off count,
+        never for a request)."""
         params: dict[str, Any] = {
             "TableName": self.table,
             "ConsistentRead": True,
-            "ProjectionExpression": "department_id",
+            "ProjectionExpression": "department_id, end_date",
         }
         if len(department_ids) == 1:
             params["FilterExpression"] = "department_id = :d"
             params["ExpressionAttributeValues"] = {":d": to_value(next(iter(department_ids)))}
         counts: Counter[str] = Counter(dict.fromkeys(department_ids, 0))
+        multi_day: set[str] = set()
         with translated_errors("count events"):
             for page in pages(self._client.scan, params):
                 for item in page.get("Items", []):
                     department = str(item["department_id"].get("S", ""))
                     if department in department_ids:
                         counts[department] += 1
-        return counts
+                        if "end_date" in item:
+                            multi_day.add(department)
+        return counts, multi_day
 
-    def set_count(self, department_id: str, count: int, calendar_version: int) -> bool:
+    def set_count(
+        self, department_id: str, count: int, calendar_version: int, multi_day: bool
+    ) -> bool:
         """Write a department's count unless its calendar changed since ``calendar_version``
         (then False); the calendar's version moves on, as the events it counts arrived."""
         condition = "calendar_version = :seen"
@@ -546,12 +577,14 @@ class EventRepository:
                 self._client.update_item(
                     TableName=self._departments,
                     Key={"id": to_value(department_id)},
-                    UpdateExpression="SET event_count = :count, calendar_version = :next",
+                    UpdateExpression="SET event_count = :count, calendar_version = :next, "
+                    "multi_day = :multi",
                     ConditionExpression=f"attribute_exists(id) AND {condition}",
                     ExpressionAttributeValues={
                         ":count": to_value(count),
                         ":seen": to_value(calendar_version),
                         ":next": to_value(calendar_version + 1),
+                        ":multi": to_value(multi_day),
                     },
                 )
         except ClientError as exc:
