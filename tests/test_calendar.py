@@ -411,4 +411,4 @@ def test_a_list_reaches_back_before_its_window_only_once_a_multi_day_event_exist
         dynamodb.meta.events.unregister("provide-client-params.dynamodb", unique_id="reach")
 
     starts = [q["ExpressionAttributeValues"][":from"]["S"] for q in queries]
-    assert starts == ["2024-02-01", "2023-12-31"]  # 31 days before the window, once needed
+    assert starts == ["2024-02-01", "2024-01-01"]  # 31 days before the window, once needed
