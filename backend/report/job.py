@@ -120,7 +120,8 @@ class ReportJob:
         return summary
 
     def _events(self, department_id: str, window: DateWindow) -> list[Event]:
-        return list(self.storage.events.all_in(department_id, window, PAGE))
+        multi_day = self.storage.calendar(department_id).multi_day
+        return list(self.storage.events.all_in(department_id, window, PAGE, reach_back=multi_day))
 
     # -- delivery, at most once per department and date ---------------------------------
 
