@@ -1,0 +1,127 @@
+"""What the calendar's requests cost in DynamoDB: calls and consumed capacity, per request.
+
+    .venv/bin/python scripts/bench_calendar_costs.py [--events-per-day 3]
+
+Builds one department with a year of events (and, as a second case, a multi-day event),
+then reads the access log's accounting (calls and ``ConsumedCapacity`` as the engine
+reports it) for: a month list, a poll with the list's ETag, a search, the feed, an event
+create, and an import of the feed back into an empty department. Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import uuid
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from werkzeug.serving import make_server  # noqa: E402
+
+from backend import create_app  # noqa: E402
+from backend.config import Mode, Settings  # noqa: E402
+from backend.local_engine.server import JournalingApp  # noqa: E402
+from backend.storage.connection import connect  # noqa: E402
+
+
+class _Accounting(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.__dict__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events-per-day", type=int, default=3)
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", 0, JournalingApp(journal=None), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    suffix = uuid.uuid4().hex[:8]
+    settings = Settings(
+        mode=Mode.ENDPOINT,
+        endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+        departments_table=f"cost-departments-{suffix}",
+        events_table=f"cost-events-{suffix}",
+        secret_key=uuid.uuid4().hex,
+    )
+    storage, _ = connect(settings)
+    storage.create_tables()
+    client = create_app(settings, storage).test_client()
+    dept = client.post("/api/departments", json={"name": "개발팀"}).get_json()["id"]
+    day = date(2024, 1, 1)
+    while day.year == 2024:
+        for n in range(args.events_per_day):
+            body = {"event_date": day.isoformat(), "title": f"회의 {n}", "time": f"{9 + n}시"}
+            storage.create_event(dept, body)
+        day += timedelta(days=1)
+    accounting = _Accounting()
+    access = logging.getLogger("backend.access")
+    access.setLevel(logging.INFO)
+    access.addHandler(accounting)
+
+    def measure(label: str, method: str, url: str, **kwargs: Any) -> Any:
+        accounting.lines.clear()
+        response = client.open(url, method=method, **kwargs)
+        line = accounting.lines[-1]
+        operations = Counter(line["dynamodb_operations"])
+        print(
+            f"{label:<46} {response.status_code:>4} {line['dynamodb_calls']:>6} "
+            f"{line['consumed_capacity']:>9.1f}  "
+            + " ".join(f"{name}×{count}" for name, count in operations.items())
+        )
+        return response
+
+    print(f"{args.events_per_day * 366} events in 2024, {args.events_per_day} a day\n")
+    print(f"{'request':<46} {'HTTP':>4} {'calls':>6} {'capacity':>9}  operations")
+    month = measure("month list (?month=2024-05)", "GET", f"/api/events/{dept}?month=2024-05")
+    etag = month.headers["ETag"]
+    measure(
+        "poll with If-None-Match",
+        "GET",
+        f"/api/events/{dept}?month=2024-05",
+        headers={"If-None-Match": etag},
+    )
+    measure(
+        "search (?month=2024-05&q=회의 1)", "GET", f"/api/events/{dept}?month=2024-05&q=회의%201"
+    )
+    feed = measure(
+        "feed (?from=2024-01-01&to=2024-12-31)",
+        "GET",
+        f"/api/departments/{dept}/calendar.ics?from=2024-01-01&to=2024-12-31",
+    )
+    measure(
+        "create an event",
+        "POST",
+        f"/api/events/{dept}",
+        json={"event_date": "2024-05-10", "end_date": "2024-05-12", "title": "워크숍"},
+    )
+    measure("month list, once a multi-day event exists", "GET", f"/api/events/{dept}?month=2024-05")
+    empty = client.post("/api/departments", json={"name": "빈 부서"}).get_json()["id"]
+    measure(
+        f"import the feed ({feed.data.count(b'BEGIN:VEVENT')} events)",
+        "POST",
+        f"/api/events/{empty}/import",
+        data=feed.data,
+        headers={"Content-Type": "text/calendar"},
+    )
+    print(
+        "\ncapacity: ConsumedCapacity as the engine reports it (moto's accounting; on AWS a "
+        "transactional write costs 2 WCU per item)"
+    )
+    server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
