@@ -283,7 +283,6 @@ class DepartmentRepository:
         a name is only ever refused because a live department holds it.
         """
         stale_owner: str | None = None
-        token = str(uuid.uuid4())  # a retry of a lost response is answered, not re-applied
         for _ in write_attempts():
             claim_condition = "attribute_not_exists(id) OR department_id = :me"
             values = {":me": to_value(department_id)}
@@ -305,11 +304,14 @@ class DepartmentRepository:
                 items.append({"Delete": self._release_claim(old_name, department_id)})
             try:
                 with translated_errors("write department"):
-                    self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+                    # A token per attempt: botocore's retry of a lost response is answered,
+                    # not applied twice; an attempt DynamoDB cancelled is tried anew.
+                    self._client.transact_write_items(
+                        TransactItems=items, ClientRequestToken=str(uuid.uuid4())
+                    )
             except ClientError as exc:
                 if is_contention(exc):
                     continue
-                token = str(uuid.uuid4())  # the next attempt is a different request
                 if cancelled_by(exc, 0):
                     raise _VersionMoved from exc
                 if not cancelled_by(exc, 1):

@@ -283,19 +283,20 @@ class EventRepository:
         jittered backoff; a failed department condition is re-read: a department that is
         gone is ``NotFound``, one whose counting changed is simply tried again.
         """
-        token = str(uuid.uuid4())  # the same logical write across retries: idempotent
         for _ in write_attempts():
             state = self.calendar_state(department_id)
             try:
                 with translated_errors(what):
+                    # A token per attempt: botocore's own retries of it (a lost response)
+                    # are answered without applying it twice, while an attempt DynamoDB
+                    # cancelled is retried here as a new request.
                     self._client.transact_write_items(
-                        TransactItems=build(state), ClientRequestToken=token
+                        TransactItems=build(state), ClientRequestToken=str(uuid.uuid4())
                     )
             except ClientError as exc:
                 if is_contention(exc):
                     continue
                 if cancelled_by(exc, 0):
-                    token = str(uuid.uuid4())
                     continue  # the next calendar_state() says whether it still exists
                 on_condition(exc)
                 raise
