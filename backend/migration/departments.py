@@ -169,7 +169,5 @@ class DepartmentPhase:
             held = owners.get(owner)
             if held is not None and held.get("name") == name:
                 return owner
-        for other in self.storage.departments.find_by_name(name):  # departments without a claim
-            if other.id != department_id:
-                return other.id
-        return None
+        # Departments without a claim, found through the index, confirmed by consistent reads.
+        return self.storage.departments.unclaimed_holder(name, department_id)

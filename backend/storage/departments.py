@@ -349,15 +349,21 @@ class DepartmentRepository:
         except NotFound:
             return False
 
-    def _refuse_unclaimed_holder(self, name: str, exclude: str | None) -> None:
-        """Refuse a name held by a department written without a claim (by hand, or old code).
+    def unclaimed_holder(self, name: str, exclude: str | None) -> str | None:
+        """A department other than ``exclude`` holding ``name`` without a claim (written by
+        hand, or by old code), or None.
 
         The index is eventually consistent, so each hit is confirmed with a consistent read
-        before it counts: a department deleted a moment ago does not block its name.
+        before it counts: a department deleted or renamed a moment ago does not hold it.
         """
         for other in self.find_by_name(name):
             if other.id != exclude and self._holds_name(other.id, name):
-                raise _name_taken(name)
+                return other.id
+        return None
+
+    def _refuse_unclaimed_holder(self, name: str, exclude: str | None) -> None:
+        if self.unclaimed_holder(name, exclude) is not None:
+            raise _name_taken(name)
 
 
 class _VersionMoved(Exception):
