@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from flask import request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from backend.errors import BadRequest, FieldError, Invalid
 from backend.fields import DEPARTMENT, SURROGATE, date_problem, json_kind, surrogate_message
@@ -37,7 +37,7 @@ def json_object() -> dict[str, Any]:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in {"utf-8", "utf8"}:
         raise UnsupportedMediaType(f"the body must be UTF-8, not {charset}")
-    raw = request.get_data(cache=True)  # werkzeug raises 413 past MAX_CONTENT_LENGTH
+    raw = read_body()
     try:
         text = raw.decode("utf-8-sig")  # a BOM, as some Windows clients send, is fine
     except UnicodeDecodeError as exc:
@@ -78,6 +78,20 @@ def _surrogates(value: Any, path: str) -> Iterator[FieldError]:
     elif isinstance(value, list):
         for n, item in enumerate(value):
             yield from _surrogates(item, f"{path}[{n}]")
+
+
+def read_body() -> bytes:
+    """The request body, or 413 past ``max_content_length``, announced or not.
+
+    Werkzeug refuses a Content-Length over the limit, but a chunked body (no length) is
+    cut at the limit without a word: the truncated JSON would then be a misleading 400.
+    A body that fills the limit exactly cannot be told from a longer one, and is refused.
+    """
+    raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        raise RequestEntityTooLarge
+    return raw
 
 
 def _reject_constant(name: str) -> Any:
