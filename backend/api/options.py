@@ -1,4 +1,4 @@
-"""``OPTIONS``: the ``Allow`` header names the methods of the route that matched, only.
+"""The Allow header of OPTIONS answers, naming the methods of the matched route only.
 
 A route is one path pattern; its methods may be served by several views (list and create).
 
