@@ -11,6 +11,7 @@ from backend.api import (
     docs,
     events,
     health,
+    options,
     page,
     security,
 )
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.wsgi_app = RawQueryFix(app.wsgi_app)  # type: ignore[method-assign]
     access_log.install(app)  # first: request ids exist before anything can fail
     security.install(app, settings)
+    options.install(app)
     app.register_blueprint(departments.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(calendar.bp)

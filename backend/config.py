@@ -6,14 +6,20 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import logging
+import math
 import os
+import re
 import secrets
 import sys
+import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,6 +51,10 @@ _AWS_CREDENTIAL_MARKERS = (
 )
 
 
+ENVIRONMENTS = ("development", "production")
+OPEN_WRITES_VARIABLE = "ALLOW_OPEN_WRITES"
+
+
 class Mode(StrEnum):
     """Where the DynamoDB tables live."""
 
@@ -72,6 +82,8 @@ class Settings:
     local_dir: Path = DEFAULT_LOCAL_DIR
     max_pool_connections: int = 10
     api_tokens: tuple[str, ...] = field(default=(), repr=False)  # bearer tokens for writes
+    # Production without API_TOKENS only when asked for by name (ALLOW_OPEN_WRITES=true).
+    allow_open_writes: bool = False
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API
     log_format: str = "text"  # "json" for one JSON object per line (production)
     log_level: str = "INFO"
@@ -134,17 +146,36 @@ class Settings:
             raise ConfigError(f"{missing} is not set in {where}: the AWS key pair needs both.")
 
         endpoint = get("AWS_ENDPOINT_URL_DYNAMODB") or get("AWS_ENDPOINT_URL")
-        mode = _choose_mode(get("DYNAMODB_MODE"), endpoint, env)
+        flask_env = _choice(
+            "FLASK_ENV", (get("FLASK_ENV") or "development").lower(), ENVIRONMENTS, "development"
+        )
+        production = flask_env == "production"
+        mode = _choose_mode(get("DYNAMODB_MODE"), endpoint, env, production=production)
 
-        flask_env = (get("FLASK_ENV") or "development").lower()
         secret_key = get("SECRET_KEY")
-        if flask_env == "production" and (
-            secret_key is None or secret_key in PLACEHOLDER_APP_SECRETS or len(secret_key) < 16
-        ):
+        if production and (weakness := secret_key_weakness(secret_key)):
             raise ConfigError(
-                f"FLASK_ENV=production needs a real SECRET_KEY in {where} (at least 16 "
-                "characters, not the example value). Generate one with: "
+                f"FLASK_ENV=production needs a strong SECRET_KEY in {where}: {weakness}. "
+                "Generate one with: "
                 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        api_tokens = _tokens(get("API_TOKENS"))
+        allow_open_writes = (
+            _choice(
+                OPEN_WRITES_VARIABLE,
+                (get(OPEN_WRITES_VARIABLE) or "false").lower(),
+                ("true", "false"),
+                "false",
+            )
+            == "true"
+        )
+        if production and not api_tokens and not allow_open_writes:
+            raise ConfigError(
+                f"FLASK_ENV=production needs API_TOKENS in {where}: without them anyone who "
+                "can reach the server can change and delete every department and event. Set "
+                'API_TOKENS to one or more comma-separated tokens (python -c "import secrets; '
+                f'print(secrets.token_urlsafe(32))"), or set {OPEN_WRITES_VARIABLE}=true to '
+                "serve open writes on purpose."
             )
 
         local_dir = Path(get("LOCAL_DYNAMODB_DIR") or DEFAULT_LOCAL_DIR).expanduser()
@@ -165,7 +196,8 @@ class Settings:
             secret_key=secret_key,
             local_dir=local_dir,
             max_pool_connections=_positive_int("DYNAMODB_MAX_POOL_CONNECTIONS", pool, 10),
-            api_tokens=_tokens(get("API_TOKENS")),
+            api_tokens=api_tokens,
+            allow_open_writes=allow_open_writes,
             cors_origins=_origins(get("CORS_ORIGINS")),
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT"), ("text", "json"), default),
             log_level=_choice("LOG_LEVEL", (get("LOG_LEVEL") or "INFO").upper(), _LEVELS, "INFO"),
@@ -201,16 +233,50 @@ class Settings:
             return path.read_text(encoding="ascii").strip()
         self.local_dir.mkdir(parents=True, exist_ok=True)
         candidate = secrets.token_urlsafe(32)
+        # Written whole to a file of its own, then published with link(), which fails if
+        # the name exists: a process that loses the race reads the winner's complete key,
+        # never a file that is created but not yet written.
+        fd, temporary = tempfile.mkstemp(dir=self.local_dir, prefix=".secret-key.")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(candidate)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)
         except FileExistsError:  # another process won the race: use its key
             return path.read_text(encoding="ascii").strip()
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(candidate)
+        finally:
+            os.unlink(temporary)
         return candidate
 
 
-def _choose_mode(explicit: str | None, endpoint: str | None, env: Mapping[str, str]) -> Mode:
+def secret_key_weakness(key: str | None) -> str | None:
+    """Why ``key`` is too weak to sign cursors in production, or None when it is strong.
+
+    Length alone passes "aaaaaaaaaaaaaaaa": this also wants varied characters, no long
+    runs or sequences, and about 56 bits by the characters' own distribution.
+    """
+    if key is None:
+        return "it is not set"
+    if key in PLACEHOLDER_APP_SECRETS:
+        return "it is the example value"
+    if len(key) < 16:
+        return f"it has {len(key)} characters, fewer than 16"
+    if len(set(key)) < 8:
+        return f"it uses only {len(set(key))} different characters"
+    steps = sum(1 for a, b in itertools.pairwise(key) if abs(ord(a) - ord(b)) <= 1)
+    if steps > (len(key) - 1) // 2:
+        return "it is mostly repeated or consecutive characters (like aaaa or abcd)"
+    counts = Counter(key)
+    bits = -sum(n * math.log2(n / len(key)) for n in counts.values())
+    if bits < 56:
+        return f"it holds about {bits:.0f} bits of randomness, fewer than 56"
+    return None
+
+
+def _choose_mode(
+    explicit: str | None, endpoint: str | None, env: Mapping[str, str], *, production: bool
+) -> Mode:
     if explicit is not None:
         try:
             chosen = Mode(explicit.lower())
@@ -220,9 +286,19 @@ def _choose_mode(explicit: str | None, endpoint: str | None, env: Mapping[str, s
             ) from None
         if chosen is Mode.ENDPOINT and endpoint is None:
             raise ConfigError("DYNAMODB_MODE=endpoint needs AWS_ENDPOINT_URL_DYNAMODB.")
+        if chosen is Mode.LOCAL and production:
+            raise ConfigError(
+                "DYNAMODB_MODE=local is the embedded development engine; FLASK_ENV=production "
+                "uses Amazon DynamoDB (DYNAMODB_MODE=aws) or an endpoint "
+                "(AWS_ENDPOINT_URL_DYNAMODB)."
+            )
         return chosen
     if endpoint is not None:
         return Mode.ENDPOINT
+    if production:
+        # Production means AWS, with boto3's default credential chain (an instance or
+        # container role sets no variable): never the embedded engine on the host's disk.
+        return Mode.AWS
     if any(env.get(name, "").strip() for name in _AWS_CREDENTIAL_MARKERS):
         return Mode.AWS
     return Mode.LOCAL
@@ -294,12 +370,49 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+EMF_KEY = "_aws"  # CloudWatch embedded metric format: the metadata block of a log line
+
+
+class JsonLineFormatter(JsonFormatter):
+    """One JSON object per line, keeping the embedded-metric block.
+
+    python-json-logger leaves out every extra key that starts with ``_``, and CloudWatch
+    reads metrics only from a top-level ``_aws`` object: without this, the access log's
+    metrics, and the alarms on them, would never exist.
+    """
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        emf = record.__dict__.get(EMF_KEY)
+        if emf is not None:
+            log_data[EMF_KEY] = emf
+
+
+# Line breaks and other control characters in a text log line would let a request value
+# (a path with %0A) write a line of its own: they are written as escapes instead.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class TextLineFormatter(logging.Formatter):
+    """Plain text, one line per record; a traceback, if any, follows on lines of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return _UNPRINTABLE.sub(_escape, super().formatMessage(record))
+
+
 def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
     """Configure the root logger once, at process start: JSON lines or plain text on stdout."""
     handler = logging.StreamHandler(sys.stdout)
     if log_format == "json":
         handler.setFormatter(
-            JsonFormatter(
+            JsonLineFormatter(
                 "{asctime}{levelname}{name}{message}",
                 style="{",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
@@ -307,7 +420,7 @@ def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
             )
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -8,6 +8,7 @@ changed here changes everywhere.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -29,12 +30,32 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 CLOCK_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Deliberately plain: one @, no spaces, a dotted domain; deliverability is SES's to judge.
-EMAIL_PATTERN = r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}"
+# Deliberately plain: one @, no spaces or control characters, a dotted domain;
+# deliverability is SES's to judge.
+EMAIL_PATTERN = r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]{2,}"
 _EMAIL = re.compile(EMAIL_PATTERN)
+# Characters that do not show: zero-width spaces and joiners, the byte order mark, and the
+# bidirectional controls that reorder text on screen. Two names that look the same must be
+# the same name, so names refuse them (422) rather than strip them behind the user's back.
+# Written as escapes, which Python's re and JSON Schema's (ECMA-262) regexes both read.
+INVISIBLE = r"\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
+# UTF-16 halves on their own ("\ud800"): what a JavaScript client sends after cutting a
+# string inside an emoji. They are not characters and cannot be stored or encoded.
+SURROGATE = re.compile("[\ud800-\udfff]")
+# What trimming removes: Python's white space (str.isspace) and JSON Schema's \s, which
+# adds the byte order mark, so that server and schema agree on what is "empty".
+_SPACE = (
+    " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 # One line with at least one character that is not white space (JSON Schema, no lookahead).
+# \x85 (NEL) is white space to Python's strip() though not to JSON Schema's \s.
 _ONE_LINE = "[^\\x00-\\x1f\\x7f]*"
-_TRIMMED_ONE_LINE = f"^{_ONE_LINE}[^\\s\\x00-\\x1f\\x7f]{_ONE_LINE}$"
+_TRIMMED_ONE_LINE = f"^{_ONE_LINE}[^\\s\\x00-\\x1f\\x7f\\x85]{_ONE_LINE}$"
+# The same for names, without invisible characters anywhere.
+_NAME_CHAR = f"[^\\x00-\\x1f\\x7f{INVISIBLE}]"
+_TRIMMED_NAME = f"^{_NAME_CHAR}*[^\\s\\x00-\\x1f\\x7f\\x85{INVISIBLE}]{_NAME_CHAR}*$"
 
 
 def json_kind(value: object) -> str:
@@ -54,6 +75,14 @@ def json_kind(value: object) -> str:
 
 class FieldProblem(ValueError):
     """A value breaks its field's rule; the message completes "<field> ..."."""
+
+
+def surrogate_message(found: str) -> str:
+    """Why a string holding a lone surrogate is refused, for the client that sent it."""
+    return (
+        f"holds a lone UTF-16 surrogate (U+{ord(found):04X}), which is not a character: "
+        "cut text between characters, not inside one (an emoji is two UTF-16 units)"
+    )
 
 
 def date_problem(value: str) -> str | None:
@@ -79,6 +108,7 @@ class Text:
     single_line: bool = False
     description: str = ""
     empty_is_null: bool = False  # trimmed to nothing means "none" rather than an error
+    identifier: bool = False  # names things: invisible characters are refused
 
     def clean(self, value: Any) -> Any:
         if value is None:
@@ -87,8 +117,13 @@ class Text:
             raise FieldProblem("must be a string, not null")
         if not isinstance(value, str):
             raise FieldProblem(f"must be a string, not {json_kind(value)}")
+        if found := SURROGATE.search(value):
+            raise FieldProblem(surrogate_message(found[0]))
+        if len(value) > self.max_length:  # as sent, as the schema's maxLength counts
+            raise FieldProblem(f"must be at most {self.max_length} characters (got {len(value)})")
         if self.trim:
-            value = value.strip()
+            # NFC: 재무팀 typed on macOS (decomposed jamo) and on Windows is one name.
+            value = unicodedata.normalize("NFC", value.strip(_SPACE))
             if not value and self.empty_is_null:
                 return None
             if not value:
@@ -97,12 +132,19 @@ class Text:
             raise FieldProblem(f"must be at most {self.max_length} characters (got {len(value)})")
         if self.single_line and _CONTROL.search(value):
             raise FieldProblem("must not contain control characters")
+        if self.identifier and (found := _INVISIBLE.search(value)):
+            raise FieldProblem(
+                f"must not contain invisible characters (U+{ord(found[0]):04X}: zero-width "
+                "or bidirectional control), so that names that look the same are the same"
+            )
         return value
 
     def schema(self) -> dict[str, Any]:
         kind: Any = ["string", "null"] if self.nullable else "string"
         schema: dict[str, Any] = {"type": kind, "maxLength": self.max_length}
-        if self.trim and not self.empty_is_null:
+        if self.trim and self.identifier:
+            schema |= {"minLength": 1, "pattern": _TRIMMED_NAME}
+        elif self.trim and not self.empty_is_null:
             schema |= {"minLength": 1, "pattern": _TRIMMED_ONE_LINE}
         elif self.single_line:
             schema["pattern"] = f"^{_ONE_LINE}$"
@@ -176,18 +218,20 @@ class EmailList:
         if len(value) > self.max_items:
             raise FieldProblem(f"must hold at most {self.max_items} addresses")
         seen: dict[str, str] = {}
-        for n, address in enumerate(value):
-            if not isinstance(address, str) or not _EMAIL.fullmatch(address.strip()):
-                raise FieldProblem(f"is not an e-mail address: {address!r}", f"{self.name}[{n}]")
-            seen.setdefault(address.strip().lower(), address.strip())
+        for n, given in enumerate(value):
+            address = given.strip(" \t") if isinstance(given, str) else given
+            if not isinstance(address, str) or not _EMAIL.fullmatch(address):
+                raise FieldProblem(f"is not an e-mail address: {given!r}", f"{self.name}[{n}]")
+            seen.setdefault(address.lower(), address)
         return tuple(seen.values())
 
     def schema(self) -> dict[str, Any]:
+        # The pattern is the rule (no "format": validators disagree on what "email" allows).
         return {
-            "type": "array",
+            "type": ["array", "null"],
             "maxItems": self.max_items,
-            "items": {"type": "string", "format": "email", "pattern": f"^{EMAIL_PATTERN}$"},
-            "description": self.description,
+            "items": {"type": "string", "pattern": f"^[ \\t]*{EMAIL_PATTERN}[ \\t]*$"},
+            "description": f"{self.description}; null or [] clears it".lstrip("; "),
         }
 
 
@@ -252,7 +296,9 @@ DEPARTMENT = Resource(
             required=True,
             trim=True,
             single_line=True,
-            description="Unique; stored trimmed of surrounding white space",
+            identifier=True,
+            description="Unique; stored trimmed of surrounding white space and in Unicode "
+            "NFC; invisible characters (zero-width, bidirectional controls) are refused",
         ),
         Text("description", DESCRIPTION_MAX, nullable=True),
         EmailList(
@@ -273,7 +319,7 @@ EVENT = Resource(
             required=True,
             trim=True,
             single_line=True,
-            description="Stored trimmed of surrounding white space",
+            description="Stored trimmed of surrounding white space, in Unicode NFC",
         ),
         Text(
             "time",

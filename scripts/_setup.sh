@@ -19,5 +19,18 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]
   (cd "$ROOT" && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt) >&2
   echo "$wanted" > "$stamp"
 fi
+# Redocly CLI, the second linter of /openapi.json (tests/test_openapi_clients.py), pinned by
+# tools/openapi-lint/package-lock.json; installed again when the lock file changes.
+lint_dir="$ROOT/tools/openapi-lint"
+lint_stamp="$lint_dir/node_modules/.lock.sha256"
+lint_wanted=$(sha256sum "$lint_dir/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$lint_stamp" 2>/dev/null)" != "$lint_wanted" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "Installing Redocly CLI into $lint_dir/node_modules (npm ci)..." >&2
+    (cd "$lint_dir" && npm ci --no-audit --no-fund --loglevel=error >&2) && echo "$lint_wanted" > "$lint_stamp"
+  else
+    echo "warning: npm not found; the OpenAPI lint test needs Node.js 20.19+ and npm (apt-get install nodejs npm)" >&2
+  fi
+fi
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"

@@ -10,6 +10,7 @@ from datetime import date
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.message import Message as EmailMessage
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from aiosmtpd.controller import Controller
 
 from backend.config import Settings
 from backend.report.job import ReportJob, render
-from backend.report.mail import SesMailer, SmtpMailer
+from backend.report.mail import Message, SesMailer, SmtpMailer, sender_address
 from backend.storage import Storage
 from tests.helpers import local_aws_client
 
@@ -283,3 +284,19 @@ def test_the_cli_dry_run_prints_what_would_be_sent(
     assert printed["counts"] == {"dry-run": 3}
     assert any("개발팀" in d["detail"] for d in printed["departments"])
     asyncio.get_event_loop_policy()  # aiosmtpd leaves the policy usable for later tests
+
+
+def test_smtp_messages_have_a_date_and_a_well_formed_message_id(smtp: Any) -> None:
+    inbox, port = smtp
+    mailer = SmtpMailer("127.0.0.1", port, starttls=False)
+
+    message_id = mailer.send(
+        Message(sender_address("calendar@example.com"), ("lead@example.com",), "주간", "<p/>", "-")
+    )
+
+    _, received = inbox.messages[-1]
+    assert received["Date"]
+    assert parsedate_to_datetime(received["Date"]).tzinfo is not None
+    assert message_id.startswith("<")
+    assert message_id.endswith("@example.com>")
+    assert received["Message-ID"] == message_id

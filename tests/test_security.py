@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from backend import create_app
 from backend.api.security import token_is_valid
 from backend.config import Settings
+from backend.errors import ConfigError
 from backend.storage import Storage
 from tests.helpers import assert_problem
 
@@ -72,12 +73,21 @@ def test_token_comparison_needs_the_bearer_scheme() -> None:
 def test_production_warns_loudly_when_writes_are_open(
     settings: Settings, storage: Storage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    production = Settings(**{**settings.__dict__, "flask_env": "production"})
+    production = Settings(
+        **{**settings.__dict__, "flask_env": "production", "allow_open_writes": True}
+    )
 
     with caplog.at_level("WARNING", logger="backend.api.security"):
         create_app(production, storage)
 
-    assert "WRITES ARE OPEN" in caplog.text
+    assert "WRITES ARE OPEN, as ALLOW_OPEN_WRITES=true asks" in caplog.text
+
+
+def test_production_refuses_open_writes_unless_asked(settings: Settings, storage: Storage) -> None:
+    production = Settings(**{**settings.__dict__, "flask_env": "production"})
+
+    with pytest.raises(ConfigError, match="ALLOW_OPEN_WRITES"):
+        create_app(production, storage)
 
 
 @pytest.fixture

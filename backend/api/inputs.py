@@ -8,18 +8,20 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
 from flask import request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from backend.errors import BadRequest, FieldError, Invalid
-from backend.fields import NAME_MAX, date_problem, json_kind
+from backend.fields import DEPARTMENT, SURROGATE, date_problem, json_kind, surrogate_message
 from backend.storage.versioning import IfMatch
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
+# What a list cursor is made of (URL-safe base64 and dots); the codec refuses the rest.
+CURSOR_PATTERN = "^[A-Za-z0-9_.-]+$"
 _JSON_TYPES = ("application/json", "application/merge-patch+json")
 
 
@@ -35,7 +37,7 @@ def json_object() -> dict[str, Any]:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in {"utf-8", "utf8"}:
         raise UnsupportedMediaType(f"the body must be UTF-8, not {charset}")
-    raw = request.get_data(cache=True)  # werkzeug raises 413 past MAX_CONTENT_LENGTH
+    raw = read_body()
     try:
         text = raw.decode("utf-8-sig")  # a BOM, as some Windows clients send, is fine
     except UnicodeDecodeError as exc:
@@ -52,7 +54,44 @@ def json_object() -> dict[str, Any]:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise Invalid([FieldError("body", f"must be a JSON object, not {json_kind(data)}")])
+    surrogates = list(_surrogates(data, ""))
+    if surrogates:
+        raise Invalid(surrogates)
     return data
+
+
+def _surrogates(value: Any, path: str) -> Iterator[FieldError]:
+    """A field error for every string (key or value) that holds a lone surrogate, which
+    no response, log line or DynamoDB request could encode."""
+    if isinstance(value, str):
+        if found := SURROGATE.search(value):
+            yield FieldError(path or "body", surrogate_message(found[0]))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if SURROGATE.search(key):
+                yield FieldError(
+                    key.encode("utf-8", "backslashreplace").decode("ascii", "replace"),
+                    surrogate_message(SURROGATE.findall(key)[0]),
+                )
+            else:
+                yield from _surrogates(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            yield from _surrogates(item, f"{path}[{n}]")
+
+
+def read_body() -> bytes:
+    """The request body, or 413 past ``max_content_length``, announced or not.
+
+    Werkzeug refuses a Content-Length over the limit, but a chunked body (no length) is
+    cut at the limit without a word: the truncated JSON would then be a misleading 400.
+    A body that fills the limit exactly cannot be told from a longer one, and is refused.
+    """
+    raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        raise RequestEntityTooLarge
+    return raw
 
 
 def _reject_constant(name: str) -> Any:
@@ -119,9 +158,9 @@ def bool_param(raw: str) -> bool:
 
 
 def name_param(raw: str) -> str:
-    name = raw.strip()
-    if not name or len(name) > NAME_MAX:
-        raise ValueError(f"must be a department name of 1 to {NAME_MAX} characters")
+    """A department name to look up, by the rule names are stored by (trimmed, NFC, no
+    control or invisible characters)."""
+    name: str = DEPARTMENT.text("name").clean(raw)  # FieldProblem is a ValueError
     return name
 
 
@@ -146,7 +185,8 @@ def if_match() -> IfMatch | None:
     """``If-Match`` as the versions it accepts; None when the header is absent.
 
     ETags here are strong (``"3"``): weak ones never match, as RFC 9110 wants for If-Match,
-    and a tag that is not a version matches nothing, so the write gets 412.
+    and a tag that is not a version matches nothing, so the write gets 412. So does a header
+    that is no entity tag at all (empty, unquoted): RFC 9110 has it match nothing.
     """
     header = request.headers.get("If-Match")
     if header is None:

@@ -9,7 +9,7 @@ from flask import Flask, Response, request
 from flask_cors import CORS
 
 from backend.config import Settings
-from backend.errors import Unauthorized
+from backend.errors import ConfigError, Unauthorized
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,15 @@ def install(app: Flask, settings: Settings) -> None:
             ):
                 raise Unauthorized
     elif settings.is_production:
+        if not settings.allow_open_writes:
+            raise ConfigError(
+                "FLASK_ENV=production needs API_TOKENS (or ALLOW_OPEN_WRITES=true to serve "
+                "open writes on purpose)"
+            )
         logger.warning(
-            "WRITES ARE OPEN: API_TOKENS is not set, so anyone who can reach this server "
-            "can create, change and delete departments and events. Set API_TOKENS."
+            "WRITES ARE OPEN, as ALLOW_OPEN_WRITES=true asks: API_TOKENS is not set, so "
+            "anyone who can reach this server can create, change and delete departments "
+            "and events."
         )
 
     if settings.cors_origins:

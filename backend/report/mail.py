@@ -6,7 +6,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any, Protocol
 
 
@@ -67,9 +67,12 @@ class SmtpMailer:
         email["From"] = message.sender
         email["To"] = ", ".join(message.recipients)
         email["Subject"] = message.subject
-        email["Message-ID"] = message_id = make_msgid(
-            domain=message.sender.rpartition("@")[2] or None
-        )
+        # RFC 5322 requires Date; some servers add it, Gmail's SMTP relay does not.
+        email["Date"] = formatdate(usegmt=True)
+        # The domain of the address itself: the sender is often '부서 캘린더 <a@b.com>', whose
+        # text after the @ ends in '>', which made the id '<…@b.com>>'.
+        address = parseaddr(message.sender)[1]
+        email["Message-ID"] = message_id = make_msgid(domain=address.rpartition("@")[2] or None)
         email.set_content(message.text, charset="utf-8")
         email.add_alternative(message.html, subtype="html", charset="utf-8")
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:

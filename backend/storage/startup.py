@@ -41,8 +41,11 @@ def open_storage(settings: Settings) -> Storage:
     except StorageUnavailable as exc:
         if "credentials" in str(exc):
             raise StartupError(
-                f"{exc}. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in backend/.env "
-                "(or AWS_PROFILE), or check them with: aws configure list"
+                f"{exc} (DYNAMODB_MODE={settings.mode}, boto3's default credential chain: "
+                "environment, AWS_PROFILE, container or instance role). Give the host an "
+                "instance role, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+                "AWS_PROFILE) in backend/.env; for the embedded development engine use "
+                "DYNAMODB_MODE=local without FLASK_ENV=production"
             ) from exc
         logger.warning("Using %s, which does not answer yet: %s", target.describe(), exc)
         return storage
