@@ -155,8 +155,7 @@ def test_the_lambda_timeout_covers_the_worst_case_of_a_dynamodb_call() -> None:
         region="ap-northeast-2", endpoint_url="http://127.0.0.1:9", access_key="x", secret_key="x"
     )
     config: Any = client.meta.config  # botocore's Config declares its fields dynamically
-    # botocore counts the first try too: max_attempts=3 in the code becomes 4 in all.
-    attempts = config.retries["total_max_attempts"]
+    attempts = config.retries["total_max_attempts"]  # the first try included
     # botocore's standard mode waits at most 2**n seconds (capped at 20) before retry n+1.
     backoff = sum(min(20, 2**n) for n in range(attempts - 1))
     worst = attempts * (config.connect_timeout + config.read_timeout) + backoff

@@ -12,7 +12,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from backend.api.context import settings, storage
 from backend.api.events import window_of
-from backend.api.inputs import bool_param, date_param, month_param, query
+from backend.api.inputs import bool_param, date_param, month_param, query, read_body
 from backend.api.responses import calendar_etag, calendar_not_modified
 from backend.domain import Event
 from backend.errors import CalendarError, Invalid
@@ -73,7 +73,7 @@ def import_events(department_id: str) -> Response:
             "send the file as iCalendar with the header Content-Type: text/calendar"
         )
     request.max_content_length = MAX_IMPORT_BYTES
-    body = request.get_data(cache=False)  # werkzeug raises 413 past the limit
+    body = read_body()  # 413 past the limit, chunked or not
     storage().departments.get(department_id)  # 404 for an unknown department
     entries = reader.parse(body, settings().calendar_timezone, _domain())
     counts = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0}

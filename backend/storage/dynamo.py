@@ -75,9 +75,10 @@ def make_client(
     config = Config(
         # Standard mode retries throttling and transient errors with backoff; past that
         # the API answers 503 with Retry-After rather than holding the client.
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        # total_max_attempts counts the first try (botocore's max_attempts would not).
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         # DynamoDB answers in milliseconds; these bound a request's worst case (3 attempts
-        # × (2 + 5) s plus backoff) well inside gunicorn's 30 s worker timeout.
+        # × (2 + 5) s plus at most 1 + 2 s of backoff, 24 s) inside gunicorn's 30 s timeout.
         connect_timeout=2,
         read_timeout=5,
         max_pool_connections=max_pool_connections,
