@@ -69,6 +69,17 @@ def runtime_policy_covers_every_action() -> Iterator[None]:
     assert not outside, f"actions outside deploy/iam-policy.json: {outside}"
 
 
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """CLIs under test configure logging as processes do (``configure_logging``); put the
+    root logger back afterwards, so that no handler outlives the stream it wrote to."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def engine_url() -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per engine request
