@@ -731,3 +731,36 @@ def test_a_bad_capacity_cap_is_refused_before_anything_is_written(
     assert exit_.value.code == 2
     assert "--max-wcu" in capsys.readouterr().err
     assert events(storage) == []
+
+
+def test_times_without_an_offset_are_read_as_korean_wall_clock_time(
+    tmp_path: Path, settings: Settings, storage: Storage
+) -> None:
+    folder = write(
+        tmp_path / "tz",
+        [{"id": "d1", "name": "개발팀", "created_at": "2024-01-15T09:00:00"},
+         {"id": "d2", "name": "디자인팀", "created_at": "2024-01-15T09:00:00+00:00"}],
+        [],
+    )  # fmt: skip
+
+    code, _ = migrate(settings, "--source", str(folder), storage=storage)
+
+    assert code == 0
+    assert storage.departments.get("d1").created_at == "2024-01-15T00:00:00Z"  # 09:00 in Seoul
+    assert storage.departments.get("d2").created_at == "2024-01-15T09:00:00Z"
+
+
+def test_each_rejection_line_names_the_record_itself(
+    tmp_path: Path, settings: Settings, storage: Storage
+) -> None:
+    folder = write(
+        tmp_path / "named",
+        [{"id": "d1", "name": "개발팀"}],
+        [{"id": "e-77", "department_id": "d1", "event_date": "2024-02-30", "title": "발표"}],
+    )
+
+    _, out = migrate(settings, "--source", str(folder), storage=storage)
+
+    line = next(line for line in out.splitlines() if "✗" in line and "2024-02-30" in line)
+    assert "id 'e-77'" in line
+    assert "title '발표'" in line

@@ -125,6 +125,7 @@ def _run(  # noqa: PLR0917 - one call site, every argument distinct
             workers=args.workers,
             max_wcu=args.max_wcu,
             max_rcu=args.max_rcu,
+            timezone=settings.calendar_timezone,
         )
         departments, event_total = migration.load()
         if settings.mode is Mode.LOCAL and not args.dry_run:

@@ -80,7 +80,7 @@ class DepartmentPhase:
             if given is not None and legacy_id(given) != key_id:
                 raise Rejected(f"its id {given!r} differs from the key {record.department_id!r}")
             given = record.department_id
-        return department_item(value, given, self.now)
+        return department_item(value, given, self.now, self.options.timezone)
 
     def _store_departments(self, accepted: list[tuple[LegacyRecord, Item]]) -> dict[str, str]:
         existing, claims, owners = self._department_state(accepted)

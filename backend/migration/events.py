@@ -138,7 +138,7 @@ class EventPhase:
             raise Rejected("department_id is missing")
         if day is None:
             raise Rejected("event_date is missing")
-        item = event_item(value, department_id, day, self.now)
+        item = event_item(value, department_id, day, self.now, self.options.timezone)
         if department_id not in eligible:
             raise Rejected(
                 f"orphan: department {department_id!r} is not in departments.json "

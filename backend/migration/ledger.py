@@ -26,6 +26,7 @@ class Options:
     dry_run: bool = False
     overwrite: bool = False
     workers: int = 8
+    timezone: str = "Asia/Seoul"  # legacy times without an offset are wall-clock time here
 
 
 @dataclass

@@ -121,7 +121,10 @@ class Console:
     def rejection(self, rejection: Rejection) -> None:
         self._shown_rejections += 1
         if self.per_record or self._shown_rejections <= MAX_REJECTION_LINES:
-            self.line(f"  ✗ {rejection.file} {rejection.path}: {rejection.reason}")
+            self.line(
+                f"  ✗ {_naming(rejection.record)}{rejection.file} {rejection.path}: "
+                f"{rejection.reason}"
+            )
         elif self._shown_rejections == MAX_REJECTION_LINES + 1:
             self.line(
                 "  ✗ … more rejections are counted below and listed in full with --report FILE"
@@ -159,3 +162,15 @@ class Console:
             f" + 거부 rejected {counts.rejected}"
             f" + 중복 duplicates {counts.duplicates}) {noun}"
         )
+
+
+def _naming(record: Any) -> str:
+    """The record's own words for an operator scanning the output: its id, title or name."""
+    if not isinstance(record, dict):
+        return ""
+    parts = [
+        f"{key} {record[key]!r}"
+        for key in ("id", "title", "name")
+        if isinstance(record.get(key), str | int) and not isinstance(record.get(key), bool)
+    ]
+    return f"[{', '.join(parts)}] " if parts else ""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from backend.errors import Invalid, Rejected
 from backend.fields import DEPARTMENT, EVENT, Text, event_times, json_kind
@@ -54,6 +55,7 @@ EVENT_FIELDS = frozenset(
 # Read from the time text (or given): not part of what a record "says" for comparisons.
 DERIVED_FIELDS = frozenset({"end_time"})
 
+DEFAULT_ZONE = "Asia/Seoul"  # the old app wrote Korean wall-clock time
 _LEGACY_DATE = re.compile(r"\s*(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*\.?\s*")
 _MAX_ITEM_BYTES = 350_000  # DynamoDB's limit is 400 KB per item; keep a margin
 
@@ -138,11 +140,14 @@ def legacy_id(raw: Any) -> str | None:
     return text
 
 
-def timestamp(raw: Any, fallback: str, attributes: dict[str, Any]) -> str:
+def timestamp(
+    raw: Any, fallback: str, attributes: dict[str, Any], wall_clock: str = DEFAULT_ZONE
+) -> str:
     """A legacy ``created_at`` as ISO 8601 UTC with ``Z``.
 
-    Times without a zone are taken as UTC. A value that is not a time is kept on the item
-    as ``legacy_created_at`` and the migration time is used instead.
+    Times without an offset are the old app's wall-clock time, read in ``wall_clock``
+    (``CALENDAR_TIMEZONE``). A value that is not a time is kept on the item as
+    ``legacy_created_at`` and the migration time is used instead.
     """
     if raw is None or raw == "":
         return fallback
@@ -151,7 +156,7 @@ def timestamp(raw: Any, fallback: str, attributes: dict[str, Any]) -> str:
         attributes["legacy_created_at"] = raw
         return fallback
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=ZoneInfo(wall_clock))
     utc = moment.astimezone(UTC)
     spec = "milliseconds" if utc.microsecond else "seconds"
     return utc.isoformat(timespec=spec).replace("+00:00", "Z")
@@ -206,7 +211,7 @@ def _derived_id(kind: str, attributes: dict[str, Any]) -> str:
     return str(uuid.uuid5(LEGACY_NAMESPACE, f"{kind}:{digest}"))
 
 
-def department_item(record: Any, given_id: Any, now: str) -> Item:
+def department_item(record: Any, given_id: Any, now: str, wall_clock: str = DEFAULT_ZONE) -> Item:
     """A legacy department as the item to store. ``given_id`` is the id from the file."""
     if not isinstance(record, dict):
         raise Rejected(f"a department must be an object, not {json_kind(record)}")
@@ -218,11 +223,13 @@ def department_item(record: Any, given_id: Any, now: str) -> Item:
     attributes |= _extras(record, DEPARTMENT_FIELDS | {"created_at"})
     ident = legacy_id(given_id) or _derived_id("department", attributes)
     attributes["id"] = ident
-    created = timestamp(record.get("created_at"), now, attributes)
+    created = timestamp(record.get("created_at"), now, attributes, wall_clock)
     return _finish("department", ident, None, attributes, created)
 
 
-def event_item(record: Any, department_id: str, event_date: Any, now: str) -> Item:
+def event_item(
+    record: Any, department_id: str, event_date: Any, now: str, wall_clock: str = DEFAULT_ZONE
+) -> Item:
     """A legacy event of ``department_id`` on ``event_date`` as the item to store."""
     if not isinstance(record, dict):
         raise Rejected(f"an event must be an object, not {json_kind(record)}")
@@ -255,7 +262,7 @@ def event_item(record: Any, department_id: str, event_date: Any, now: str) -> It
     attributes |= _extras(record, EVENT_FIELDS | {"created_at"})
     ident = legacy_id(record.get("id")) or _derived_id("event", attributes)
     attributes["id"] = ident
-    created = timestamp(record.get("created_at"), now, attributes)
+    created = timestamp(record.get("created_at"), now, attributes, wall_clock)
     if start is not None:
         attributes["start_time"] = start
     if end is not None:

@@ -49,11 +49,14 @@ class Migration:
         workers: int = 8,
         max_wcu: float | None = None,
         max_rcu: float | None = None,
+        timezone: str = "Asia/Seoul",
     ) -> None:
         self.storage = storage
         self.sources = sources
         self.ledger = Ledger(console, report)
-        self.options = Options(dry_run=dry_run, overwrite=overwrite, workers=workers)
+        self.options = Options(
+            dry_run=dry_run, overwrite=overwrite, workers=workers, timezone=timezone
+        )
         self._limits = {"max_wcu": max_wcu, "max_rcu": max_rcu}
 
     def load(self) -> tuple[list[LegacyRecord], int]:
