@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 
 from backend.api import (
@@ -24,6 +26,10 @@ from backend.config import Settings
 from backend.storage import Storage
 
 __all__ = ["create_app"]
+
+# A library's manners: nothing is printed unless the process configures logging (the
+# entry points do); the setup guide's bare `python -c` then shows only its own lines.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -213,7 +213,7 @@ class Settings:
             == "true",
             daily_email_limit=_positive_int("DAILY_EMAIL_LIMIT", get("DAILY_EMAIL_LIMIT"), 100),
             report_days=_positive_int("REPORT_DAYS", get("REPORT_DAYS"), 7),
-            report_timezone=get("REPORT_TIMEZONE") or "Asia/Seoul",
+            report_timezone=_timezone("REPORT_TIMEZONE", get("REPORT_TIMEZONE")),
             ses_endpoint_url=get("AWS_ENDPOINT_URL_SESV2") or get("AWS_ENDPOINT_URL"),
             calendar_timezone=_timezone("CALENDAR_TIMEZONE", get("CALENDAR_TIMEZONE")),
             calendar_domain=get("CALENDAR_DOMAIN"),

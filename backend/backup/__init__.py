@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,21 +50,42 @@ class Location:
         prefix = prefix.rstrip("/")
         return bucket, f"{prefix}/{key}" if prefix else key
 
+    def _inside(self, key: str) -> Path:
+        """The file for ``key``, which must stay inside the folder: no ``..``, no absolute
+        path, and no symbolic link on the way (a manifest is data, not a path to trust)."""
+        root = Path(self.root)
+        parts = Path(key).parts
+        if Path(key).is_absolute() or ".." in parts or not parts:
+            raise BackupError(f"{key!r} points outside the dump folder {self.root}")
+        current = root
+        for part in parts:
+            current = current / part
+            if current.is_symlink():
+                raise BackupError(f"{current} is a symbolic link; a dump holds plain files")
+        return current
+
     def write(self, key: str, data: bytes) -> None:
         if self.is_s3:
             bucket, path = self._split(key)
             self.s3.put_object(Bucket=bucket, Key=path, Body=data)
-        else:
-            target = Path(self.root) / key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            return
+        target = self._inside(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # O_NOFOLLOW: a link planted between the check and the write is refused too.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
 
     def read(self, key: str) -> bytes:
+        if not self.is_s3:
+            target = self._inside(key)
         try:
             if self.is_s3:
                 bucket, path = self._split(key)
                 return bytes(self.s3.get_object(Bucket=bucket, Key=path)["Body"].read())
-            return (Path(self.root) / key).read_bytes()
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as handle:
+                return handle.read()
         except Exception as exc:
             raise BackupError(f"{self.root}/{key}: cannot be read ({exc})") from exc
 
@@ -121,6 +143,14 @@ def restore(
     storage: Storage, source: Location, *, force: bool = False, max_wcu: float | None = None
 ) -> dict[str, int]:
     """Load a dump into the tables; refuses tables holding items unless ``force``."""
+    missing = [str(p) for p in storage.check_tables()]
+    if missing:
+        raise BackupError(
+            "the tables are not ready to restore into: "
+            + "; ".join(missing)
+            + '. Create them first: cd backend && python -c "from models import '
+            'DynamoDBDatabase; DynamoDBDatabase().create_tables()"'
+        )
     plan = []
     for schema, table in storage.tables():
         summary = json.loads(source.read(f"{schema.logical_name}/manifest-summary.json"))

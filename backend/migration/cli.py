@@ -35,6 +35,13 @@ logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_REJECTED, EXIT_CANNOT_RUN = 0, 1, 2
 
 
+def _workers(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 64:
+        raise ValueError(raw)
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="migrate_to_dynamodb.py",
@@ -53,7 +60,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--overwrite", action="store_true", help="replace items that differ from the source"
     )
     parser.add_argument("--report", metavar="FILE", type=Path, help="write every rejection as JSON")
-    parser.add_argument("--workers", type=int, default=8, help="batches in flight (default 8)")
+    parser.add_argument(
+        "--workers", type=_workers, default=8, help="batches in flight, 1 to 64 (default 8)"
+    )
     parser.add_argument(
         "--max-wcu",
         type=capacity_units,
