@@ -3,6 +3,7 @@ before anything is written, and dumps that stay inside their folder."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -116,3 +117,20 @@ def test_restoring_onto_missing_tables_says_how_to_create_them(
     err = capsys.readouterr().err
     assert "does not exist" in err
     assert "DynamoDBDatabase().create_tables()" in err
+
+
+def test_the_migration_report_never_follows_a_symbolic_link(
+    tmp_path: Path, settings: Settings, storage: Storage
+) -> None:
+    victim = tmp_path / "important.txt"
+    victim.write_text("keep me")
+    link = tmp_path / "report.json"
+    link.symlink_to(victim)
+    out = io.StringIO()
+
+    code = migrate_main(["--report", str(link)], settings=settings, storage=storage, out=out)
+
+    assert code == 2
+    assert "--report" in out.getvalue()
+    assert victim.read_text() == "keep me"
+    assert storage.departments.list_all() == []  # refused before anything was written

@@ -91,6 +91,12 @@ def main(
     out = out if out is not None else sys.stdout
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.report is not None and (args.report.is_symlink() or not args.report.parent.is_dir()):
+        # Checked before anything is written; the report is then opened without following
+        # links, so it can only ever be the file named.
+        return _cannot_run(
+            out, f"--report {args.report}: must be a plain file in an existing folder"
+        )
 
     try:
         settings = settings if settings is not None else Settings.from_env()

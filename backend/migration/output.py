@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -74,7 +75,8 @@ class Report:
         """Write ``{"summary": ..., "rejected": [...]}``: each rejection with its record."""
         self._spool.flush()
         self._spool.seek(0)
-        with path.open("w", encoding="utf-8") as out:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write('{"summary": ')
             out.write(json.dumps(summary, ensure_ascii=False, indent=2))
             out.write(',\n "rejected": [')
