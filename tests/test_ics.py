@@ -370,3 +370,18 @@ def test_an_import_over_10_mib_is_413_and_one_over_1_mib_is_read(
     assert ok.status_code == 200
     assert ok.get_json()["created"] == 3000
     assert_problem(refused, 413)
+
+
+@pytest.mark.parametrize(
+    ("host", "domain"),
+    [("calendar.example.com:8443", "calendar.example.com"), ("[::1]:5000", "::1")],
+)
+def test_feed_uids_use_the_request_host_without_its_port(
+    client: FlaskClient, department: dict[str, Any], host: str, domain: str
+) -> None:
+    event = create_event(client, department["id"])
+    body = client.get(
+        f"/api/departments/{department['id']}/calendar.ics?month=2024-01", headers={"Host": host}
+    ).data
+
+    assert str(vevents(body)["팀 회의"]["UID"]) == f"{event['id']}@{domain}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
@@ -28,7 +29,8 @@ FEED_YEARS_BACK, FEED_YEARS_AHEAD = 1, 2
 
 
 def _domain() -> str:
-    return settings().calendar_domain or request.host.split(":")[0]
+    """``CALENDAR_DOMAIN``, else the host the request came to, without its port."""
+    return settings().calendar_domain or urlsplit("//" + request.host).hostname or "localhost"
 
 
 def _today() -> date:
