@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from botocore.awsrequest import AWSResponse
 from flask.testing import FlaskClient
 
 from backend.config import Settings
+from backend.errors import QuotaReached
 from backend.migration.cli import main as migrate_main
 from backend.storage import Storage
 from tests.helpers import assert_problem, create_department, create_event
@@ -247,3 +249,22 @@ def test_a_delete_whose_response_was_lost_is_not_its_own_404(
     assert lost == ["TransactWriteItems"]
     assert response.status_code == 204
     assert storage.events.calendar_state(department["id"]).event_count == 0
+
+
+def test_a_quota_reservation_whose_response_was_lost_counts_once(
+    storage: Storage, dynamodb: Any
+) -> None:
+    day = date(2024, 1, 20)
+
+    with responses_lost(dynamodb, {"UpdateItem"}) as lost:
+        reservation = storage.mailings.reserve(day, 60, 100)
+    storage.mailings.reserve(day, 40, 100)  # exactly the rest of the day's limit
+
+    assert lost == ["UpdateItem"]
+    with pytest.raises(QuotaReached):
+        storage.mailings.reserve(day, 1, 100)
+    with responses_lost(dynamodb, {"UpdateItem"}):
+        storage.mailings.release(day, 60, reservation)
+    storage.mailings.reserve(day, 60, 100)  # released once, not twice
+    with pytest.raises(QuotaReached):
+        storage.mailings.reserve(day, 1, 100)

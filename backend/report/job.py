@@ -128,16 +128,16 @@ class ReportJob:
     def _deliver(self, day: date, department_id: str, message: Message) -> tuple[str, str]:
         """(status, detail): "sent" with the message id, or "skipped" when another run has it."""
         mailings = self.storage.mailings
-        mailings.reserve(day, len(message.recipients), self.daily_limit)
+        reservation = mailings.reserve(day, len(message.recipients), self.daily_limit)
         if not mailings.claim(day, department_id):
-            mailings.release(day, len(message.recipients))
+            mailings.release(day, len(message.recipients), reservation)
             return "skipped", "another run has already sent or is sending it"
         try:
             message_id = self.mailer.send(message)
         except Exception:
             # Not sent: free the claim and the quota so that a later run can try again.
             mailings.unclaim(day, department_id)
-            mailings.release(day, len(message.recipients))
+            mailings.release(day, len(message.recipients), reservation)
             raise
         mailings.mark_sent(day, department_id, message_id)
         return "sent", message_id

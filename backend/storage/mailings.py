@@ -9,6 +9,7 @@ together never pass it. Both are expiring bookkeeping items (see ``expiring``).
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -83,40 +84,66 @@ class MailingRepository:
                 },
             )
 
-    def reserve(self, day: date, count: int, limit: int) -> None:
-        """Count ``count`` messages against the day's ``limit``, or raise QuotaReached."""
+    def reserve(self, day: date, count: int, limit: int) -> str:
+        """Count ``count`` messages against the day's ``limit``, or raise QuotaReached.
+
+        Returns the reservation's id, for ``release``. The id is kept on the counter, so
+        a retry of a reservation whose response was lost is recognised, not counted twice.
+        """
         if count > limit:
             raise QuotaReached(f"{count} recipients exceed the daily limit of {limit}")
+        reservation = uuid.uuid4().hex
         expiry = expiry_attributes(later(QUOTA_DAYS))
         try:
             with translated_errors("reserve e-mail quota"):
                 self._client.update_item(
                     TableName=self.table,
                     Key=self._items.key(self.quota_id(day)),
-                    UpdateExpression="ADD sent :count SET expires_at = :expires, "
-                    "event_date = if_not_exists(event_date, :day)",
+                    UpdateExpression="ADD sent :count, reservations :mine SET expires_at = "
+                    ":expires, event_date = if_not_exists(event_date, :day)",
                     # The condition and the increment are one atomic step: two runs
                     # reserving at once can never pass the limit together.
-                    ConditionExpression="attribute_not_exists(sent) OR sent <= :room",
+                    ConditionExpression="(attribute_not_exists(sent) OR sent <= :room) "
+                    "AND NOT contains(reservations, :id)",
                     ExpressionAttributeValues={
                         ":count": to_value(count),
                         ":room": to_value(limit - count),
+                        ":mine": to_value({reservation}),
+                        ":id": to_value(reservation),
                         ":expires": to_value(expiry["expires_at"]),
                         ":day": to_value(expiry["event_date"]),
                     },
                 )
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                raise QuotaReached(
-                    f"sending {count} more would pass the daily limit of {limit}"
-                ) from exc
-            raise
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            if reservation in self._reservations(day):
+                return reservation  # our own write, retried after its response was lost
+            raise QuotaReached(
+                f"sending {count} more would pass the daily limit of {limit}"
+            ) from exc
+        return reservation
 
-    def release(self, day: date, count: int) -> None:
-        with translated_errors("release e-mail quota"):
-            self._client.update_item(
-                TableName=self.table,
-                Key=self._items.key(self.quota_id(day)),
-                UpdateExpression="ADD sent :minus",
-                ExpressionAttributeValues={":minus": to_value(-count)},
-            )
+    def _reservations(self, day: date) -> set[str]:
+        item = self._items.get(self.quota_id(day)) or {}
+        return {str(r) for r in item.get("reservations", set())}
+
+    def release(self, day: date, count: int, reservation: str) -> None:
+        """Give back a reservation whose message was not sent (once, however retried)."""
+        try:
+            with translated_errors("release e-mail quota"):
+                self._client.update_item(
+                    TableName=self.table,
+                    Key=self._items.key(self.quota_id(day)),
+                    UpdateExpression="ADD sent :minus DELETE reservations :mine",
+                    ConditionExpression="contains(reservations, :id)",
+                    ExpressionAttributeValues={
+                        ":minus": to_value(-count),
+                        ":mine": to_value({reservation}),
+                        ":id": to_value(reservation),
+                    },
+                )
+        except ClientError as exc:
+            # A failed condition means it was released already: nothing to give back twice.
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
