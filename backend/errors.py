@@ -63,6 +63,12 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
             "The resource changed too often while this request was applied; retry.",
         ),
         ProblemType(
+            "day-full",
+            409,
+            "Day full",
+            "The department already has the most events one date may hold (200).",
+        ),
+        ProblemType(
             "idempotency-key-in-use",
             409,
             "Idempotency key in use",

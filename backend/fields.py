@@ -25,6 +25,9 @@ TIME_MAX = 100
 LOCATION_MAX = 200
 NOTIFY_EMAILS_MAX = 50
 MAX_EVENT_DAYS = 31  # an event ends at most this many days after it starts
+# Events of one department on one date. A page of a list ends only where a date is
+# complete (DynamoDB orders the index by date alone), so this bounds what a page reads.
+MAX_EVENTS_PER_DAY = 200
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")

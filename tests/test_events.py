@@ -302,3 +302,23 @@ def test_delete_event(client: FlaskClient, department: dict[str, Any]) -> None:
     assert response.status_code == 204
     assert_problem(client.get(url), 404)
     assert_problem(client.delete(url), 404)
+
+
+def test_a_date_holds_at_most_200_events_of_a_department(
+    client: FlaskClient, department: dict[str, Any], storage: Any
+) -> None:
+    for n in range(200):
+        storage.create_event(department["id"], {"event_date": "2024-05-01", "title": f"일정 {n}"})
+    other = create_event(client, department["id"], event_date="2024-05-02")
+
+    full = client.post(
+        f"/api/events/{department['id']}", json={"event_date": "2024-05-01", "title": "하나 더"}
+    )
+    moved = client.patch(
+        f"/api/events/{department['id']}/{other['id']}", json={"event_date": "2024-05-01"}
+    )
+    first = client.get(f"/api/events/{department['id']}?limit=1").get_json()
+
+    assert assert_problem(full, 409)["type"] == "/problems/day-full"
+    assert assert_problem(moved, 409)["type"] == "/problems/day-full"
+    assert len(first["items"]) == 1

@@ -764,3 +764,19 @@ def test_each_rejection_line_names_the_record_itself(
     line = next(line for line in out.splitlines() if "✗" in line and "2024-02-30" in line)
     assert "id 'e-77'" in line
     assert "title '발표'" in line
+
+
+def test_a_date_takes_at_most_200_events_of_a_department(
+    tmp_path: Path, settings: Settings, storage: Storage
+) -> None:
+    records = [
+        {"id": f"e{n}", "department_id": "d1", "event_date": "2024-05-01", "title": f"일정 {n}"}
+        for n in range(203)
+    ]
+    folder = write(tmp_path / "crowded", [{"id": "d1", "name": "개발팀"}], records)
+
+    code, out = migrate(settings, "--source", str(folder), storage=storage)
+
+    assert code == 1
+    assert len(events(storage)) == 200
+    assert out.count("the most one date may hold") == 3

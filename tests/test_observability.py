@@ -51,9 +51,19 @@ def test_each_request_logs_one_line_with_its_dynamodb_calls(
     assert get_line.__dict__["duration_ms"] > 0
     assert get_line.__dict__["dynamodb_operations"] == ["GetItem"]
     assert list_line.__dict__["dynamodb_operations"] == ["GetItem", "Query"]
-    # The event and its department's count and calendar version move in one transaction.
-    assert create_line.__dict__["dynamodb_operations"] == ["GetItem", "TransactWriteItems"]
-    assert set(create_line.__dict__["iam_actions"]) == {"GetItem", "PutItem", "UpdateItem"}
+    # The date's events are counted (the per-date cap) through the index, then the event
+    # and its department's count and calendar version move in one transaction.
+    assert create_line.__dict__["dynamodb_operations"] == [
+        "Query",
+        "GetItem",
+        "TransactWriteItems",
+    ]
+    assert set(create_line.__dict__["iam_actions"]) == {
+        "Query",
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+    }
     assert create_line.__dict__["status"] == 201
 
 

@@ -17,6 +17,7 @@ from functools import partial
 from typing import IO
 
 from backend.errors import Rejected, WriteFailed
+from backend.fields import MAX_EVENTS_PER_DAY
 from backend.migration.ledger import KEPT, Ledger, Options
 from backend.migration.records import (
     Item,
@@ -69,6 +70,7 @@ class EventPhase:
         # bit 0 marks a record seen but not stored (kept as it was, or refused).
         self.seen: dict[int, int] = {}
         self.expected_per_department: Counter[str] = Counter()
+        self.per_day: Counter[tuple[str, str]] = Counter()  # accepted events per date
         # Keys of stored events, on disk so that memory does not grow with the file.
         self.stored = stored
 
@@ -114,6 +116,16 @@ class EventPhase:
                         f"event id {item.id!r} appears earlier with different content",
                     )
                 continue
+            day = (item.department_id or "", str(item.attributes["event_date"]))
+            if self.per_day[day] >= MAX_EVENTS_PER_DAY:
+                self.ledger.reject(
+                    "event",
+                    record,
+                    f"{day[1]} already has {MAX_EVENTS_PER_DAY} events of this department, "
+                    "the most one date may hold",
+                )
+                continue
+            self.per_day[day] += 1
             self.seen[key] = digest << 1
             yield record, item
 

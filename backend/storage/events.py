@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from backend.domain import Event, utc_now
 from backend.errors import Conflict, NotFound, PreconditionFailed
-from backend.fields import MAX_EVENT_DAYS, event_times
+from backend.fields import MAX_EVENT_DAYS, MAX_EVENTS_PER_DAY, event_times
 from backend.storage.bookkeeping import is_bookkeeping_id
 from backend.storage.dynamo import (
     busy,
@@ -307,6 +307,7 @@ class EventRepository:
 
     def create(self, event: Event) -> Event:
         """Write a new event (its id must be free) and count it on its department."""
+        self._refuse_full_day(event.department_id, event.event_date)
         put: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table,
@@ -347,6 +348,8 @@ class EventRepository:
             wanted = changed_event(current, changes)
             if wanted == current:
                 return current
+            if wanted.event_date != current.event_date:
+                self._refuse_full_day(department_id, wanted.event_date)
             updated = replace(wanted, updated_at=utc_now(), version=current.version + 1)
             try:
                 self.replace(current, updated)
@@ -593,6 +596,30 @@ class EventRepository:
                 return False
             raise
         return True
+
+    def _refuse_full_day(self, department_id: str, day: str) -> None:
+        """``Conflict`` when the date already holds ``MAX_EVENTS_PER_DAY`` events.
+
+        Counted through the index (one Query, at most one page: the date's events), so the
+        cap is exact on one writer and may be passed by the few writes the index has not
+        shown yet under concurrent writers; it bounds a page's reading, which is its job.
+        """
+        if not usable_key(department_id):
+            return
+        with translated_errors("count the date's events"):
+            response = self._client.query(
+                TableName=self.table,
+                IndexName=DEPARTMENT_DATE_INDEX,
+                KeyConditionExpression="department_id = :d AND event_date = :day",
+                ExpressionAttributeValues={":d": to_value(department_id), ":day": to_value(day)},
+                Select="COUNT",
+            )
+        if int(response.get("Count", 0)) >= MAX_EVENTS_PER_DAY:
+            raise Conflict(
+                f"{day} already holds {MAX_EVENTS_PER_DAY} events of this department, the "
+                "most one date may hold",
+                code="day-full",
+            )
 
     def has_any(self, department_id: str) -> bool:
         return bool(self.some_of(department_id, 1))
