@@ -892,7 +892,7 @@ def _event_paths() -> dict[str, Any]:
                         resource,
                     )
                 },
-                errors=("404", "412", *_BODY_ERRORS),
+                errors=("404", "409", "412", *_BODY_ERRORS),
                 parameters=[_param("IfMatch")],
                 body=_body("EventUpdate", "Fields to change", {"time": "오전 10:00"}),
                 write=True,
