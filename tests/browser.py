@@ -8,11 +8,9 @@ the command that installs it: it is never a reason to skip them.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +32,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from backend import create_app
 from backend.config import Mode, Settings
@@ -42,6 +39,7 @@ from backend.migration.cli import main as migrate
 from backend.storage import Storage
 from backend.storage.dynamo import make_client
 from tests.conftest import TEST_SECRET
+from tests.live_server import serving
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 WINDOW = (1280, 900)
@@ -142,7 +140,7 @@ def serve_site(settings: Settings) -> Iterator[Site]:
     storage = Storage(client, settings.departments_table, settings.events_table)
     storage.create_tables()
     app = create_app(settings, storage)
-    with live_server(app) as url:
+    with serving(app) as url:
         yield Site(app, url)
 
 
@@ -154,20 +152,6 @@ def sample_site(engine_url: str, folder: Path) -> Iterator[Site]:
         out = io.StringIO()
         assert migrate([], settings=settings, out=out) == 0, out.getvalue()
         yield served
-
-
-@contextmanager
-def live_server(app: Flask) -> Iterator[str]:
-    """``app`` on a real werkzeug server on a loopback port; yields its base URL."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def wait_for(driver: Browser, condition: Callable[[Browser], T | None], what: str) -> T:

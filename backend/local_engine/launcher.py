@@ -75,12 +75,9 @@ def prepare_folder(data_dir: Path) -> None:
 def read_secret(data_dir: Path) -> str:
     """The folder's secret, created on first use; readable by its owner only."""
     path = data_dir / KEY_FILE
-    try:
+    with contextlib.suppress(FileNotFoundError):  # the usual case: it exists already
         return path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        pass
     prepare_folder(data_dir)
-    fd = None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     except FileExistsError:  # another tool made it at the same moment
