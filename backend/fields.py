@@ -15,8 +15,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from backend.errors import FieldError, Invalid
-from backend.timetext import parse_time_range
+from backend.errors import FieldError, Invalid, Rejected
+from backend.timetext import parse_start_time, parse_time_range
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 2000
@@ -30,6 +30,7 @@ MAX_EVENT_DAYS = 31  # an event ends at most this many days after it starts
 MAX_EVENTS_PER_DAY = 200
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LEGACY_DATE = re.compile(r"\s*(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*\.?\s*")
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 CLOCK_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -99,8 +100,55 @@ def date_problem(value: str) -> str | None:
     return None
 
 
+def legacy_date(raw: Any) -> str:
+    """A legacy record's date: ``2024-1-5``, ``2024/01/05``, ``2024.01.05`` → ``2024-01-05``;
+    anything else, impossible dates included, is ``Rejected``."""
+    if not isinstance(raw, str):
+        raise Rejected(f"the date must be text like 2024-01-20, not {json_kind(raw)}")
+    match = _LEGACY_DATE.fullmatch(raw)
+    if match is None:
+        raise Rejected(f"{raw!r} is not a date (expected YYYY-MM-DD)")
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3])).isoformat()
+    except ValueError:
+        raise Rejected(f"{raw!r} is not a real calendar date") from None
+
+
+class Declared:
+    """What every declaration has: where the value lives on the item, how it reaches
+    clients, iCalendar and the migration. Subclasses add the rules of their kind."""
+
+    name: str
+    required: bool
+    attribute_name: str | None
+    ical: str | None
+    example: Any
+    in_output: str  # "always" (present, maybe null) or "when-set" (left out when empty)
+
+    @property
+    def attribute(self) -> str:
+        """The item attribute that holds the value."""
+        return self.attribute_name or self.name
+
+    def to_attribute(self, value: Any) -> Any:
+        """The value as stored on the item; None means "not on the item"."""
+        return value
+
+    def from_attribute(self, value: Any) -> Any:
+        """The record's value from the item's attribute (None when it is absent)."""
+        return None if value is None else str(value)
+
+    def legacy(self, value: Any) -> Any:
+        """The value of a legacy (old JSON file) record, checked; ``Rejected`` if unusable."""
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        """The field's JSON Schema (OpenAPI 3.1)."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class Text:
+class Text(Declared):
     """A string field. ``trim``: stored without surrounding white space, never empty."""
 
     name: str
@@ -112,6 +160,11 @@ class Text:
     description: str = ""
     empty_is_null: bool = False  # trimmed to nothing means "none" rather than an error
     identifier: bool = False  # names things: invisible characters are refused
+    legacy_numbers: bool = False  # the old app's files may hold it as a JSON number
+    attribute_name: str | None = None
+    ical: str | None = None  # the iCalendar property that carries it (feed and import)
+    example: Any = None
+    in_output: str = "always"
 
     def clean(self, value: Any) -> Any:
         if value is None:
@@ -142,6 +195,26 @@ class Text:
             )
         return value
 
+    def legacy(self, value: Any) -> str | None:
+        """Legacy text is kept as written but for trimming and the length limit: the API's
+        one-line rule is not applied to what the old app stored."""
+        if self.legacy_numbers and isinstance(value, int | Decimal) and not isinstance(value, bool):
+            value = str(value)  # a number typed as a time keeps its text form
+        if value is None:
+            if self.required:
+                raise Rejected(f"{self.name} is missing")
+            return None
+        if not isinstance(value, str):
+            raise Rejected(f"{self.name} must be text, not {json_kind(value)}")
+        text = value.strip() if self.trim else value
+        if self.required and not text:
+            raise Rejected(f"{self.name} is empty")
+        if len(text) > self.max_length:
+            raise Rejected(f"{self.name} is longer than {self.max_length} characters ({len(text)})")
+        if not text and self.empty_is_null:
+            return None
+        return text
+
     def schema(self) -> dict[str, Any]:
         kind: Any = ["string", "null"] if self.nullable else "string"
         schema: dict[str, Any] = {"type": kind, "maxLength": self.max_length}
@@ -157,13 +230,17 @@ class Text:
 
 
 @dataclass(frozen=True)
-class Date:
+class Date(Declared):
     """A real calendar date written ``YYYY-MM-DD``."""
 
     name: str
     required: bool = False
     description: str = "YYYY-MM-DD, a real date"
     nullable: bool = False
+    attribute_name: str | None = None
+    ical: str | None = None
+    example: Any = None
+    in_output: str = "always"
 
     def clean(self, value: Any) -> Any:
         if value is None and self.nullable:
@@ -175,19 +252,29 @@ class Date:
             raise FieldProblem(message)
         return value
 
+    def legacy(self, value: Any) -> str | None:
+        if value in (None, "") and not self.required:
+            return None
+        day: str = legacy_date(value)
+        return day
+
     def schema(self) -> dict[str, Any]:
         kind: Any = ["string", "null"] if self.nullable else "string"
         return {"type": kind, "format": "date", "description": self.description}
 
 
 @dataclass(frozen=True)
-class Clock:
+class Clock(Declared):
     """A 24-hour time of day written ``HH:MM``."""
 
     name: str
     required: bool = False
     nullable: bool = True
     description: str = ""
+    attribute_name: str | None = None
+    ical: str | None = None
+    example: Any = None
+    in_output: str = "always"
 
     def clean(self, value: Any) -> Any:
         if value is None and self.nullable:
@@ -198,6 +285,15 @@ class Clock:
             raise FieldProblem(f"must be a 24-hour time written HH:MM, not {value!r}")
         return value
 
+    def legacy(self, value: Any) -> str | None:
+        """The old app's times of day: ``15:00``, ``오후 3시``, read as a time."""
+        if value in (None, ""):
+            return None
+        clock = parse_start_time(str(value))
+        if clock is None:
+            raise Rejected(f"{self.name} {value!r} is not a time of day")
+        return clock
+
     def schema(self) -> dict[str, Any]:
         kind: Any = ["string", "null"] if self.nullable else "string"
         schema = {"type": kind, "pattern": CLOCK_PATTERN}
@@ -205,13 +301,17 @@ class Clock:
 
 
 @dataclass(frozen=True)
-class EmailList:
+class EmailList(Declared):
     """A list of e-mail addresses; null or [] clears it; duplicates (any case) merge."""
 
     name: str
     max_items: int
     required: bool = False
     description: str = ""
+    attribute_name: str | None = None
+    ical: str | None = None
+    example: Any = None
+    in_output: str = "when-set"
 
     def clean(self, value: Any) -> Any:
         if value is None:
@@ -228,6 +328,20 @@ class EmailList:
             seen.setdefault(address.lower(), address)
         return tuple(seen.values())
 
+    def legacy(self, value: Any) -> tuple[str, ...]:
+        try:
+            cleaned: tuple[str, ...] = self.clean(value)
+        except FieldProblem as exc:
+            path = exc.args[1] if len(exc.args) > 1 else self.name
+            raise Rejected(f"{path} {exc.args[0]}") from None
+        return cleaned
+
+    def to_attribute(self, value: Any) -> Any:
+        return list(value) or None  # an empty list is no attribute at all
+
+    def from_attribute(self, value: Any) -> tuple[str, ...]:
+        return tuple(str(e) for e in value) if isinstance(value, list) else ()
+
     def schema(self) -> dict[str, Any]:
         # The pattern is the rule (no "format": validators disagree on what "email" allows).
         return {
@@ -238,15 +352,69 @@ class EmailList:
         }
 
 
+@dataclass(frozen=True)
+class Derived(Declared):
+    """A field the service writes itself (ids, read times, timestamps, the version):
+    served to clients and stored, never sent by them."""
+
+    name: str
+    kind: str  # "string", "clock", "timestamp" or "version"
+    nullable: bool = False
+    description: str = ""
+    required: bool = False
+    attribute_name: str | None = None
+    ical: str | None = None
+    example: Any = None
+    in_output: str = "always"
+
+    def from_attribute(self, value: Any) -> Any:
+        if self.kind == "version":
+            return 1 if value is None else int(value)
+        if value is None:
+            return None if self.nullable else ""
+        return str(value)
+
+    def schema(self) -> dict[str, Any]:
+        if self.kind == "version":
+            schema: dict[str, Any] = {"type": "integer", "minimum": 1}
+        elif self.kind == "timestamp":
+            schema = {"type": "string", "format": "date-time"}
+        elif self.kind == "clock":
+            schema = {"type": ["string", "null"], "pattern": CLOCK_PATTERN}
+        else:
+            schema = {"type": ["string", "null"] if self.nullable else "string"}
+        return schema | ({"description": self.description} if self.description else {})
+
+
 Field = Text | Date | Clock | EmailList
 
 
 @dataclass(frozen=True)
 class Resource:
-    """The writable fields of one kind of resource."""
+    """One kind of resource: the fields clients write, then those the service derives.
+
+    ``output`` lists every field of the record (the domain dataclass) in its order, which
+    is the order of the JSON the API answers; ``fields`` are the writable ones.
+    """
 
     name: str
     fields: tuple[Field, ...]
+    derived: tuple[Derived, ...] = ()
+    order: tuple[str, ...] = ()  # the record's field order; declaration order if empty
+
+    @property
+    def output(self) -> tuple[Declared, ...]:
+        every: dict[str, Declared] = {f.name: f for f in (*self.derived, *self.fields)}
+        names = self.order or tuple(every)
+        return tuple(every[name] for name in names)
+
+    @property
+    def writable_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.output)
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -277,6 +445,18 @@ class Resource:
             raise Invalid(errors)
         return clean
 
+    # -- the item, both ways ---------------------------------------------------------------
+
+    def to_attributes(self, record: Any) -> dict[str, Any]:
+        """The item attributes of a record; ``None`` values are left off the item."""
+        return {f.attribute: f.to_attribute(getattr(record, f.name)) for f in self.output}
+
+    def from_attributes(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The record's fields (as keyword arguments) from an item's plain attributes."""
+        return {f.name: f.from_attribute(data.get(f.attribute)) for f in self.output}
+
+    # -- the OpenAPI schemas -----------------------------------------------------------------
+
     def input_schema(self, *, creating: bool) -> dict[str, Any]:
         """The OpenAPI schema of a create (``creating``) or update body."""
         schema: dict[str, Any] = {
@@ -288,6 +468,26 @@ class Resource:
         if creating and required:
             schema["required"] = required
         return schema
+
+    def output_schema(self, description: str) -> dict[str, Any]:
+        """The OpenAPI schema of the resource as the API answers it."""
+        return {
+            "type": "object",
+            "description": description,
+            "required": [f.name for f in self.output if f.in_output == "always"],
+            "properties": {f.name: f.schema() for f in self.output},
+        }
+
+    def example(self) -> dict[str, Any]:
+        """An example of the resource as served, from each field's example."""
+        return {f.name: f.example for f in self.output if f.in_output == "always"}
+
+
+_VERSION = Derived("version", "version", description="Starts at 1; the ETag", example=1)
+
+
+def _timestamp(name: str, example: str) -> Derived:
+    return Derived(name, "timestamp", description="UTC, ISO 8601 with Z", example=example)
 
 
 DEPARTMENT = Resource(
@@ -302,20 +502,29 @@ DEPARTMENT = Resource(
             identifier=True,
             description="Unique; stored trimmed of surrounding white space and in Unicode "
             "NFC; invisible characters (zero-width, bidirectional controls) are refused",
+            example="개발팀",
         ),
-        Text("description", DESCRIPTION_MAX, nullable=True),
+        Text("description", DESCRIPTION_MAX, nullable=True, example="백엔드/프론트엔드 개발"),
         EmailList(
             "notify_emails",
             NOTIFY_EMAILS_MAX,
             description="Who receives the department's report e-mail; present only when set",
+            example=["lead@example.com"],
         ),
     ),
+    (
+        Derived("id", "string", example="550e8400-e29b-41d4-a716-446655440000"),
+        _timestamp("created_at", "2024-01-15T00:30:00.000Z"),
+        _timestamp("updated_at", "2024-01-15T00:30:00.000Z"),
+        _VERSION,
+    ),
+    order=("id", "name", "description", "created_at", "updated_at", "version", "notify_emails"),
 )
 
 EVENT = Resource(
     "event",
     (
-        Date("event_date", required=True),
+        Date("event_date", required=True, example="2024-01-20"),
         Text(
             "title",
             TITLE_MAX,
@@ -323,6 +532,8 @@ EVENT = Resource(
             trim=True,
             single_line=True,
             description="Stored trimmed of surrounding white space, in Unicode NFC",
+            ical="SUMMARY",
+            example="팀 회의",
         ),
         Text(
             "time",
@@ -330,8 +541,17 @@ EVENT = Resource(
             nullable=True,
             single_line=True,
             description="Free text as the client sent it, e.g. 오후 3:00",
+            legacy_numbers=True,
+            ical="X-CALENDAR-TIME-TEXT",
+            example="오후 2:00",
         ),
-        Text("description", DESCRIPTION_MAX, nullable=True),
+        Text(
+            "description",
+            DESCRIPTION_MAX,
+            nullable=True,
+            ical="DESCRIPTION",
+            example="주간 회의",
+        ),
         Date(
             "end_date",
             nullable=True,
@@ -350,7 +570,38 @@ EVENT = Resource(
             single_line=True,
             empty_is_null=True,
             description="Where it happens; one line, stored trimmed",
+            ical="LOCATION",
+            example="3층 회의실",
         ),
+    ),
+    (
+        Derived("id", "string", example="6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"),
+        Derived("department_id", "string", example="550e8400-e29b-41d4-a716-446655440000"),
+        Derived(
+            "start_time",
+            "clock",
+            nullable=True,
+            description="24-hour HH:MM read from time, or null when it cannot be read",
+            example="14:00",
+        ),
+        _timestamp("created_at", "2024-01-15T00:31:00.000Z"),
+        _timestamp("updated_at", "2024-01-15T00:31:00.000Z"),
+        _VERSION,
+    ),
+    order=(
+        "id",
+        "department_id",
+        "event_date",
+        "title",
+        "time",
+        "start_time",
+        "description",
+        "created_at",
+        "updated_at",
+        "version",
+        "end_date",
+        "end_time",
+        "location",
     ),
 )
 

@@ -25,8 +25,6 @@ VERSION = "1.2.0"
 SECURITY_SCHEME = "bearerAuth"
 
 
-_EXAMPLE_DEPARTMENT_ID = "550e8400-e29b-41d4-a716-446655440000"
-_EXAMPLE_EVENT_ID = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
 _EXAMPLE_REQUEST_ID = "8c1f2e3d4c5b4a69b8a7c6d5e4f3a2b1"
 
 
@@ -76,29 +74,10 @@ def _empty_response(description: str, headers: dict[str, Any] | None = None) -> 
 
 # -- examples --------------------------------------------------------------------------------
 
-_DEPARTMENT_EXAMPLE = {
-    "id": _EXAMPLE_DEPARTMENT_ID,
-    "name": "개발팀",
-    "description": "백엔드/프론트엔드 개발",
-    "created_at": "2024-01-15T00:30:00.000Z",
-    "updated_at": "2024-01-15T00:30:00.000Z",
-    "version": 1,
-}
-_EVENT_EXAMPLE = {
-    "id": _EXAMPLE_EVENT_ID,
-    "department_id": _EXAMPLE_DEPARTMENT_ID,
-    "event_date": "2024-01-20",
-    "title": "팀 회의",
-    "time": "오후 2:00",
-    "start_time": "14:00",
-    "description": "주간 회의",
-    "created_at": "2024-01-15T00:31:00.000Z",
-    "updated_at": "2024-01-15T00:31:00.000Z",
-    "version": 1,
-    "end_date": None,
-    "end_time": None,
-    "location": "3층 회의실",
-}
+_DEPARTMENT_EXAMPLE = DEPARTMENT.example()
+_EVENT_EXAMPLE = EVENT.example()
+_EXAMPLE_DEPARTMENT_ID = _DEPARTMENT_EXAMPLE["id"]
+_EXAMPLE_EVENT_ID = _EVENT_EXAMPLE["id"]
 
 
 def _problem_example(slug: str, detail: str, instance: str, **extra: Any) -> dict[str, Any]:
@@ -194,58 +173,14 @@ def _list_schema(item: str) -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    timestamp = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 with Z"}
-    version = {"type": "integer", "minimum": 1, "description": "Starts at 1; the ETag"}
-    department = {f.name: f.schema() for f in DEPARTMENT.fields}
-    event = {f.name: f.schema() for f in EVENT.fields}
     return {
-        "Department": {
-            "type": "object",
-            "description": "A department; notify_emails is present only when set",
-            "required": ["id", "name", "description", "created_at", "updated_at", "version"],
-            "properties": {
-                "id": {"type": "string"},
-                **department,
-                "created_at": timestamp,
-                "updated_at": timestamp,
-                "version": version,
-            },
-        },
+        "Department": DEPARTMENT.output_schema(
+            "A department; notify_emails is present only when set"
+        ),
         "DepartmentCreate": DEPARTMENT.input_schema(creating=True),
         "DepartmentUpdate": DEPARTMENT.input_schema(creating=False),
         "DepartmentList": _list_schema("Department"),
-        "Event": {
-            "type": "object",
-            "description": "A calendar event of one department",
-            "required": [
-                "id",
-                "department_id",
-                "event_date",
-                "title",
-                "time",
-                "start_time",
-                "description",
-                "created_at",
-                "updated_at",
-                "version",
-                "end_date",
-                "end_time",
-                "location",
-            ],
-            "properties": {
-                "id": {"type": "string"},
-                "department_id": {"type": "string"},
-                **event,
-                "start_time": _nullable(
-                    "string",
-                    pattern="^[0-2][0-9]:[0-5][0-9]$",
-                    description="24-hour HH:MM read from time, or null when it cannot be read",
-                ),
-                "created_at": timestamp,
-                "updated_at": timestamp,
-                "version": version,
-            },
-        },
+        "Event": EVENT.output_schema("A calendar event of one department"),
         "EventCreate": EVENT.input_schema(creating=True),
         "EventUpdate": EVENT.input_schema(creating=False),
         "EventList": _list_schema("Event"),

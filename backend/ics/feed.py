@@ -9,9 +9,15 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from backend.domain import Department, Event
+from backend.fields import EVENT, Text
 
 PRODID = "-//Department Calendar//department-calendar//KO"
-TIME_TEXT = "X-CALENDAR-TIME-TEXT"
+# The event's own text for its time (오후 3:00), kept beside DTSTART for a round trip.
+TIME_TEXT = EVENT.text("time").ical or "X-CALENDAR-TIME-TEXT"
+# The text fields an iCalendar property carries, by their declarations.
+TEXT_PROPERTIES = tuple(
+    (spec.name, spec.ical) for spec in EVENT.fields if isinstance(spec, Text) and spec.ical
+)
 
 
 def uid_of(event: Event, domain: str) -> str:
@@ -36,11 +42,10 @@ def vevent(event: Event, zone: ZoneInfo, domain: str) -> icalendar.Event:
     if event.created_at:
         component.add("created", _instant(event.created_at))
     component.add("sequence", max(event.version - 1, 0))
-    component.add("summary", event.title)
-    if event.description:
-        component.add("description", event.description)
-    if event.location:
-        component.add("location", event.location)
+    for name, prop in TEXT_PROPERTIES:
+        value = getattr(event, name)
+        if value is not None and (value or prop == TIME_TEXT):
+            component.add(prop, value)
     first, last = date.fromisoformat(event.event_date), date.fromisoformat(event.last_date)
     if event.start_time is None:
         component.add("dtstart", first)
@@ -53,8 +58,6 @@ def vevent(event: Event, zone: ZoneInfo, domain: str) -> icalendar.Event:
             end = datetime.combine(last, _clock(event.start_time), zone) + timedelta(hours=1)
         component.add("dtstart", start)
         component.add("dtend", end)
-    if event.time is not None:
-        component.add(TIME_TEXT, event.time)
     return component
 
 

@@ -18,7 +18,7 @@ import icalendar
 
 from backend.errors import BadRequest, FieldError, Invalid
 from backend.fields import EVENT, MAX_EVENT_DAYS, FieldProblem
-from backend.ics.feed import TIME_TEXT
+from backend.ics.feed import TEXT_PROPERTIES, TIME_TEXT
 
 # Ids for events from other calendars: uuid5 of their UID, so a second import of the same
 # file finds the events the first one made.
@@ -128,14 +128,15 @@ def _fields(component: Any, zone: ZoneInfo) -> dict[str, Any]:
         end = _local(component.decoded("DTEND"), zone)
     elif component.get("DURATION") is not None:
         end = start + component.decoded("DURATION")
-    title = str(component.get("SUMMARY") or "").strip()
-    if not title:
-        raise ValueError("it has no SUMMARY (the title)")
-    fields: dict[str, Any] = {
-        "title": EVENT.field("title").clean(title),
-        "description": _optional(component, "DESCRIPTION"),
-        "location": EVENT.field("location").clean(_optional(component, "LOCATION")),
-    }
+    fields: dict[str, Any] = {}
+    for name, prop in TEXT_PROPERTIES:
+        if prop == TIME_TEXT:
+            continue  # read with the times below
+        spec = EVENT.field(name)
+        raw = _optional(component, prop)
+        if spec.required and not (raw or "").strip():
+            raise ValueError(f"it has no {prop} (the {name})")
+        fields[name] = None if raw is None else spec.clean(raw)
     if isinstance(start, datetime):
         first = start.date()
         last = end.date() if isinstance(end, datetime) else first
@@ -157,9 +158,8 @@ def _fields(component: Any, zone: ZoneInfo) -> dict[str, Any]:
         raise ValueError(f"it lasts more than {MAX_EVENT_DAYS + 1} days")
     fields["event_date"] = first.isoformat()
     fields["end_date"] = last.isoformat() if last != first else None
-    for name in ("description", "time"):
-        if fields.get(name) is not None:
-            fields[name] = EVENT.field(name).clean(fields[name])
+    if fields.get("time") is not None:
+        fields["time"] = EVENT.field("time").clean(fields["time"])
     return fields
 
 

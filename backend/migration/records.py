@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.errors import Invalid, Rejected
-from backend.fields import DEPARTMENT, EVENT, Text, event_times, json_kind
+from backend.fields import DEPARTMENT, EVENT, Resource, event_times, json_kind, legacy_date
 from backend.storage.bookkeeping import BOOKKEEPING_PREFIX, is_bookkeeping_id
-from backend.timetext import parse_start_time
 
 # Ids given to records that have none: uuid5 of their normalised content in this
 # namespace, so a second run derives the same id instead of making a duplicate.
@@ -38,25 +36,14 @@ SYSTEM_FIELDS = frozenset(
         "multi_day",
     }
 )
-DEPARTMENT_FIELDS = frozenset({"id", "name", "description"})
-EVENT_FIELDS = frozenset(
-    {
-        "id",
-        "department_id",
-        "event_date",
-        "title",
-        "time",
-        "description",
-        "end_date",
-        "end_time",
-        "location",
-    }
-)
+# Fields a legacy record may carry as the product's own (the declarations, plus the keys);
+# anything else is kept on the item as it was written.
+DEPARTMENT_FIELDS = frozenset({"id", *DEPARTMENT.writable_names})
+EVENT_FIELDS = frozenset({"id", "department_id", *EVENT.writable_names})
 # Read from the time text (or given): not part of what a record "says" for comparisons.
 DERIVED_FIELDS = frozenset({"end_time"})
 
 DEFAULT_ZONE = "Asia/Seoul"  # the old app wrote Korean wall-clock time
-_LEGACY_DATE = re.compile(r"\s*(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*\.?\s*")
 _MAX_ITEM_BYTES = 350_000  # DynamoDB's limit is 400 KB per item; keep a margin
 
 
@@ -105,15 +92,7 @@ def _canonical(value: Any) -> Any:
 
 def normalise_date(raw: Any) -> str:
     """``2024-1-5``, ``2024/01/05``, ``2024.01.05`` → ``2024-01-05``; impossible dates raise."""
-    if not isinstance(raw, str):
-        raise Rejected(f"the date must be text like 2024-01-20, not {json_kind(raw)}")
-    match = _LEGACY_DATE.fullmatch(raw)
-    if match is None:
-        raise Rejected(f"{raw!r} is not a date (expected YYYY-MM-DD)")
-    try:
-        return date(int(match[1]), int(match[2]), int(match[3])).isoformat()
-    except ValueError:
-        raise Rejected(f"{raw!r} is not a real calendar date") from None
+    return legacy_date(raw)
 
 
 def legacy_id(raw: Any) -> str | None:
@@ -172,29 +151,6 @@ def _instant(raw: Any) -> datetime | None:
         return None
 
 
-def _text(record: dict[str, Any], spec: Text, *, required: bool) -> str | None:
-    """A text field of a legacy record by its declaration (limit, trimming).
-
-    Legacy text is kept as written otherwise: the API's one-line rule is not applied to
-    what the old app stored.
-    """
-    name, limit, trim = spec.name, spec.max_length, spec.trim
-    value = record.get(name)
-    if value is None:
-        if required:
-            raise Rejected(f"{name} is missing")
-        return None
-    if not isinstance(value, str):
-        raise Rejected(f"{name} must be text, not {json_kind(value)}")
-    if trim:
-        value = value.strip()
-    if required and not value:
-        raise Rejected(f"{name} is empty")
-    if len(value) > limit:
-        raise Rejected(f"{name} is longer than {limit} characters ({len(value)})")
-    return value
-
-
 def _extras(record: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
     extras: dict[str, Any] = {}
     for name, value in record.items():
@@ -211,15 +167,21 @@ def _derived_id(kind: str, attributes: dict[str, Any]) -> str:
     return str(uuid.uuid5(LEGACY_NAMESPACE, f"{kind}:{digest}"))
 
 
+def _declared(resource: Resource, record: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Each writable field of ``resource`` read from a legacy record by its declaration
+    (``given`` supplies the ones the file's structure holds, such as an event's date)."""
+    return {
+        spec.name: given[spec.name] if spec.name in given else spec.legacy(record.get(spec.name))
+        for spec in resource.fields
+    }
+
+
 def department_item(record: Any, given_id: Any, now: str, wall_clock: str = DEFAULT_ZONE) -> Item:
     """A legacy department as the item to store. ``given_id`` is the id from the file."""
     if not isinstance(record, dict):
         raise Rejected(f"a department must be an object, not {json_kind(record)}")
-    name = _text(record, DEPARTMENT.text("name"), required=True)
-    description = _text(record, DEPARTMENT.text("description"), required=False)
-    attributes: dict[str, Any] = {"name": name}
-    if description is not None:
-        attributes["description"] = description
+    values = _declared(DEPARTMENT, record, {})
+    attributes = _stored(DEPARTMENT, values)
     attributes |= _extras(record, DEPARTMENT_FIELDS | {"created_at"})
     ident = legacy_id(given_id) or _derived_id("department", attributes)
     attributes["id"] = ident
@@ -233,32 +195,21 @@ def event_item(
     """A legacy event of ``department_id`` on ``event_date`` as the item to store."""
     if not isinstance(record, dict):
         raise Rejected(f"an event must be an object, not {json_kind(record)}")
-    day = normalise_date(event_date)
-    title = _text(record, EVENT.text("title"), required=True)
-    raw_time = record.get("time")
-    if isinstance(raw_time, int | Decimal) and not isinstance(raw_time, bool):
-        raw_time = str(raw_time)  # a number typed as a time keeps its text form
-    time_text = _text({"time": raw_time}, EVENT.text("time"), required=False)
-    description = _text(record, EVENT.text("description"), required=False)
-    location = _text(record, EVENT.text("location"), required=False) or None
-    end_date = None if record.get("end_date") in (None, "") else normalise_date(record["end_date"])
-    given_end = record.get("end_time")
-    end_time = None
-    if given_end not in (None, ""):
-        end_time = parse_start_time(str(given_end))  # "15:00", "오후 3시": read as a time
-        if end_time is None:
-            raise Rejected(f"end_time {given_end!r} is not a time of day")
+    values = _declared(EVENT, record, {"event_date": normalise_date(event_date)})
     try:
         start, end = event_times(
-            day, end_date, time_text, end_time, end_time_sent=end_time is not None
+            values["event_date"],
+            values["end_date"],
+            values["time"],
+            values["end_time"],
+            end_time_sent=values["end_time"] is not None,
         )
     except Invalid as exc:
         raise Rejected(str(exc)) from None
-    attributes: dict[str, Any] = {"department_id": department_id, "event_date": day, "title": title}
-    optional = {"time": time_text, "description": description, "location": location}
-    attributes |= {k: v for k, v in optional.items() if v is not None}
-    if end_date is not None:
-        attributes["end_date"] = end_date
+    # end_time is derived (read from the time text, or given): stored after the digest's
+    # content is fixed, as start_time is.
+    values["end_time"] = None
+    attributes = {"department_id": department_id, **_stored(EVENT, values)}
     attributes |= _extras(record, EVENT_FIELDS | {"created_at"})
     ident = legacy_id(record.get("id")) or _derived_id("event", attributes)
     attributes["id"] = ident
@@ -268,6 +219,13 @@ def event_item(
     if end is not None:
         attributes["end_time"] = end
     return _finish("event", ident, department_id, attributes, created)
+
+
+def _stored(resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
+    """The item attributes of declared values; absent (``None``) values are left off."""
+    by_name = {spec.name: spec for spec in resource.fields}
+    stored = {by_name[name].attribute: by_name[name].to_attribute(v) for name, v in values.items()}
+    return {k: v for k, v in stored.items() if v is not None}
 
 
 # What DynamoDB refuses that JSON allows: documents nested deeper than 32 levels, numbers

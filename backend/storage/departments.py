@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from backend.domain import Department, utc_now
 from backend.errors import Conflict, NotFound, PreconditionFailed
+from backend.fields import DEPARTMENT
 from backend.storage.bookkeeping import (
     BOOKKEEPING_PREFIX,
     claim_id,
@@ -30,7 +31,13 @@ from backend.storage.dynamo import (
     translated_errors,
 )
 from backend.storage.schema import NAME_INDEX
-from backend.storage.versioning import IfMatch, usable_key, version_condition, write_attempts
+from backend.storage.versioning import (
+    IfMatch,
+    usable_key,
+    version_condition,
+    versioned_update,
+    write_attempts,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -50,22 +57,12 @@ def _could_be_department(ident: str) -> bool:
 
 
 def department_from_item(item: Mapping[str, Any]) -> Department:
-    data = from_item(item)
-    created = str(data.get("created_at") or data.get("updated_at") or "")
-    emails = data.get("notify_emails")
-    return Department(
-        id=str(data["id"]),
-        name=str(data.get("name", "")),
-        description=_optional_text(data.get("description")),
-        created_at=created,
-        updated_at=str(data.get("updated_at") or created),
-        version=int(data.get("version", 1)),
-        notify_emails=tuple(str(e) for e in emails) if isinstance(emails, list) else (),
-    )
-
-
-def _optional_text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """A department from its item, by the declarations of ``fields.DEPARTMENT``."""
+    values = DEPARTMENT.from_attributes(from_item(item))
+    created = values["created_at"] or values["updated_at"]
+    values["created_at"] = created
+    values["updated_at"] = values["updated_at"] or created
+    return Department(**values)
 
 
 class DepartmentRepository:
@@ -379,49 +376,10 @@ def _name_taken(name: str) -> Conflict:
 
 
 def _record(department: Department) -> dict[str, Any]:
-    return {
-        "id": department.id,
-        "name": department.name,
-        "description": department.description,
-        "notify_emails": list(department.notify_emails) or None,
-        "created_at": department.created_at,
-        "updated_at": department.updated_at,
-        "version": department.version,
-    }
+    return DEPARTMENT.to_attributes(department)
 
 
 def _versioned_update(table: str, version: int, updated: Department) -> Any:
-    # The condition on the version read a moment ago is what makes If-Match safe under
-    # concurrency: of N writers that read version v, exactly one moves it to v + 1.
-    sets = ["#name = :name", "updated_at = :now", "#version = :next"]
-    values = {
-        ":name": to_value(updated.name),
-        ":now": to_value(updated.updated_at),
-        ":next": to_value(updated.version),
-        ":expected": to_value(version),
-    }
-    removes = []
-    optional = {"description": updated.description, "notify_emails": list(updated.notify_emails)}
-    for field_name, value in optional.items():
-        if value:
-            sets.append(f"#{field_name} = :{field_name}")
-            values[f":{field_name}"] = to_value(value)
-        elif value is None or field_name == "notify_emails":
-            removes.append(f"#{field_name}")
-        else:  # an empty description is kept as given
-            sets.append(f"#{field_name} = :{field_name}")
-            values[f":{field_name}"] = to_value(value)
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    return {
-        "TableName": table,
-        "Key": {"id": to_value(updated.id)},
-        "UpdateExpression": expression,
-        "ConditionExpression": version_condition(version),
-        "ExpressionAttributeNames": {
-            "#name": "name",
-            "#version": "version",
-            "#description": "description",
-            "#notify_emails": "notify_emails",
-        },
-        "ExpressionAttributeValues": values,
-    }
+    return versioned_update(
+        table, {"id": to_value(updated.id)}, version, _record(updated), keys=("id",)
+    )

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from backend.domain import Event, utc_now
 from backend.errors import Conflict, NotFound, PreconditionFailed
-from backend.fields import MAX_EVENT_DAYS, MAX_EVENTS_PER_DAY, event_times
+from backend.fields import EVENT, MAX_EVENT_DAYS, MAX_EVENTS_PER_DAY, event_times
 from backend.storage.bookkeeping import is_bookkeeping_id
 from backend.storage.dynamo import (
     busy,
@@ -42,7 +42,13 @@ from backend.storage.dynamo import (
     translated_errors,
 )
 from backend.storage.schema import DEPARTMENT_DATE_INDEX
-from backend.storage.versioning import IfMatch, usable_key, version_condition, write_attempts
+from backend.storage.versioning import (
+    IfMatch,
+    usable_key,
+    version_condition,
+    versioned_update,
+    write_attempts,
+)
 from backend.timetext import parse_start_time
 
 if TYPE_CHECKING:
@@ -56,8 +62,8 @@ SortKey = tuple[str, str, str, str]
 # Extra rows read past a page so that the page's last date is usually complete in one
 # Query: DynamoDB orders only by date, and the rest of the order is applied here.
 _READ_AHEAD = 32
-# Fields a client writes; the rest (start_time, timestamps, version) are derived.
-EVENT_FIELDS = ("event_date", "title", "time", "description", "end_date", "end_time", "location")
+# Fields a client writes; the rest (ids, start_time, timestamps, version) are derived.
+EVENT_FIELDS = EVENT.writable_names
 
 
 @dataclass(frozen=True)
@@ -91,50 +97,24 @@ class CalendarState:
 
 
 def event_from_item(item: Mapping[str, Any]) -> Event:
+    """An event from its item, by the declarations of ``fields.EVENT``.
+
+    Items written by older code or other programs may lack derived attributes: the
+    creation time falls back to the update time, and ``start_time`` is read from the text.
+    """
     data = from_item(item)
-    time_text = None if data.get("time") is None else str(data["time"])
-    created = str(data.get("created_at") or data.get("updated_at") or "")
-    return Event(
-        id=str(data["id"]),
-        department_id=str(data["department_id"]),
-        event_date=str(data.get("event_date", "")),
-        title=str(data.get("title", "")),
-        time=time_text,
-        # Items written before start_time existed get it from their text on the way out.
-        start_time=str(data["start_time"])
-        if data.get("start_time")
-        else parse_start_time(time_text),
-        description=_text(data.get("description")),
-        created_at=created,
-        updated_at=str(data.get("updated_at") or created),
-        version=int(data.get("version", 1)),
-        end_date=_text(data.get("end_date")),
-        end_time=_text(data.get("end_time")),
-        location=_text(data.get("location")),
-    )
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    values = EVENT.from_attributes(data)
+    created = values["created_at"] or values["updated_at"]
+    values["created_at"] = created
+    values["updated_at"] = values["updated_at"] or created
+    if not values["start_time"]:
+        values["start_time"] = parse_start_time(values["time"])
+    return Event(**values)
 
 
 def event_record(event: Event) -> dict[str, Any]:
-    """The item attributes of an event (``None`` fields are left off the item)."""
-    return {
-        "id": event.id,
-        "department_id": event.department_id,
-        "event_date": event.event_date,
-        "title": event.title,
-        "time": event.time,
-        "start_time": event.start_time,
-        "description": event.description,
-        "end_date": event.end_date,
-        "end_time": event.end_time,
-        "location": event.location,
-        "created_at": event.created_at,
-        "updated_at": event.updated_at,
-        "version": event.version,
-    }
+    """The item attributes of an event (``None`` values are left off the item)."""
+    return EVENT.to_attributes(event)
 
 
 def new_event(
@@ -152,20 +132,15 @@ def new_event(
         end_time_sent="end_time" in fields,
     )
     now = utc_now()
+    values: dict[str, Any] = {name: fields.get(name) for name in EVENT_FIELDS}
+    values |= {"start_time": start, "end_time": end}
     return Event(
         id=event_id or str(uuid.uuid4()),
         department_id=department_id,
-        event_date=fields["event_date"],
-        title=fields["title"],
-        time=fields.get("time"),
-        start_time=start,
-        description=fields.get("description"),
         created_at=now,
         updated_at=now,
         version=1,
-        end_date=fields.get("end_date"),
-        end_time=end,
-        location=fields.get("location"),
+        **values,
     )
 
 
@@ -631,22 +606,4 @@ class _EventMoved(Exception):
 
 def _update_request(table: str, key: dict[str, Any], version: int, updated: Event) -> Any:
     record = event_record(updated)
-    sets, removes = [], []
-    names = {"#version": "version"}
-    values: dict[str, Any] = {":expected": to_value(version)}
-    for field in (*EVENT_FIELDS, "start_time", "updated_at", "version", "created_at"):
-        names[f"#{field}"] = field
-        if record.get(field) is None:
-            removes.append(f"#{field}")
-        else:
-            sets.append(f"#{field} = :{field}")
-            values[f":{field}"] = to_value(record[field])
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    return {
-        "TableName": table,
-        "Key": key,
-        "UpdateExpression": expression,
-        "ConditionExpression": version_condition(version),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-    }
+    return versioned_update(table, key, version, record, keys=("id", "department_id"))

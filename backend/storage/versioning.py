@@ -6,6 +6,9 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from backend.storage.dynamo import to_value
 
 # A write without If-Match that loses a race re-reads and tries again, after a random
 # pause (exponential backoff with full jitter) so that racing writers spread out instead
@@ -52,3 +55,39 @@ def version_condition(version: int) -> str:
     if version == 1:
         return "attribute_exists(id) AND (#version = :expected OR attribute_not_exists(#version))"
     return "#version = :expected"
+
+
+def versioned_update(
+    table: str,
+    key: dict[str, Any],
+    version: int,
+    attributes: dict[str, Any],
+    *,
+    keys: tuple[str, ...],
+) -> Any:
+    """An ``UpdateItem`` request that writes ``attributes`` (``None``: remove it) over the
+    item at ``key``, provided it is still at ``version``.
+
+    The condition on the version read a moment ago is what makes If-Match safe under
+    concurrency: of N writers that read version v, exactly one moves it to v + 1.
+    Attributes the declarations do not name (counters, legacy fields) are left alone.
+    """
+    sets, removes = [], []
+    names = {"#version": "version"}
+    values: dict[str, Any] = {":expected": to_value(version)}
+    for n, (attribute, value) in enumerate((a, v) for a, v in attributes.items() if a not in keys):
+        names[f"#a{n}"] = attribute
+        if value is None:
+            removes.append(f"#a{n}")
+        else:
+            sets.append(f"#a{n} = :a{n}")
+            values[f":a{n}"] = to_value(value)
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    return {
+        "TableName": table,
+        "Key": key,
+        "UpdateExpression": expression,
+        "ConditionExpression": version_condition(version),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
