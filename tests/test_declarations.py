@@ -13,9 +13,9 @@ import pytest
 
 from backend.api.openapi import document
 from backend.domain import Department, Event
+from backend.errors import Rejected
 from backend.fields import DEPARTMENT, EVENT, Resource, Text
 from backend.ics import feed, reader
-from backend.errors import Rejected
 from backend.migration import records
 from backend.storage.departments import department_from_item
 from backend.storage.dynamo import from_item, to_item
