@@ -28,6 +28,7 @@ from werkzeug.serving import make_server  # noqa: E402
 from backend import create_app  # noqa: E402
 from backend.config import Mode, Settings  # noqa: E402
 from backend.local_engine.server import JournalingApp  # noqa: E402
+from backend.services.events import create_event  # noqa: E402
 from backend.storage.connection import connect  # noqa: E402
 
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     while day.year == 2024:
         for n in range(args.events_per_day):
             body = {"event_date": day.isoformat(), "title": f"회의 {n}", "time": f"{9 + n}시"}
-            storage.create_event(dept, body)
+            create_event(storage, dept, body)
         day += timedelta(days=1)
     accounting = _Accounting()
     access = logging.getLogger("backend.access")

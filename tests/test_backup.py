@@ -12,6 +12,7 @@ import pytest
 
 from backend.backup.__main__ import main
 from backend.config import Settings
+from backend.services.events import create_event
 from backend.storage import Storage
 from backend.storage.connection import connect
 from tests.helpers import local_aws_client
@@ -22,7 +23,8 @@ def fill(storage: Storage) -> None:
     dev = storage.departments.create("개발팀 🚀", "백엔드/프론트엔드 — 개발", ("lead@example.com",))
     storage.departments.create("마케팅팀", None)
     for n in range(30):
-        storage.create_event(
+        create_event(
+            storage,
             dev.id,
             {
                 "event_date": f"2024-01-{n % 28 + 1:02d}",

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from backend.services import events
 from tests.helpers import SEED_EVENT, TIME_FORMS, assert_problem, create_department, create_event
 
 
@@ -308,7 +309,9 @@ def test_a_date_holds_at_most_200_events_of_a_department(
     client: FlaskClient, department: dict[str, Any], storage: Any
 ) -> None:
     for n in range(200):
-        storage.create_event(department["id"], {"event_date": "2024-05-01", "title": f"일정 {n}"})
+        events.create_event(
+            storage, department["id"], {"event_date": "2024-05-01", "title": f"일정 {n}"}
+        )
     other = create_event(client, department["id"], event_date="2024-05-02")
 
     full = client.post(

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from backend.config import Settings
 from backend.errors import QuotaReached
 from backend.migration.cli import main as migrate_main
+from backend.services.departments import count_events
 from backend.storage import Storage
 from tests.helpers import assert_problem, create_department, create_event
 
@@ -100,7 +101,7 @@ def test_the_migration_counts_events_of_departments_it_did_not_write(
     (tmp_path / "departments.json").write_text("[]", encoding="utf-8")
     (tmp_path / "events.json").write_text("[]", encoding="utf-8")
     migrate_main(["--source", str(tmp_path)], settings=settings, storage=storage, out=io.StringIO())
-    storage.count_events(["console-dept"])
+    count_events(storage, ["console-dept"])
 
     assert storage.events.calendar_state("console-dept").event_count == 1
     assert_problem(client.delete("/api/departments/console-dept"), 409)

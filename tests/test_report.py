@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 from backend.config import Settings
 from backend.report.job import ReportJob, render
 from backend.report.mail import Message, SesMailer, SmtpMailer, sender_address
+from backend.services.events import create_event
 from backend.storage import Storage
 from tests.helpers import local_aws_client
 
@@ -30,7 +31,8 @@ def calendar(storage: Storage) -> dict[str, Any]:
     dev = storage.departments.create("개발팀", "백엔드", ("lead@example.com", "kim@example.com"))
     mkt = storage.departments.create("마케팅팀", None, ("mkt@example.com",))
     quiet = storage.departments.create("조용한팀", None)
-    storage.create_event(
+    create_event(
+        storage,
         dev.id,
         {
             "event_date": "2024-01-20",
@@ -39,13 +41,18 @@ def calendar(storage: Storage) -> dict[str, Any]:
             "description": "주간 회의",
         },
     )
-    storage.create_event(
-        dev.id, {"event_date": "2024-01-26", "title": "배포", "time": None, "description": None}
+    create_event(
+        storage,
+        dev.id,
+        {"event_date": "2024-01-26", "title": "배포", "time": None, "description": None},
     )
-    storage.create_event(
-        dev.id, {"event_date": "2024-01-27", "title": "다음 주", "time": None, "description": None}
+    create_event(
+        storage,
+        dev.id,
+        {"event_date": "2024-01-27", "title": "다음 주", "time": None, "description": None},
     )
-    storage.create_event(
+    create_event(
+        storage,
         mkt.id,
         {"event_date": "2024-01-22", "title": "캠페인", "time": "3:00 PM", "description": None},
     )

@@ -19,6 +19,7 @@ from backend.api.inputs import (
 )
 from backend.api.responses import department_json, list_response, resource_response
 from backend.fields import DEPARTMENT
+from backend.services import departments
 from backend.storage.departments import DepartmentPosition, department_position
 
 bp = Blueprint("departments", __name__, url_prefix="/api/departments")
@@ -75,8 +76,8 @@ def update_department(department_id: str) -> Response:
 @bp.delete("/<department_id>")
 def delete_department(department_id: str) -> Response:
     args = query({"cascade": bool_param})
-    result = storage().delete_department(
-        department_id, if_match(), cascade=args.get("cascade", False)
+    result = departments.delete_department(
+        storage(), department_id, if_match(), cascade=args.get("cascade", False)
     )
     if result.remaining:
         # A cascade does a bounded amount of work per request: say what is left.

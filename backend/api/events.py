@@ -27,6 +27,7 @@ from backend.api.responses import (
 )
 from backend.domain import Event
 from backend.fields import EVENT
+from backend.services import events
 from backend.storage import DateWindow, SortKey
 
 bp = Blueprint("events", __name__, url_prefix="/api/events")
@@ -40,7 +41,7 @@ def create_event(department_id: str) -> Response:
     fields = EVENT.validate(body, creating=True)
 
     def create() -> Response:
-        event = storage().create_event(department_id, fields)
+        event = events.create_event(storage(), department_id, fields)
         return resource_response(
             event_json(event),
             event.version,
@@ -63,7 +64,7 @@ def list_events(department_id: str) -> Response:
             "q": search_param,
         }
     )
-    calendar = storage().calendar(department_id)  # 404 before any Query
+    calendar = storage().events.calendar_state(department_id)  # 404 before any Query
     version = calendar.calendar_version
     if calendar_not_modified(version):
         return list_response([], None, calendar_version=version, not_modified=True)
@@ -123,12 +124,12 @@ def get_event(department_id: str, event_id: str) -> Response:
 @bp.patch("/<department_id>/<event_id>")
 def update_event(department_id: str, event_id: str) -> Response:
     changes = EVENT.validate(json_object(), creating=False)
-    event = storage().events.update(department_id, event_id, changes, if_match())
+    event = events.update_event(storage(), department_id, event_id, changes, if_match())
     return resource_response(event_json(event), event.version)
 
 
 @bp.delete("/<department_id>/<event_id>")
 def delete_event(department_id: str, event_id: str) -> Response:
     query({})
-    storage().events.delete(department_id, event_id, if_match())
+    events.delete_event(storage(), department_id, event_id, if_match())
     return Response(status=204)

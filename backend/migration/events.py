@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import IO
 
-from backend.errors import Rejected, WriteFailed
-from backend.fields import MAX_EVENTS_PER_DAY
+from backend.errors import Conflict, Rejected, WriteFailed
 from backend.migration.ledger import KEPT, Ledger, Options
 from backend.migration.records import (
     Item,
@@ -27,6 +26,7 @@ from backend.migration.records import (
     normalise_date,
 )
 from backend.migration.sources import LegacyRecord, Sources, iter_events
+from backend.services.rules import check_day_has_room
 from backend.storage import Storage
 from backend.storage.batch import BatchIO, batched, bounded_map
 
@@ -117,13 +117,10 @@ class EventPhase:
                     )
                 continue
             day = (item.department_id or "", str(item.attributes["event_date"]))
-            if self.per_day[day] >= MAX_EVENTS_PER_DAY:
-                self.ledger.reject(
-                    "event",
-                    record,
-                    f"{day[1]} already has {MAX_EVENTS_PER_DAY} events of this department, "
-                    "the most one date may hold",
-                )
+            try:
+                check_day_has_room(day[1], self.per_day[day])
+            except Conflict as exc:
+                self.ledger.reject("event", record, str(exc))
                 continue
             self.per_day[day] += 1
             self.seen[key] = digest << 1

@@ -19,6 +19,7 @@ from backend.migration.ledger import Ledger, Options
 from backend.migration.output import Console, Counts, Report
 from backend.migration.sources import LegacyRecord, Sources, check_events, read_departments
 from backend.migration.verification import Verification
+from backend.services.departments import count_events
 from backend.storage import Storage
 
 
@@ -82,7 +83,7 @@ class Migration:
             if not options.dry_run:
                 with ledger.timed("counting"):
                     # Batches write events without their departments' counts: set them.
-                    self.storage.count_events(eligible)
+                    count_events(self.storage, eligible)
                 with ledger.timed("verification"):
                     problems = Verification(self.storage, io, ledger, options, events).run(eligible)
                 verified = not problems

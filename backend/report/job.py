@@ -120,7 +120,7 @@ class ReportJob:
         return summary
 
     def _events(self, department_id: str, window: DateWindow) -> list[Event]:
-        multi_day = self.storage.calendar(department_id).multi_day
+        multi_day = self.storage.events.calendar_state(department_id).multi_day
         return list(self.storage.events.all_in(department_id, window, PAGE, reach_back=multi_day))
 
     # -- delivery, at most once per department and date ---------------------------------

@@ -32,7 +32,9 @@ from backend.storage.dynamo import (
 )
 from backend.storage.schema import NAME_INDEX
 from backend.storage.versioning import (
+    Contended,
     IfMatch,
+    VersionMoved,
     usable_key,
     version_condition,
     versioned_update,
@@ -201,10 +203,10 @@ class DepartmentRepository:
                     )
                 else:
                     self._conditional_update(update)
-            except _Contended:
+            except Contended:
                 contended = True
                 continue  # a transaction was writing the item: try again as it was
-            except _VersionMoved:
+            except VersionMoved:
                 if self._already_holds(updated):
                     return updated  # our own write, whose response was lost and retried
                 if if_match is not None:
@@ -228,9 +230,9 @@ class DepartmentRepository:
                 self._client.update_item(**update)
         except ClientError as exc:
             if is_contention(exc):
-                raise _Contended from exc
+                raise Contended from exc
             if error_code(exc) == "ConditionalCheckFailedException":
-                raise _VersionMoved from exc
+                raise VersionMoved from exc
             raise
 
     def delete(self, current: Department) -> None:
@@ -259,9 +261,9 @@ class DepartmentRepository:
                 )
         except ClientError as exc:
             if is_contention(exc):
-                raise _Contended from exc
+                raise Contended from exc
             if cancelled_by(exc, 0):
-                raise _VersionMoved from exc
+                raise VersionMoved from exc
             raise
 
     # -- name claims -------------------------------------------------------------------
@@ -310,7 +312,7 @@ class DepartmentRepository:
                 if is_contention(exc):
                     continue
                 if cancelled_by(exc, 0):
-                    raise _VersionMoved from exc
+                    raise VersionMoved from exc
                 if not cancelled_by(exc, 1):
                     raise
                 owner = self._claim_owner(name)
@@ -361,14 +363,6 @@ class DepartmentRepository:
     def _refuse_unclaimed_holder(self, name: str, exclude: str | None) -> None:
         if self.unclaimed_holder(name, exclude) is not None:
             raise _name_taken(name)
-
-
-class _VersionMoved(Exception):
-    """The department's version changed between our read and our conditional write."""
-
-
-class _Contended(Exception):
-    """A transaction held the item, or the table throttled: the same write may succeed."""
 
 
 def _name_taken(name: str) -> Conflict:

@@ -20,15 +20,15 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from backend.domain import Event, utc_now
-from backend.errors import Conflict, NotFound, PreconditionFailed
-from backend.fields import EVENT, MAX_EVENT_DAYS, MAX_EVENTS_PER_DAY, event_times
+from backend.domain import Event
+from backend.errors import Conflict, NotFound
+from backend.fields import EVENT, MAX_EVENT_DAYS
 from backend.storage.bookkeeping import is_bookkeeping_id
 from backend.storage.dynamo import (
     busy,
@@ -43,7 +43,7 @@ from backend.storage.dynamo import (
 )
 from backend.storage.schema import DEPARTMENT_DATE_INDEX
 from backend.storage.versioning import (
-    IfMatch,
+    VersionMoved,
     usable_key,
     version_condition,
     versioned_update,
@@ -62,8 +62,6 @@ SortKey = tuple[str, str, str, str]
 # Extra rows read past a page so that the page's last date is usually complete in one
 # Query: DynamoDB orders only by date, and the rest of the order is applied here.
 _READ_AHEAD = 32
-# Fields a client writes; the rest (ids, start_time, timestamps, version) are derived.
-EVENT_FIELDS = EVENT.writable_names
 
 
 @dataclass(frozen=True)
@@ -115,49 +113,6 @@ def event_from_item(item: Mapping[str, Any]) -> Event:
 def event_record(event: Event) -> dict[str, Any]:
     """The item attributes of an event (``None`` values are left off the item)."""
     return EVENT.to_attributes(event)
-
-
-def new_event(
-    department_id: str, fields: Mapping[str, Any], *, event_id: str | None = None
-) -> Event:
-    """An event at version 1 from a client's fields (already validated one by one).
-
-    Raises ``Invalid`` when the fields break a rule between them (end before start).
-    """
-    start, end = event_times(
-        fields["event_date"],
-        fields.get("end_date"),
-        fields.get("time"),
-        fields.get("end_time"),
-        end_time_sent="end_time" in fields,
-    )
-    now = utc_now()
-    values: dict[str, Any] = {name: fields.get(name) for name in EVENT_FIELDS}
-    values |= {"start_time": start, "end_time": end}
-    return Event(
-        id=event_id or str(uuid.uuid4()),
-        department_id=department_id,
-        created_at=now,
-        updated_at=now,
-        version=1,
-        **values,
-    )
-
-
-def changed_event(current: Event, changes: Mapping[str, Any]) -> Event:
-    """``current`` with a client's ``changes`` applied and its times derived again."""
-    merged = replace(current, **{k: v for k, v in changes.items() if k in EVENT_FIELDS})
-    end_time_sent = "end_time" in changes or (
-        "time" not in changes and current.end_time is not None
-    )
-    start, end = event_times(
-        merged.event_date,
-        merged.end_date,
-        merged.time,
-        merged.end_time,
-        end_time_sent=end_time_sent,
-    )
-    return replace(merged, start_time=start, end_time=end)
 
 
 class EventRepository:
@@ -282,7 +237,6 @@ class EventRepository:
 
     def create(self, event: Event) -> Event:
         """Write a new event (its id must be free) and count it on its department."""
-        self._refuse_full_day(event.department_id, event.event_date)
         put: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table,
@@ -308,33 +262,6 @@ class EventRepository:
         )
         return event
 
-    def update(
-        self,
-        department_id: str,
-        event_id: str,
-        changes: Mapping[str, Any],
-        if_match: IfMatch | None,
-    ) -> Event:
-        """Apply a client's ``changes`` under ``if_match``."""
-        for _ in write_attempts():
-            current = self.get(department_id, event_id)
-            if if_match is not None and not if_match.allows(current.version):
-                raise PreconditionFailed(current.version)
-            wanted = changed_event(current, changes)
-            if wanted == current:
-                return current
-            if wanted.event_date != current.event_date:
-                self._refuse_full_day(department_id, wanted.event_date)
-            updated = replace(wanted, updated_at=utc_now(), version=current.version + 1)
-            try:
-                self.replace(current, updated)
-            except _EventMoved:
-                if if_match is not None:
-                    raise PreconditionFailed(self.get(department_id, event_id).version) from None
-                continue
-            return updated
-        raise Conflict("the event changed too often to apply this update", code="busy")
-
     def replace(self, current: Event, updated: Event) -> None:
         """Write ``updated`` over ``current``, provided it is still at its version.
 
@@ -349,7 +276,7 @@ class EventRepository:
             if cancelled_by(exc, 1):
                 if self.find(current.department_id, current.id) == updated:
                     return
-                raise _EventMoved from exc
+                raise VersionMoved from exc
 
         try:
             self._transact(
@@ -368,25 +295,9 @@ class EventRepository:
                 return
             raise
 
-    def delete(self, department_id: str, event_id: str, if_match: IfMatch | None) -> None:
-        for _ in write_attempts():
-            current = self.get(department_id, event_id)
-            if if_match is not None and not if_match.allows(current.version):
-                raise PreconditionFailed(current.version)
-            try:
-                self.remove([current])
-            except _EventMoved:
-                if self.find(department_id, event_id) is None:
-                    return  # deleted meanwhile, perhaps by our own retried request
-                if if_match is not None:
-                    raise PreconditionFailed(self.get(department_id, event_id).version) from None
-                continue
-            return
-        raise Conflict("the event changed too often to delete it", code="busy")
-
     def remove(self, events: list[Event]) -> None:
         """Delete ``events`` of one department (at most 99) at their versions, uncounting
-        them in the same transaction; ``_EventMoved`` when one of them changed or went."""
+        them in the same transaction; ``VersionMoved`` when one of them changed or went."""
         department_id = events[0].department_id
         deletes: list[TransactWriteItemTypeDef] = [
             {
@@ -403,7 +314,7 @@ class EventRepository:
 
         def moved(exc: ClientError) -> None:
             if any(cancelled_by(exc, n + 1) for n in range(len(events))):
-                raise _EventMoved from exc
+                raise VersionMoved from exc
 
         self._transact(
             "delete events",
@@ -572,15 +483,15 @@ class EventRepository:
             raise
         return True
 
-    def _refuse_full_day(self, department_id: str, day: str) -> None:
-        """``Conflict`` when the date already holds ``MAX_EVENTS_PER_DAY`` events.
+    def count_on_date(self, department_id: str, day: str) -> int:
+        """How many events the department has on ``day``: one ``Select=COUNT`` Query of
+        ``department-date-index`` (at most one page: a date holds at most 200 events).
 
-        Counted through the index (one Query, at most one page: the date's events), so the
-        cap is exact on one writer and may be passed by the few writes the index has not
-        shown yet under concurrent writers; it bounds a page's reading, which is its job.
+        The index is eventually consistent: under concurrent writers it may not show the
+        newest few events yet (see ARCHITECTURE.md, "Where a rule reads an index").
         """
         if not usable_key(department_id):
-            return
+            return 0
         with translated_errors("count the date's events"):
             response = self._client.query(
                 TableName=self.table,
@@ -589,19 +500,10 @@ class EventRepository:
                 ExpressionAttributeValues={":d": to_value(department_id), ":day": to_value(day)},
                 Select="COUNT",
             )
-        if int(response.get("Count", 0)) >= MAX_EVENTS_PER_DAY:
-            raise Conflict(
-                f"{day} already holds {MAX_EVENTS_PER_DAY} events of this department, the "
-                "most one date may hold",
-                code="day-full",
-            )
+        return int(response.get("Count", 0))
 
     def has_any(self, department_id: str) -> bool:
         return bool(self.some_of(department_id, 1))
-
-
-class _EventMoved(Exception):
-    """The event's version changed (or it went) between our read and our write."""
 
 
 def _update_request(table: str, key: dict[str, Any], version: int, updated: Event) -> Any:

@@ -18,6 +18,14 @@ _BASE_DELAY = 0.005
 _MAX_DELAY = 0.25
 
 
+class VersionMoved(Exception):
+    """The item's version changed (or the item went) between our read and our write."""
+
+
+class Contended(Exception):
+    """A transaction held the item, or the table throttled: the same write may succeed."""
+
+
 @dataclass(frozen=True)
 class IfMatch:
     """An ``If-Match`` header reduced to the versions it accepts (``None`` means ``*``)."""

@@ -1,0 +1,148 @@
+"""Departments and their events together: deleting with a cascade, and counting events.
+
+A department's item carries its strongly consistent ``event_count``; these rules read it
+rather than the eventually consistent index wherever it exists.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from backend.errors import Conflict, PreconditionFailed, StorageUnavailable
+from backend.storage import Storage
+from backend.storage.dynamo import busy
+from backend.storage.versioning import Contended, IfMatch, VersionMoved, write_attempts
+
+# What one DELETE ?cascade=true may do: its events go in transactions of 99 (with the
+# department's count, the 100th item), at most this many per request.
+CASCADE_BUDGET = 990
+CASCADE_STEP = 99
+_INDEX_LAG_TRIES = 5
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    deleted: int  # events deleted by this call
+    remaining: int  # events left; the department itself is deleted only when none are
+
+
+def delete_department(
+    storage: Storage,
+    department_id: str,
+    if_match: IfMatch | None,
+    cascade: bool,
+    *,
+    budget: int = CASCADE_BUDGET,
+) -> CascadeResult:
+    """Delete a department; refuse while it has events unless ``cascade``.
+
+    A cascade deletes at most ``budget`` events per call; when more remain, the
+    department is kept and the result says how many, for the caller to repeat.
+    """
+    deleted = 0
+    for _ in write_attempts():
+        current = storage.departments.get(department_id)
+        if if_match is not None and not if_match.allows(current.version):
+            raise PreconditionFailed(current.version)
+        if cascade:
+            gone, remaining = _delete_events(storage, department_id, budget - deleted)
+            deleted += gone
+            if remaining:
+                return CascadeResult(deleted, remaining)
+        elif has_events(storage, department_id):
+            raise Conflict(
+                f"department {current.name!r} still has events; delete them first "
+                "or repeat with ?cascade=true",
+                code="has-events",
+            )
+        try:
+            storage.departments.delete(current)
+        except (VersionMoved, Contended):
+            continue  # re-read: a new version (If-Match), or an event added meanwhile
+        return CascadeResult(deleted, 0)
+    raise busy("delete department")
+
+
+def has_events(storage: Storage, department_id: str) -> bool:
+    state = storage.events.calendar_state(department_id)
+    if state.counted:
+        return state.event_count > 0
+    # Written before counting: only the index can tell, and it may lag.
+    return storage.events.has_any(department_id)
+
+
+def _delete_events(storage: Storage, department_id: str, budget: int) -> tuple[int, int]:
+    """Delete up to ``budget`` events in transactions of up to 99; (deleted, remaining)."""
+    events = storage.events
+    deleted, idle = 0, 0
+    while deleted < budget:
+        state = events.calendar_state(department_id)
+        if state.counted and state.event_count <= 0:
+            return deleted, 0
+        batch = events.some_of(department_id, min(CASCADE_STEP, budget - deleted))
+        if not batch:
+            if not state.counted:
+                return deleted, 0
+            # The count says events remain that the index does not show yet.
+            idle += 1
+            if idle > _INDEX_LAG_TRIES:
+                raise StorageUnavailable(
+                    "the department's newest events are not indexed yet; retry shortly",
+                    retry_after=1,
+                )
+            time.sleep(0.1 * idle)
+            continue
+        try:
+            events.remove(batch)
+        except VersionMoved:
+            # The index showed an event that changed or went: read them as they are.
+            found = [events.find(department_id, e.id) for e in batch]
+            batch = [e for e in found if e is not None]
+            if not batch:
+                continue
+            try:
+                events.remove(batch)
+            except VersionMoved:
+                continue
+        deleted += len(batch)
+    state = events.calendar_state(department_id)
+    if state.counted:
+        return deleted, max(state.event_count, 0)
+    return deleted, int(events.has_any(department_id))
+
+
+def count_events(storage: Storage, department_ids: Iterable[str]) -> dict[str, int]:
+    """Give each department its exact event count, for items written without one (by
+    the migration's batches, the first app or the console); returns the counts.
+
+    One strongly consistent Scan of the events table counts every department; each
+    count is then written on condition that the department's calendar did not change
+    meanwhile, and a department whose calendar did is counted again on its own.
+    """
+    events = storage.events
+    wanted = [d for d in department_ids if storage.departments.exists(d)]
+    before = {d: events.calendar_state(d) for d in wanted}
+    counts, multi_day = events.count_by_department(set(wanted))
+    for department_id in wanted:
+        state = before[department_id]
+        for _ in write_attempts():
+            spans = department_id in multi_day or (state.counted and state.multi_day)
+            if (
+                state.counted
+                and state.event_count == counts[department_id]
+                and state.multi_day == spans
+            ):
+                break  # already right: a rerun changes nothing
+            if events.set_count(
+                department_id, counts[department_id], state.calendar_version, spans
+            ):
+                break
+            state = events.calendar_state(department_id)
+            again, spanning = events.count_by_department({department_id})
+            counts[department_id] = again[department_id]
+            multi_day |= spanning
+        else:
+            raise busy("count events")
+    return {d: counts[d] for d in wanted}
