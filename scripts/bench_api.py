@@ -142,7 +142,7 @@ def engine(folder: Path) -> Iterator[str]:
     """An in-memory moto engine behind the embedded engine's wrapper."""
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "backend.local_engine", "--data-dir", str(folder)),
+            *(sys.executable, "-m", "localdb", "--data-dir", str(folder)),
             *("--memory", "--idle-seconds", "3600"),
         ],
         cwd=ROOT,

@@ -27,9 +27,9 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from backend import create_app  # noqa: E402
 from backend.config import Mode, Settings  # noqa: E402
-from backend.local_engine.server import JournalingApp  # noqa: E402
 from backend.services.events import create_event  # noqa: E402
 from backend.storage.connection import connect  # noqa: E402
+from localdb.server import JournalingApp  # noqa: E402
 
 
 class _Accounting(logging.Handler):

@@ -20,7 +20,7 @@ _keys: dict[str, str] = {}  # the key pair of the benchmark's own embedded engin
 
 def sign_with(folder: Path) -> None:
     """Sign requests with an embedded engine's folder secret: it serves nobody else."""
-    from backend.local_engine import credentials  # noqa: PLC0415
+    from localdb import credentials  # noqa: PLC0415
 
     _keys["access"], _keys["secret"] = credentials(folder)
 

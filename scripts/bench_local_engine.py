@@ -41,11 +41,11 @@ sys.path.insert(0, str(ROOT))
 
 from backend import create_app  # noqa: E402
 from backend.config import Mode, Settings  # noqa: E402
-from backend.local_engine import ensure_running  # noqa: E402
-from backend.local_engine.launcher import STATE  # noqa: E402
 from backend.migration.records import event_item  # noqa: E402
 from backend.storage.connection import connect, connect_client  # noqa: E402
 from backend.storage.dynamo import to_item  # noqa: E402
+from localdb import ensure_running  # noqa: E402
+from localdb.launcher import STATE  # noqa: E402
 
 DEPARTMENTS = 20  # of the legacy calendar migrated
 EVENTS_PER_DAY = 3  # 20 × 12 × 28 × 3 = 20,160

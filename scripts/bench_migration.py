@@ -149,7 +149,7 @@ def start_engine(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     state = folder / "engine.json"
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "backend.local_engine", "--data-dir", str(folder)),
+            *(sys.executable, "-m", "localdb", "--data-dir", str(folder)),
             *("--memory", "--idle-seconds", "3600"),
         ],
         cwd=ROOT,

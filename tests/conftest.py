@@ -22,9 +22,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from backend import create_app
 from backend.config import Mode, Settings
-from backend.local_engine.server import JournalingApp
 from backend.storage import Storage
 from backend.storage.dynamo import make_client
+from localdb.server import JournalingApp
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

@@ -11,6 +11,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = ROOT / "backend"
+LOCALDB = ROOT / "localdb"
+# The only modules of the application that may import the embedded engine, and only its
+# package (the launcher's interface), inside a function: production installs have none.
+ENGINE_DOORS = {Path("storage/connection.py"), Path("storage/startup.py")}
 
 # DynamoDB request parameters: building one outside storage/ means talking to DynamoDB.
 _REQUEST_KEYS = re.compile(
@@ -33,7 +37,10 @@ _ROOT_MODULES = {
 
 
 def _modules(under: Path) -> list[Path]:
-    return sorted(p for p in under.rglob("*.py") if "static" not in p.parts)
+    """The modules of a package; its static files' and its own tests' are not its code."""
+    return sorted(
+        p for p in under.rglob("*.py") if not {"static", "tests"} & set(p.relative_to(under).parts)
+    )
 
 
 def _imports(path: Path) -> set[str]:
@@ -59,7 +66,7 @@ def _outside(*packages: str) -> list[Path]:
 def test_only_storage_talks_to_dynamodb() -> None:
     """The embedded engine is DynamoDB itself (a development server), not a client of it."""
     offenders = []
-    for path in _outside("storage", "local_engine"):
+    for path in _outside("storage"):
         text = path.read_text(encoding="utf-8")
         imports = _imports(path)
         if any("mypy_boto3_dynamodb" in name or name == "boto3.dynamodb" for name in imports):
@@ -94,13 +101,94 @@ def test_lower_layers_never_import_the_api(package: str) -> None:
     assert not offenders
 
 
-def test_nothing_but_the_engine_package_imports_moto() -> None:
+def test_nothing_in_the_application_imports_moto() -> None:
     offenders = [
         p.relative_to(BACKEND)
-        for p in _outside("local_engine")
-        if any(n.startswith("moto") for n in _imports(p))
+        for p in _modules(BACKEND)
+        if any(n.split(".")[0] == "moto" for n in _imports(p))
     ]
     assert not offenders
+
+
+def test_the_engine_is_the_one_package_that_imports_moto_and_knows_no_application() -> None:
+    engine = {p.relative_to(LOCALDB): _imports(p) for p in _modules(LOCALDB)}
+
+    assert any(n.split(".")[0] == "moto" for names in engine.values() for n in names)
+    assert not any(n.split(".")[0] == "moto" for n in engine[Path("launcher.py")])
+    assert not {
+        path: sorted(n for n in names if n.split(".")[0] == "backend")
+        for path, names in engine.items()
+        if any(n.split(".")[0] == "backend" for n in names)
+    }
+
+
+def _engine_imports(source: str) -> list[tuple[str, bool]]:
+    """Each import of ``localdb`` in ``source``: what it names (``localdb.attach`` for ``from
+    localdb import attach``) and whether it is lazy (inside a function, not at load)."""
+    found: list[tuple[str, bool]] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inside = lazy or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            if isinstance(child, ast.Import):
+                names = [alias.name for alias in child.names]
+            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
+                names = [f"{child.module}.{alias.name}" for alias in child.names]
+            else:
+                names = []
+            found.extend((n, inside) for n in names if n.split(".")[0] == "localdb")
+            visit(child, inside)
+
+    visit(ast.parse(source), lazy=False)
+    return found
+
+
+def _engine_exports() -> set[str]:
+    """What ``localdb`` (its ``__init__``) exports: the launcher's interface."""
+    tree = ast.parse((LOCALDB / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "__all__":
+            return {f"localdb.{name}" for name in ast.literal_eval(node.value)}
+    raise AssertionError("localdb/__init__.py has no __all__")
+
+
+def test_the_application_imports_only_the_engines_package_lazily_in_storage() -> None:
+    """``localdb`` is a development tool: the wheel and the Lambda package leave it out."""
+    uses = {
+        p.relative_to(BACKEND): found
+        for p in _modules(BACKEND)
+        if (found := _engine_imports(p.read_text(encoding="utf-8")))
+    }
+    allowed = {"localdb", *_engine_exports()}
+
+    assert set(uses) == ENGINE_DOORS
+    assert not [
+        (str(path), name, "at load" if not lazy else "not the package's interface")
+        for path, found in uses.items()
+        for name, lazy in found
+        if not lazy or name not in allowed
+    ]
+
+
+def test_the_engine_rule_sees_eager_and_submodule_imports() -> None:
+    source = (
+        "import localdb\n"
+        "from localdb.server import JournalingApp\n"
+        "def f():\n"
+        "    from localdb import attach, store\n"
+        "    import localdb.queries\n"
+        "from backend import localdb_text\n"
+    )
+
+    assert _engine_imports(source) == [
+        ("localdb", False),
+        ("localdb.server.JournalingApp", False),
+        ("localdb.attach", True),
+        ("localdb.store", True),
+        ("localdb.queries", True),
+    ]
+    assert "localdb.attach" in _engine_exports()
+    assert "localdb.store" not in _engine_exports()
 
 
 def test_the_backend_root_holds_vocabulary_and_entry_points_only() -> None:

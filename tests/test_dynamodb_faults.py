@@ -75,8 +75,8 @@ def test_starts_while_dynamodb_is_down_and_recovers_without_restart(settings: Se
 
     from werkzeug.serving import make_server  # noqa: PLC0415
 
-    from backend.local_engine.server import JournalingApp  # noqa: PLC0415
     from backend.storage.connection import connect  # noqa: PLC0415
+    from localdb.server import JournalingApp  # noqa: PLC0415
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

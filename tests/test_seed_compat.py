@@ -20,8 +20,8 @@ from werkzeug.serving import make_server
 from backend import create_app
 from backend.config import Settings
 from backend.errors import StartupError
-from backend.local_engine.server import JournalingApp
 from backend.storage.connection import connect
+from localdb.server import JournalingApp
 from tests.helpers import local_aws_client
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"

@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+ENGINE_NOT_INSTALLED = (
+    "The embedded local DynamoDB (used when no AWS settings are given) is a development "
+    "tool that this installation does not include: run from a checkout (./scripts/serve), "
+    "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or "
+    "DYNAMODB_MODE=aws with an instance role) for Amazon DynamoDB, or "
+    "AWS_ENDPOINT_URL_DYNAMODB for another DynamoDB endpoint."
+)
 CREATE_TABLES_HINT = (
     'cd backend && python -c "from models import DynamoDBDatabase; '
     'DynamoDBDatabase().create_tables()"'
@@ -56,7 +63,7 @@ def connect_client(
     token, profile = settings.aws_session_token, settings.aws_profile
     if settings.mode is Mode.LOCAL:
         endpoint = local_endpoint(settings)
-        from backend.local_engine import credentials  # noqa: PLC0415 - dev-only module
+        from localdb import credentials  # noqa: PLC0415 - a development tool, imported lazily
 
         # Requests are signed with the data folder's own secret: the engine serves no one else.
         (access, secret), token, profile = credentials(settings.local_dir), None, None
@@ -80,26 +87,27 @@ def connect_client(
         max_pool_connections=max_pool_connections or settings.max_pool_connections,
     )
     if settings.mode is Mode.LOCAL:
-        from backend.local_engine import attach  # noqa: PLC0415 - dev-only module
+        from localdb import attach  # noqa: PLC0415 - a development tool, imported lazily
 
         attach(client, settings.local_dir)  # starts the engine again should it die
     return client, Target(settings.mode, endpoint, settings.region)
 
 
 def local_endpoint(settings: Settings) -> str:
-    """The embedded engine's URL for ``settings.local_dir``, started if needed."""
+    """The embedded engine's URL for ``settings.local_dir``, started if needed.
+
+    The engine is the top-level ``localdb`` package of a checkout, a development tool: a
+    production install (the wheel, the Lambda package) has none, and says so in one line.
+    """
     try:
-        from backend import local_engine  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - depends on what is installed
-        raise ConfigError(
-            "No AWS settings were found, and the embedded local DynamoDB needs the "
-            "development requirements (pip install -r requirements-dev.txt). "
-            "To use AWS instead, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
-            "AWS_PROFILE); for another endpoint set AWS_ENDPOINT_URL_DYNAMODB."
-        ) from exc
+        import localdb  # noqa: PLC0415 - a development tool, imported lazily
+    except ModuleNotFoundError as exc:
+        if exc.name != "localdb":
+            raise
+        raise ConfigError(ENGINE_NOT_INSTALLED) from exc
     try:
-        return local_engine.ensure_running(settings.local_dir)
-    except (local_engine.EngineError, OSError) as exc:
+        return localdb.ensure_running(settings.local_dir)
+    except (localdb.EngineError, OSError) as exc:
         raise StartupError(f"the embedded local DynamoDB could not start: {exc}") from exc
 
 

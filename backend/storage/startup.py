@@ -24,7 +24,7 @@ def open_storage(settings: Settings) -> Storage:
     if settings.mode is Mode.LOCAL:
         created: list[str] = []
         storage.create_tables(lambda table, new: created.append(table) if new else None)
-        from backend.local_engine import keep_alive  # noqa: PLC0415 - dev-only package
+        from localdb import keep_alive  # noqa: PLC0415 - a development tool, imported lazily
 
         keep_alive(str(target.endpoint_url))
         logger.info(

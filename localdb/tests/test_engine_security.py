@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,9 @@ from werkzeug.serving import make_server
 
 from backend import create_app
 from backend.config import Mode, Settings
-from backend.local_engine import credentials, ensure_running, store
-from backend.local_engine.launcher import KEY_FILE, STATE
-from backend.local_engine.server import JournalingApp
+from localdb import credentials, ensure_running, store
+from localdb.launcher import KEY_FILE, STATE
+from localdb.server import JournalingApp
 
 pytestmark = pytest.mark.slow
 
@@ -319,7 +320,7 @@ def test_another_os_user_can_neither_read_the_secret_nor_use_the_engine(data_dir
     }
 
 
-def test_readyz_names_the_engine_starting(settings: Settings) -> None:
+def test_readyz_names_the_engine_starting() -> None:
     app = JournalingApp(ready=False, start_wait=0.05)
     app.state = "starting: loading 100000 items"
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -330,10 +331,10 @@ def test_readyz_names_the_engine_starting(settings: Settings) -> None:
             Settings(
                 mode=Mode.ENDPOINT,
                 endpoint_url=url,
-                region=settings.region,
-                departments_table=settings.departments_table,
-                events_table=settings.events_table,
-                secret_key=settings.secret_key,
+                region="ap-northeast-2",
+                departments_table=f"departments-{uuid.uuid4().hex[:10]}",
+                events_table=f"events-{uuid.uuid4().hex[:10]}",
+                secret_key="k" * 32,
             )
         ).test_client()
         ready = service.get("/readyz")

@@ -1,10 +1,10 @@
 """The tools' side of the embedded engine: find the engine of a data folder, or start it.
 
 Imports nothing from moto, so any local tool can use it; the engine process itself is
-``backend.local_engine.server``. A tool gets the folder's credentials (``credentials``),
-the engine's URL (``ensure_running``, which starts the engine if none runs and checks
-that what answers there is this folder's engine), and ``attach`` makes its boto3 client
-start the engine again if it dies, and refuse answers that did not come from it.
+``localdb.server``. A tool gets the folder's credentials (``credentials``), the engine's
+URL (``ensure_running``, which starts the engine if none runs and checks that what
+answers there is this folder's engine), and ``attach`` makes its boto3 client start the
+engine again if it dies, and refuse answers that did not come from it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from backend.local_engine.signing import ACCESS_KEY_ID, proof
+from localdb.signing import ACCESS_KEY_ID, proof
 
 logger = logging.getLogger(__name__)
 
@@ -144,14 +144,14 @@ def _spawn(data_dir: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "backend.local_engine",
+        "localdb",
         "--data-dir",
         str(data_dir),
         "--port",
         str(previous_port),
     ]
     env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[2])
+    package_root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     logger.info("starting the local DynamoDB engine for %s", data_dir)
     # The child forks the engine off and exits at once (--detach), so the engine belongs

@@ -22,8 +22,8 @@ import pytest
 from botocore.config import Config
 from werkzeug.serving import make_server
 
-from backend.local_engine import queries
-from backend.local_engine.server import JournalingApp
+from localdb import queries
+from localdb.server import JournalingApp
 
 ROUNDS = 6
 

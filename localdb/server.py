@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backend.local_engine import queries, store, wire
-from backend.local_engine.launcher import (
+from localdb import queries, store, wire
+from localdb.launcher import (
     DEFAULT_IDLE_SECONDS,
     HEALTH_PATH,
     LOG,
@@ -38,7 +38,7 @@ from backend.local_engine.launcher import (
     prepare_folder,
     read_secret,
 )
-from backend.local_engine.signing import ACCESS_KEY_ID, SignatureError, proof, verify
+from localdb.signing import ACCESS_KEY_ID, SignatureError, proof, verify
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

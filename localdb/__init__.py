@@ -6,11 +6,14 @@ starts it, the others find it through ``engine.json``, and it stops by itself af
 quiet spell. Only requests signed with the folder's secret are served.
 
 Two sides: ``launcher`` (what tools import: find or start the engine, sign and heal;
-no moto) and ``server`` (the engine process, ``python -m backend.local_engine``). moto is
-a development dependency, and this whole package is left out of the Lambda package.
+no moto) and ``server`` (the engine process, ``python -m localdb``). moto is a
+development dependency, and this package is a development tool beside the product, not
+part of it: it imports nothing of ``backend``, and neither the wheel nor the Lambda
+package holds it. The application knows only what this module exports, imported lazily
+by ``backend.storage`` when no AWS settings are given.
 """
 
-from backend.local_engine.launcher import (
+from localdb.launcher import (
     EngineError,
     attach,
     credentials,

@@ -18,10 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from backend import create_app
 from backend.config import Mode, Settings
-from backend.local_engine import ensure_running, store
-from backend.local_engine.launcher import STATE
 from backend.models import DynamoDBDatabase
 from backend.storage.connection import connect, connect_client
+from localdb import ensure_running, store
+from localdb.launcher import STATE
 
 pytestmark = pytest.mark.slow
 
@@ -203,7 +203,7 @@ def test_a_killed_engine_is_started_once_for_many_waiting_threads(
     pid = _engine_pid(local_settings.local_dir)
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.2)
-    caplog.set_level("INFO", logger="backend.local_engine")
+    caplog.set_level("INFO", logger="localdb")
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(

@@ -1,0 +1,1 @@
+"""The embedded engine's own tests, run with the suite (pyproject's testpaths)."""
