@@ -21,6 +21,7 @@ from backend.api.responses import department_json, list_response, resource_respo
 from backend.fields import DEPARTMENT
 from backend.services import departments
 from backend.storage.departments import DepartmentPosition, department_position
+from backend.storage.idempotency import StoredResponse
 
 bp = Blueprint("departments", __name__, url_prefix="/api/departments")
 
@@ -32,16 +33,12 @@ def create_department() -> Response:
     body = json_object()
     fields = DEPARTMENT.validate(body, creating=True)
 
-    def create() -> Response:
+    def create() -> StoredResponse:
         department = storage().departments.create(
             fields["name"], fields.get("description"), fields.get("notify_emails", ())
         )
-        return resource_response(
-            department_json(department),
-            department.version,
-            status=201,
-            location=url_for(".get_department", department_id=department.id),
-        )
+        location = url_for(".get_department", department_id=department.id)
+        return StoredResponse(201, department_json(department), location)
 
     return idempotent(body, create)
 
@@ -69,7 +66,7 @@ def get_department(department_id: str) -> Response:
 @bp.patch("/<department_id>")
 def update_department(department_id: str) -> Response:
     changes = DEPARTMENT.validate(json_object(), creating=False)
-    department = storage().departments.update(department_id, changes, if_match())
+    department = departments.update_department(storage(), department_id, changes, if_match())
     return resource_response(department_json(department), department.version)
 
 

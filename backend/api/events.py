@@ -29,6 +29,7 @@ from backend.domain import Event
 from backend.fields import EVENT
 from backend.services import events
 from backend.storage import DateWindow, SortKey
+from backend.storage.idempotency import StoredResponse
 
 bp = Blueprint("events", __name__, url_prefix="/api/events")
 
@@ -40,14 +41,10 @@ def create_event(department_id: str) -> Response:
     body = json_object()
     fields = EVENT.validate(body, creating=True)
 
-    def create() -> Response:
+    def create() -> StoredResponse:
         event = events.create_event(storage(), department_id, fields)
-        return resource_response(
-            event_json(event),
-            event.version,
-            status=201,
-            location=url_for(".get_event", department_id=department_id, event_id=event.id),
-        )
+        location = url_for(".get_event", department_id=department_id, event_id=event.id)
+        return StoredResponse(201, event_json(event), location)
 
     return idempotent(body, create)
 

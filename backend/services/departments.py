@@ -7,9 +7,11 @@ rather than the eventually consistent index wherever it exists.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
+from backend.domain import Department, utc_now
 from backend.errors import Conflict, PreconditionFailed, StorageUnavailable
 from backend.storage import Storage
 from backend.storage.dynamo import busy
@@ -26,6 +28,41 @@ _INDEX_LAG_TRIES = 5
 class CascadeResult:
     deleted: int  # events deleted by this call
     remaining: int  # events left; the department itself is deleted only when none are
+
+
+def update_department(
+    storage: Storage,
+    department_id: str,
+    changes: Mapping[str, Any],
+    if_match: IfMatch | None,
+) -> Department:
+    """Apply ``changes`` (name, description, notify_emails) if ``if_match`` allows it."""
+    departments = storage.departments
+    contended = False
+    for _ in write_attempts():
+        current = departments.get(department_id)
+        if if_match is not None and not if_match.allows(current.version):
+            raise PreconditionFailed(current.version)
+        wanted = replace(current, **changes)
+        if wanted == current:
+            return current
+        updated = replace(wanted, updated_at=utc_now(), version=current.version + 1)
+        try:
+            departments.replace(current, updated)
+        except Contended:
+            contended = True
+            continue  # a transaction was writing the item: try again as it was
+        except VersionMoved:
+            if departments.holds(updated):
+                return updated  # our own write, whose response was lost and retried
+            if if_match is not None:
+                raise PreconditionFailed(departments.get(department_id).version) from None
+            contended = False
+            continue  # someone else wrote in between: re-read and apply again
+        return updated
+    if contended:
+        raise busy("update department")
+    raise Conflict("the department changed too often to apply this update", code="busy")
 
 
 def delete_department(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from backend.domain import Department, utc_now
-from backend.errors import Conflict, NotFound, PreconditionFailed
+from backend.errors import Conflict, NotFound
 from backend.fields import DEPARTMENT
 from backend.storage.bookkeeping import (
     BOOKKEEPING_PREFIX,
@@ -33,7 +32,6 @@ from backend.storage.dynamo import (
 from backend.storage.schema import NAME_INDEX
 from backend.storage.versioning import (
     Contended,
-    IfMatch,
     VersionMoved,
     usable_key,
     version_condition,
@@ -178,47 +176,24 @@ class DepartmentRepository:
         self._write_with_claim(put_department, department.id, name, old_name=None)
         return department
 
-    def update(
-        self,
-        department_id: str,
-        changes: Mapping[str, Any],
-        if_match: IfMatch | None,
-    ) -> Department:
-        """Apply ``changes`` (name, description, notify_emails) if ``if_match`` allows it."""
-        contended = False
-        for _ in write_attempts():
-            current = self.get(department_id)
-            if if_match is not None and not if_match.allows(current.version):
-                raise PreconditionFailed(current.version)
-            wanted = replace(current, **changes)
-            if wanted == current:
-                return current
-            updated = replace(wanted, updated_at=utc_now(), version=current.version + 1)
-            update = _versioned_update(self.table, current.version, updated)
-            try:
-                if updated.name != current.name:
-                    self._refuse_unclaimed_holder(updated.name, exclude=department_id)
-                    self._write_with_claim(
-                        {"Update": update}, department_id, updated.name, old_name=current.name
-                    )
-                else:
-                    self._conditional_update(update)
-            except Contended:
-                contended = True
-                continue  # a transaction was writing the item: try again as it was
-            except VersionMoved:
-                if self._already_holds(updated):
-                    return updated  # our own write, whose response was lost and retried
-                if if_match is not None:
-                    raise PreconditionFailed(self.get(department_id).version) from None
-                contended = False
-                continue  # someone else wrote in between: re-read and apply again
-            return updated
-        if contended:
-            raise busy("update department")
-        raise Conflict("the department changed too often to apply this update", code="busy")
+    def replace(self, current: Department, updated: Department) -> None:
+        """Write ``updated`` over ``current``, provided it is still at its version; a new
+        name is claimed (and the old one released) in the same transaction.
 
-    def _already_holds(self, updated: Department) -> bool:
+        ``VersionMoved`` when another write got in first, ``Contended`` when a transaction
+        held the item or the table throttled (the same write may then succeed).
+        """
+        update = _versioned_update(self.table, current.version, updated)
+        if updated.name != current.name:
+            self._refuse_unclaimed_holder(updated.name, exclude=current.id)
+            self._write_with_claim(
+                {"Update": update}, current.id, updated.name, old_name=current.name
+            )
+        else:
+            self._conditional_update(update)
+
+    def holds(self, updated: Department) -> bool:
+        """Whether the stored department is exactly ``updated`` (a lost response's write)."""
         try:
             return self.get(updated.id) == updated
         except NotFound:
