@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -407,9 +407,13 @@ class TextLineFormatter(logging.Formatter):
         return _UNPRINTABLE.sub(_escape, super().formatMessage(record))
 
 
-def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
-    """Configure the root logger once, at process start: JSON lines or plain text on stdout."""
-    handler = logging.StreamHandler(sys.stdout)
+def configure_logging(
+    log_format: str = "text", level: str = "INFO", stream: TextIO | None = None
+) -> None:
+    """Configure the root logger once, at process start: JSON lines or plain text on
+    ``stream``, stdout unless given. A command whose stdout is its result (the report's
+    JSON summary) passes stderr, so that its output stays one parseable document."""
+    handler = logging.StreamHandler(sys.stdout if stream is None else stream)
     if log_format == "json":
         handler.setFormatter(
             JsonLineFormatter(

@@ -3,6 +3,7 @@ where a listing reads, and expired bookkeeping is swept."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
 
@@ -91,3 +92,73 @@ def test_the_report_sweeps_expired_bookkeeping_and_keeps_the_rest(
         },
     )
     assert left["Items"] == []
+
+
+class _Calls(logging.Handler):
+    """The DynamoDB operations of each request, from the access log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.operations: list[list[str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.operations.append(list(record.__dict__.get("dynamodb_operations", [])))
+
+
+def test_each_request_makes_the_calls_the_cost_table_names(client: FlaskClient) -> None:
+    """docs/performance.md, "What one request may read or write", row by row."""
+    calls = _Calls()
+    access = logging.getLogger("backend.access")
+    access.addHandler(calls)
+
+    def made(method: str, url: str, status: int, **kwargs: Any) -> list[str]:
+        calls.operations.clear()
+        response = client.open(url, method=method, **kwargs)
+        assert response.status_code == status, response.get_data(as_text=True)
+        return calls.operations[-1]
+
+    count, calendar, transaction = ["Query"], ["GetItem"], ["TransactWriteItems"]
+    read = ["GetItem"]  # the event (or the department) itself
+    try:
+        dept = create_department(client)["id"]
+        empty = create_department(client, "빈 부서")["id"]
+        events, month = f"/api/events/{dept}", "?month=2024-01"
+        body = {"event_date": "2024-01-20", "title": "팀 회의"}
+        assert made("POST", events, 201, json=body) == count + calendar + transaction
+        keyed = {"json": body | {"title": "주간 회의"}, "headers": {"Idempotency-Key": "k"}}
+        assert made("POST", events, 201, **keyed) == [
+            "PutItem", *count, *calendar, *transaction, "UpdateItem"
+        ]  # fmt: skip
+        assert made("POST", events, 201, **keyed) == ["PutItem", "GetItem"]  # a replay
+        listed = client.get(events + month)
+        event = listed.get_json()["items"][0]["id"]
+        assert made("GET", events + month, 200) == [*calendar, "Query"]
+        poll = {"If-None-Match": listed.headers["ETag"]}
+        assert made("GET", events + month, 304, headers=poll) == calendar
+        assert made("GET", f"{events}/{event}", 200) == read
+        change = {"title": "팀 회의 2"}
+        assert made("PATCH", f"{events}/{event}", 200, json=change) == read + calendar + transaction
+        assert made("PATCH", f"{events}/{event}", 200, json=change) == read  # nothing changes
+        move = {"event_date": "2024-01-21"}
+        assert made("PATCH", f"{events}/{event}", 200, json=move) == [
+            *read, *count, *calendar, *transaction
+        ]  # fmt: skip
+        feed = f"/api/departments/{dept}/calendar.ics{month}"
+        ics = client.get(feed)
+        assert ics.data.count(b"BEGIN:VEVENT") == 2
+        assert made("GET", feed, 200) == [*read, *calendar, "Query"]
+        assert made("GET", feed, 304, headers={"If-None-Match": ics.headers["ETag"]}) == [
+            *read, *calendar
+        ]  # fmt: skip
+        imported = made(
+            "POST", f"/api/events/{empty}/import", 200,
+            data=ics.data, headers={"Content-Type": "text/calendar"},
+        )  # fmt: skip
+        assert imported == read + 2 * ["GetItem", *count, *calendar, *transaction]
+        assert made("DELETE", f"{events}/{event}", 204) == read + calendar + transaction
+        assert made("GET", "/api/departments", 200) == ["Scan"]
+        assert made("DELETE", f"/api/departments/{dept}?cascade=true", 204) == [
+            *read, *calendar, "Query", *calendar, *transaction, *calendar, *transaction
+        ]  # fmt: skip
+    finally:
+        access.removeHandler(calls)

@@ -293,6 +293,49 @@ def test_the_cli_dry_run_prints_what_would_be_sent(
     asyncio.get_event_loop_policy()  # aiosmtpd leaves the policy usable for later tests
 
 
+def _closed_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_the_cli_prints_only_its_json_on_stdout_and_logs_on_stderr(
+    calendar: dict[str, Any],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    log_format: str,
+) -> None:
+    from backend.report.__main__ import main  # noqa: PLC0415
+
+    for name, value in {
+        "AWS_ENDPOINT_URL_DYNAMODB": str(settings.endpoint_url),
+        "DEPARTMENTS_TABLE": settings.departments_table,
+        "EVENTS_TABLE": settings.events_table,
+        # Nothing listens there: both sends fail, and the job logs each failure.
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(_closed_port()),
+        "SMTP_STARTTLS": "false",
+        "LOG_FORMAT": log_format,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    code = main(["--date", "2024-01-20"])
+
+    out, err = capsys.readouterr()
+    summary = json.loads(out)  # the whole of stdout is the one JSON document
+    assert code == 1
+    assert summary["counts"] == {"failed": 2, "no-recipients": 1}
+    failures = [line for line in err.splitlines() if "not sent" in line]
+    assert len(failures) == 2, err
+    if log_format == "json":
+        assert {json.loads(line)["level"] for line in failures} == {"ERROR"}
+    assert "not sent" not in out
+
+
 def test_smtp_messages_have_a_date_and_a_well_formed_message_id(smtp: Any) -> None:
     inbox, port = smtp
     mailer = SmtpMailer("127.0.0.1", port, starttls=False)

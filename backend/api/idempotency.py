@@ -1,5 +1,5 @@
-"""Reading ``Idempotency-Key`` and answering a create run through it (the rule itself is
-``services.idempotency``)."""
+"""Reading ``Idempotency-Key``, and answering a create run through it. The rule itself is
+``services.idempotency``."""
 
 from __future__ import annotations
 

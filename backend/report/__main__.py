@@ -1,5 +1,6 @@
 """``python -m backend.report``: send today's report e-mails (or show them with --dry-run).
 
+Prints the run's summary as one JSON document on stdout; log lines go to stderr.
 Exit status: 0 when every department with subscribers got its report (or already had
 it); 1 when one failed or the day's sending limit stopped the run; 2 on bad settings.
 """
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        configure_logging(settings.log_format, settings.log_level)
+        # stdout holds the JSON summary alone; log lines go to stderr.
+        configure_logging(settings.log_format, settings.log_level, stream=sys.stderr)
         summary = run_from_settings(settings, args.date, args.days, dry_run=args.dry_run)
     except (CalendarError, ValueError) as exc:
         print(f"cannot run the report: {exc}", file=sys.stderr)
