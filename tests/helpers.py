@@ -9,9 +9,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from backend.api import calendar, departments, events, health
+from backend.api.openapi import document
 from backend.config import Settings
 from backend.storage import Storage
 from backend.storage.dynamo import make_client
@@ -30,6 +33,15 @@ TIME_FORMS = [
     ("", None),
     (None, None),
 ]
+
+
+def api_document(*, writes_need_token: bool = True) -> dict[str, Any]:
+    """The OpenAPI document of the API's routes, without a server or storage: for tests
+    that need it at collection time."""
+    app = Flask(__name__)
+    for blueprint in (departments.bp, events.bp, calendar.bp, health.bp):
+        app.register_blueprint(blueprint)
+    return document(app, writes_need_token=writes_need_token)
 
 
 def create_department(client: FlaskClient, name: str = "개발팀", **extra: Any) -> dict[str, Any]:

@@ -67,3 +67,37 @@ def test_schemathesis_cli_finds_no_failure(live: str, tmp_path: Path) -> None:
     assert generated is not None, output[-3000:]
     assert generated[1] == generated[2]
     assert "failure" not in summary
+
+
+@pytest.fixture
+def open_server(settings: Settings, storage: Storage) -> Iterator[str]:
+    with serving(create_app(settings, storage)) as url:
+        yield url
+
+
+@pytest.mark.slow
+def test_a_server_without_tokens_is_described_as_open(open_server: str, tmp_path: Path) -> None:
+    """The zero-config server's document claims no bearer token, so schemathesis' default
+    checks find no "API accepts invalid authentication" (nor anything else)."""
+    command = [
+        str(SCHEMATHESIS),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{open_server}/openapi.json",
+        "--phases",
+        "examples,coverage",
+        "--max-examples",
+        "10",
+        "--seed",
+        "20240125",
+        "--no-color",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path
+    )
+
+    output = result.stdout + result.stderr
+    assert "invalid authentication" not in output, output[-6000:]
+    assert result.returncode == 0, output[-6000:]
+    assert "Selected: 14/14" in output

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from backend.api.openapi import document
 from backend.domain import Department, Event
 from backend.errors import Rejected
 from backend.fields import DEPARTMENT, EVENT, Resource, Text
@@ -20,6 +19,7 @@ from backend.migration import records
 from backend.storage.departments import department_from_item
 from backend.storage.dynamo import from_item, to_item
 from backend.storage.events import event_from_item, event_record
+from tests.helpers import api_document
 
 RESOURCES = [(DEPARTMENT, Department, "Department"), (EVENT, Event, "Event")]
 
@@ -60,7 +60,7 @@ def test_the_record_has_exactly_the_declared_fields_in_order(
 def test_openapi_schemas_are_the_declarations(
     resource: Resource, _record: type[Any], schema: str
 ) -> None:
-    schemas = document()["components"]["schemas"]
+    schemas = api_document()["components"]["schemas"]
     served = schemas[schema]
     assert list(served["properties"]) == list(resource.names)
     assert served["required"] == [f.name for f in resource.output if f.in_output == "always"]

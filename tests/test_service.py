@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,8 +12,15 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from backend import create_app
+from backend.api.calendar import MAX_IMPORT_BYTES
+from backend.api.inputs import DEFAULT_LIMIT, MAX_LIMIT, SEARCH_MAX
 from backend.config import Settings
+from backend.fields import MAX_EVENT_DAYS, TITLE_MAX
+from backend.services.departments import CASCADE_BUDGET
+from backend.services.idempotency import MAX_KEY_LENGTH
+from backend.storage import Storage
 from backend.storage.connection import connect
+from backend.storage.idempotency import KEEP_HOURS
 from tests.helpers import create_department, local_aws_client, storage_without_retries
 
 
@@ -145,3 +153,73 @@ def test_responses_are_utf8_json_with_korean_readable(client: FlaskClient) -> No
     raw = client.get("/api/departments").get_data()
 
     assert "백엔드/프론트엔드 개발 🚀".encode() in raw
+
+
+def _operations(document: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    return {
+        op["operationId"]: (method, op)
+        for item in document["paths"].values()
+        for method, op in item.items()
+        if method != "parameters"
+    }
+
+
+WRITES = {
+    "createDepartment",
+    "updateDepartment",
+    "deleteDepartment",
+    "importEvents",
+    "createEvent",
+    "updateEvent",
+    "deleteEvent",
+}
+
+
+def test_a_server_without_tokens_does_not_claim_writes_need_one(
+    openapi: dict[str, Any],
+) -> None:
+    for operation_id, (_, op) in _operations(openapi).items():
+        assert op["security"] == [], operation_id
+        assert "401" not in op["responses"], operation_id
+    assert "open" in openapi["info"]["description"]
+
+
+def test_a_server_with_tokens_says_which_operations_need_one(
+    settings: Settings, storage: Storage
+) -> None:
+    guarded = create_app(replace(settings, api_tokens=("a-token-0123456789abcdef",)), storage)
+    document: dict[str, Any] = guarded.test_client().get("/openapi.json").get_json()
+    validate(document)
+    for operation_id, (method, op) in _operations(document).items():
+        write = operation_id in WRITES
+        assert (method != "get") == write, operation_id
+        assert op["security"] == ([{"bearerAuth": []}] if write else []), operation_id
+        assert ("401" in op["responses"]) == write, operation_id
+
+
+def test_the_document_states_the_numbers_the_code_uses(openapi: dict[str, Any]) -> None:
+    limit = openapi["components"]["parameters"]["Limit"]["schema"]
+    assert (limit["maximum"], limit["default"]) == (MAX_LIMIT, DEFAULT_LIMIT)
+    key = openapi["components"]["parameters"]["IdempotencyKey"]
+    assert key["schema"]["maxLength"] == MAX_KEY_LENGTH
+    assert f"{KEEP_HOURS} hours" in key["description"]
+    operations = _operations(openapi)
+    search = next(p for p in operations["listEvents"][1]["parameters"] if p.get("name") == "q")
+    assert search["schema"]["maxLength"] == SEARCH_MAX
+    assert (
+        f"at most {CASCADE_BUDGET} per request" in operations["deleteDepartment"][1]["description"]
+    )
+    assert f"{MAX_IMPORT_BYTES // 2**20} MiB" in operations["importEvents"][1]["description"]
+    event = openapi["components"]["schemas"]["EventCreate"]["properties"]
+    assert event["title"]["maxLength"] == TITLE_MAX
+    assert str(MAX_EVENT_DAYS) in event["end_date"]["description"]
+
+
+def test_query_parameters_are_checked_before_conditional_headers(client: FlaskClient) -> None:
+    department = client.post("/api/departments", json={"name": "개발팀"}).get_json()
+    url = f"/api/events/{department['id']}?month=2024-01&from=2024-01-05&cursor=garbled"
+
+    response = client.get(url, headers={"If-None-Match": "*"})
+
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == "cursor"

@@ -19,7 +19,8 @@ from backend.storage import usage
 
 access_logger = logging.getLogger("backend.access")
 
-_SANE_ID = re.compile(r"[A-Za-z0-9._:/=+-]{1,128}")
+MAX_REQUEST_ID = 128
+_SANE_ID = re.compile(rf"[A-Za-z0-9._:/=+-]{{1,{MAX_REQUEST_ID}}}")
 _TRACE_ROOT = re.compile(r"Root=([A-Za-z0-9-]{1,64})")
 METRICS_NAMESPACE = "DepartmentCalendar"
 _METRICS = [

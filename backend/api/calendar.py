@@ -13,6 +13,18 @@ from werkzeug.exceptions import UnsupportedMediaType
 from backend.api.context import settings, storage
 from backend.api.events import window_of
 from backend.api.inputs import bool_param, date_param, month_param, query, read_body
+from backend.api.openapi import (
+    BODY_ERRORS,
+    CALENDAR_ETAG_HEADERS,
+    READ_ERRORS,
+    REQUEST_ID_HEADER,
+    describe,
+    empty_response,
+    json_response,
+    operation,
+    param,
+    window_params,
+)
 from backend.api.responses import calendar_etag, calendar_not_modified
 from backend.ics import feed
 from backend.services.imports import import_calendar
@@ -35,6 +47,33 @@ def _today() -> date:
 
 
 @bp.get("/api/departments/<department_id>/calendar.ics")
+@describe(
+    operation(
+        "getDepartmentCalendar",
+        "calendar",
+        "The department's events as an iCalendar feed to subscribe to",
+        "RFC 5545, for Google Calendar (Other calendars → From URL), Outlook and "
+        f"Apple Calendar. Default window: {FEED_YEARS_BACK} year(s) back to "
+        f"{FEED_YEARS_AHEAD} years ahead.",
+        {
+            "200": {
+                "description": "The VCALENDAR",
+                "headers": {**CALENDAR_ETAG_HEADERS, **REQUEST_ID_HEADER},
+                "content": {
+                    "text/calendar": {
+                        "schema": {"type": "string"},
+                        "example": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n…END:VCALENDAR\r\n",
+                    }
+                },
+            },
+            "304": empty_response(
+                "Not modified: no event changed since that ETag", CALENDAR_ETAG_HEADERS
+            ),
+        },
+        errors=("404", *READ_ERRORS),
+        parameters=[*window_params(), param("IfNoneMatch")],
+    )
+)
 def calendar_feed(department_id: str) -> Response:
     args = query({"from": date_param, "to": date_param, "month": month_param})
     department = storage().departments.get(department_id)
@@ -64,6 +103,52 @@ def calendar_feed(department_id: str) -> Response:
 
 
 @bp.post("/api/events/<department_id>/import")
+@describe(
+    operation(
+        "importEvents",
+        "calendar",
+        "Create, update or delete events from an iCalendar file",
+        "Each VEVENT is matched by UID; a second import of the same file changes "
+        "nothing. STATUS:CANCELLED deletes; recurring events are rejected. Up to "
+        f"{MAX_IMPORT_BYTES // (1024 * 1024)} MiB.",
+        {
+            "200": json_response(
+                "What the import did",
+                "ImportResult",
+                {
+                    "created": 3,
+                    "updated": 0,
+                    "unchanged": 1,
+                    "deleted": 0,
+                    "rejected": [{"uid": "weekly@example.com", "line": 12, "reason": "recurring"}],
+                    "dry_run": False,
+                },
+            )
+        },
+        errors=("404", *BODY_ERRORS),
+        parameters=[
+            {
+                "name": "dry_run",
+                "in": "query",
+                "description": "Report what would change; write nothing",
+                "schema": {"type": "boolean", "default": False},
+            }
+        ],
+        body={
+            "required": True,
+            "description": "An iCalendar file (RFC 5545), as Google Calendar and Outlook export it",
+            "content": {
+                "text/calendar": {
+                    "schema": {"type": "string", "minLength": 1},
+                    "example": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN"
+                    "\r\nBEGIN:VEVENT\r\nUID:1@example.com\r\nDTSTART;VALUE=DATE:"
+                    "20240120\r\nSUMMARY:팀 회의\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                }
+            },
+        },
+        write=True,
+    )
+)
 def import_events(department_id: str) -> Response:
     args = query({"dry_run": bool_param})
     dry_run = args.get("dry_run", False)

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, url_for
 from backend.api.context import cursors, storage
 from backend.api.idempotency import idempotent
 from backend.api.inputs import (
+    DEFAULT_LIMIT,
     bool_param,
     if_match,
     json_object,
@@ -17,18 +18,57 @@ from backend.api.inputs import (
     query,
     text_param,
 )
+from backend.api.openapi import (
+    BODY_ERRORS,
+    DEPARTMENT_EXAMPLE,
+    READ_ERRORS,
+    REPLAYABLE_HEADERS,
+    RESOURCE_HEADERS,
+    describe,
+    empty_response,
+    header,
+    json_body,
+    json_response,
+    operation,
+    param,
+)
 from backend.api.responses import department_json, list_response, resource_response
 from backend.fields import DEPARTMENT
 from backend.services import departments
+from backend.services.departments import CASCADE_BUDGET
 from backend.storage.departments import DepartmentPosition, department_position
 from backend.storage.idempotency import StoredResponse
 
 bp = Blueprint("departments", __name__, url_prefix="/api/departments")
 
-DEFAULT_LIMIT = 50
-
 
 @bp.post("")
+@describe(
+    operation(
+        "createDepartment",
+        "departments",
+        "Create a department",
+        "Creates a department with a unique name (trimmed, NFC-normalised; two "
+        "creates of one new name give exactly one 201). With Idempotency-Key, a "
+        "retried create returns the first answer instead of a second department.",
+        {
+            "201": json_response(
+                "Created; Location names the new department",
+                "Department",
+                DEPARTMENT_EXAMPLE,
+                REPLAYABLE_HEADERS,
+            )
+        },
+        errors=("409", *BODY_ERRORS),
+        parameters=[param("IdempotencyKey")],
+        body=json_body(
+            "DepartmentCreate",
+            "The new department",
+            {"name": "QA팀", "description": "품질 보증"},
+        ),
+        write=True,
+    )
+)
 def create_department() -> Response:
     body = json_object()
     fields = DEPARTMENT.validate(body, creating=True)
@@ -44,6 +84,34 @@ def create_department() -> Response:
 
 
 @bp.get("")
+@describe(
+    operation(
+        "listDepartments",
+        "departments",
+        "List departments ordered by name",
+        "Pages of up to limit departments; ?name= finds one by its exact name "
+        "(surrounding white space ignored).",
+        {
+            "200": json_response(
+                "A page",
+                "DepartmentList",
+                {"items": [DEPARTMENT_EXAMPLE], "next_cursor": None},
+            )
+        },
+        errors=READ_ERRORS,
+        parameters=[
+            {
+                "name": "name",
+                "in": "query",
+                "description": "Exact department name (surrounding white space ignored)",
+                "schema": DEPARTMENT.text("name").schema(),
+                "example": "개발팀",
+            },
+            param("Limit"),
+            param("Cursor"),
+        ],
+    )
+)
 def list_departments() -> Response:
     args = query({"name": name_param, "limit": limit_param, "cursor": text_param})
     scope = ["departments", args.get("name")]
@@ -58,12 +126,51 @@ def list_departments() -> Response:
 
 
 @bp.get("/<department_id>")
+@describe(
+    operation(
+        "getDepartment",
+        "departments",
+        "Get a department",
+        "The department with its ETag; with If-None-Match holding that ETag, 304.",
+        {
+            "200": json_response(
+                "The department", "Department", DEPARTMENT_EXAMPLE, RESOURCE_HEADERS
+            ),
+            "304": empty_response(
+                "Not modified: If-None-Match holds the current ETag", RESOURCE_HEADERS
+            ),
+        },
+        errors=("404", *READ_ERRORS),
+        parameters=[param("IfNoneMatch")],
+    )
+)
 def get_department(department_id: str) -> Response:
     department = storage().departments.get(department_id)
     return resource_response(department_json(department), department.version)
 
 
 @bp.patch("/<department_id>")
+@describe(
+    operation(
+        "updateDepartment",
+        "departments",
+        "Change a department",
+        "Changes the fields sent (a JSON merge patch: null clears description and "
+        "notify_emails). With If-Match, only if nobody changed it since: else 412.",
+        {
+            "200": json_response(
+                "The updated department",
+                "Department",
+                {**DEPARTMENT_EXAMPLE, "description": "플랫폼 개발", "version": 2},
+                RESOURCE_HEADERS,
+            )
+        },
+        errors=("404", "409", "412", *BODY_ERRORS),
+        parameters=[param("IfMatch")],
+        body=json_body("DepartmentUpdate", "Fields to change", {"description": "플랫폼 개발"}),
+        write=True,
+    )
+)
 def update_department(department_id: str) -> Response:
     changes = DEPARTMENT.validate(json_object(), creating=False)
     department = departments.update_department(storage(), department_id, changes, if_match())
@@ -71,6 +178,40 @@ def update_department(department_id: str) -> Response:
 
 
 @bp.delete("/<department_id>")
+@describe(
+    operation(
+        "deleteDepartment",
+        "departments",
+        "Delete a department",
+        "409 while it has events, unless cascade=true, which deletes them too (at "
+        f"most {CASCADE_BUDGET} per request: 202 says how many remain; repeat the request).",
+        {
+            "204": empty_response("Deleted"),
+            "202": json_response(
+                "A cascade deleted a bounded share of the events and more remain: "
+                "the department is kept; repeat the request",
+                "CascadeProgress",
+                {
+                    "deleted_events": CASCADE_BUDGET,
+                    "remaining_events": 120,
+                    "detail": "the department is deleted once its events are; repeat this request",
+                },
+                {"Retry-After": header("Retry-After")},
+            ),
+        },
+        errors=("404", "409", "412", *READ_ERRORS),
+        parameters=[
+            param("IfMatch"),
+            {
+                "name": "cascade",
+                "in": "query",
+                "description": "Also delete the department's events",
+                "schema": {"type": "boolean", "default": False},
+            },
+        ],
+        write=True,
+    )
+)
 def delete_department(department_id: str) -> Response:
     args = query({"cascade": bool_param})
     result = departments.delete_department(

@@ -3,11 +3,9 @@ page per problem type at ``/problems/<slug>``."""
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from flask import Blueprint, Response, current_app, jsonify, render_template_string, url_for
 
-from flask import Blueprint, Response, jsonify, render_template_string, url_for
-
+from backend.api.context import settings
 from backend.api.openapi import document
 from backend.api.problems import PROBLEM_BASE
 from backend.errors import PROBLEM_TYPES, NotFound
@@ -15,14 +13,17 @@ from backend.errors import PROBLEM_TYPES, NotFound
 bp = Blueprint("docs", __name__, static_folder="static", static_url_path="/static")
 
 
-@cache
-def _openapi() -> dict[str, Any]:
-    return document()
+_DOCUMENT_KEY = "backend.openapi"
 
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(_openapi())
+    """This server's document: built once per app, from its routes and its settings."""
+    built = current_app.extensions.get(_DOCUMENT_KEY)
+    if built is None:
+        built = document(current_app, writes_need_token=bool(settings().api_tokens))
+        current_app.extensions[_DOCUMENT_KEY] = built
+    return jsonify(built)
 
 
 @bp.get("/problems/<slug>")

@@ -11,10 +11,10 @@ from flask import Response, jsonify, request
 
 from backend.api.context import storage
 from backend.errors import BadRequest, FieldError
-from backend.services.idempotency import HEADER, run_once
+from backend.services.idempotency import HEADER, MAX_KEY_LENGTH, run_once
 from backend.storage.idempotency import StoredResponse
 
-_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+_KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 
 
 def idempotent(body: dict[str, Any], create: Callable[[], StoredResponse]) -> Response:
@@ -24,8 +24,8 @@ def idempotent(body: dict[str, Any], create: Callable[[], StoredResponse]) -> Re
         return created_response(create(), replayed=False)
     if not _KEY.fullmatch(key):
         raise BadRequest(
-            f"{HEADER} must be 1 to 255 printable ASCII characters",
-            [FieldError(HEADER, "is not 1 to 255 printable ASCII characters")],
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
+            [FieldError(HEADER, f"is not 1 to {MAX_KEY_LENGTH} printable ASCII characters")],
         )
     stored, replayed = run_once(storage(), f"{request.method} {request.path}", key, body, create)
     return created_response(stored, replayed=replayed)

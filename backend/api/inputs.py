@@ -125,9 +125,14 @@ def query(parsers: Mapping[str, Callable[[str], Any]]) -> dict[str, Any]:
     return values
 
 
+# A list's page size: ?limit= from 1 to MAX_LIMIT, DEFAULT_LIMIT when not given.
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+
+
 def limit_param(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
-        raise ValueError(f"must be a whole number from 1 to 200, not {raw!r}")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValueError(f"must be a whole number from 1 to {MAX_LIMIT}, not {raw!r}")
     return int(raw)
 
 

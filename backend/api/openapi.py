@@ -13,12 +13,20 @@ declares ``X-Request-ID``.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from backend.api.inputs import CURSOR_PATTERN
+from flask import Flask
+
+from backend.api.access_log import MAX_REQUEST_ID
+from backend.api.inputs import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from backend.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from backend.errors import PROBLEM_TYPES
 from backend.fields import DEPARTMENT, EVENT
+from backend.services.idempotency import MAX_KEY_LENGTH
+from backend.storage.idempotency import KEEP_HOURS
 
 _JSON = "application/json"
 VERSION = "1.2.0"
@@ -36,18 +44,25 @@ def _response(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/responses/{name}"}
 
 
-def _param(name: str) -> dict[str, str]:
+def param(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/parameters/{name}"}
 
 
-def _header(name: str) -> dict[str, str]:
+def header(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/headers/{name}"}
 
 
-_REQUEST_ID_HEADER = {"X-Request-ID": _header("X-Request-ID")}
+REQUEST_ID_HEADER = {"X-Request-ID": header("X-Request-ID")}
+RESOURCE_HEADERS = {"ETag": header("ETag")}
+REPLAYABLE_HEADERS = {
+    **RESOURCE_HEADERS,
+    "Location": header("Location"),
+    "Idempotent-Replayed": header("Idempotent-Replayed"),
+}
+CALENDAR_ETAG_HEADERS = {"ETag": header("CalendarETag")}
 
 
-def _body(schema: str, description: str, example: dict[str, Any]) -> dict[str, Any]:
+def json_body(schema: str, description: str, example: dict[str, Any]) -> dict[str, Any]:
     return {
         "required": True,
         "description": description,
@@ -55,7 +70,7 @@ def _body(schema: str, description: str, example: dict[str, Any]) -> dict[str, A
     }
 
 
-def _json_response(
+def json_response(
     description: str,
     schema: str,
     example: Any,
@@ -63,21 +78,21 @@ def _json_response(
 ) -> dict[str, Any]:
     return {
         "description": description,
-        "headers": {**(headers or {}), **_REQUEST_ID_HEADER},
+        "headers": {**(headers or {}), **REQUEST_ID_HEADER},
         "content": {_JSON: {"schema": _ref(schema), "example": example}},
     }
 
 
-def _empty_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"description": description, "headers": {**(headers or {}), **_REQUEST_ID_HEADER}}
+def empty_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description, "headers": {**(headers or {}), **REQUEST_ID_HEADER}}
 
 
 # -- examples --------------------------------------------------------------------------------
 
-_DEPARTMENT_EXAMPLE = DEPARTMENT.example()
-_EVENT_EXAMPLE = EVENT.example()
-_EXAMPLE_DEPARTMENT_ID = _DEPARTMENT_EXAMPLE["id"]
-_EXAMPLE_EVENT_ID = _EVENT_EXAMPLE["id"]
+DEPARTMENT_EXAMPLE = DEPARTMENT.example()
+EVENT_EXAMPLE = EVENT.example()
+_EXAMPLE_DEPARTMENT_ID = DEPARTMENT_EXAMPLE["id"]
+_EXAMPLE_EVENT_ID = EVENT_EXAMPLE["id"]
 
 
 def _problem_example(slug: str, detail: str, instance: str, **extra: Any) -> dict[str, Any]:
@@ -287,7 +302,12 @@ def _parameters() -> dict[str, Any]:
             "name": "limit",
             "in": "query",
             "description": "Page size",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
         },
         "Cursor": {
             "name": "cursor",
@@ -315,12 +335,12 @@ def _parameters() -> dict[str, Any]:
             "name": "Idempotency-Key",
             "in": "header",
             "description": "Any unique string per intended create (e.g. a UUID). Within "
-            "24 hours, the same key and body return the first response again; another "
-            "body is 422; while the first is running, 409.",
+            f"{KEEP_HOURS} hours, the same key and body return the first response again; "
+            "another body is 422; while the first is running, 409.",
             "schema": {
                 "type": "string",
                 "minLength": 1,
-                "maxLength": 255,
+                "maxLength": MAX_KEY_LENGTH,
                 "pattern": "^[\\x20-\\x7e]+$",
             },
             "example": "3f2b9c0e-5d1a-4e8b-9c7d-2a1b0c9d8e7f",
@@ -329,8 +349,8 @@ def _parameters() -> dict[str, Any]:
             "name": "X-Request-ID",
             "in": "header",
             "description": "Correlates the client's logs with ours: echoed in the response "
-            "header and in every problem, when it is 1 to 128 of A-Z a-z 0-9 . _ : / = + - "
-            "(anything else is replaced by a new id, never refused)",
+            f"header and in every problem, when it is 1 to {MAX_REQUEST_ID} of "
+            "A-Z a-z 0-9 . _ : / = + - (anything else is replaced by a new id, never refused)",
             "schema": {"type": "string"},
             "example": _EXAMPLE_REQUEST_ID,
         },
@@ -397,7 +417,7 @@ _RESPONSE_NAMES = {
 def _problem_response(description: str, example: dict[str, Any], headers: list[str]) -> Any:
     return {
         "description": description,
-        "headers": {**{h: _header(h) for h in headers}, **_REQUEST_ID_HEADER},
+        "headers": {**{h: header(h) for h in headers}, **REQUEST_ID_HEADER},
         "content": {PROBLEM_MEDIA_TYPE: {"schema": _ref("Problem"), "example": example}},
     }
 
@@ -438,8 +458,8 @@ def _components() -> dict[str, Any]:
 
 # -- operations ------------------------------------------------------------------------------
 
-_BODY_ERRORS = ("400", "413", "415", "422", "503")
-_READ_ERRORS = ("400", "503")
+BODY_ERRORS = ("400", "413", "415", "422", "503")
+READ_ERRORS = ("400", "503")
 _STATUS_RESPONSES = {
     "400": "BadRequest",
     "401": "Unauthorized",
@@ -453,7 +473,7 @@ _STATUS_RESPONSES = {
 }
 
 
-def _operation(
+def operation(
     operation_id: str,
     tag: str,
     summary: str,
@@ -464,27 +484,78 @@ def _operation(
     parameters: list[Any] | None = None,
     body: dict[str, Any] | None = None,
     write: bool = False,
-) -> dict[str, Any]:
+) -> Operation:
     """One operation with what every operation carries: the optional X-Request-ID header,
-    the documented errors, a ``default`` problem, and on writes the bearer scheme and 401."""
-    statuses = set(errors) | ({"401"} if write else set())
+    the documented errors and a ``default`` problem. A ``write`` needs the bearer token
+    (and may answer 401) only where the server has tokens: ``document`` decides."""
     all_responses = dict(responses)
-    for status in sorted(statuses):
+    for status in sorted(set(errors)):
         all_responses[status] = _response(_STATUS_RESPONSES[status])
     all_responses["default"] = _response("Problem")
-    operation: dict[str, Any] = {
+    spec: dict[str, Any] = {
         "operationId": operation_id,
         "tags": [tag],
         "summary": summary,
         "description": description,
-        "parameters": [*(parameters or []), _param("RequestId")],
-        "responses": dict(sorted(all_responses.items(), key=lambda kv: (kv[0] == "default", kv))),
+        "parameters": [*(parameters or []), param("RequestId")],
+        "responses": all_responses,
     }
     if body is not None:
-        operation["requestBody"] = body
-    # Reads are public: an explicit empty list says so (rather than "forgotten").
-    operation["security"] = [{SECURITY_SCHEME: []}] if write else []
-    return operation
+        spec["requestBody"] = body
+    return Operation(spec, write)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An operation as its view declares it; ``write``: guarded by API_TOKENS when set."""
+
+    spec: dict[str, Any]
+    write: bool
+
+    def served(self, *, writes_need_token: bool) -> dict[str, Any]:
+        spec = dict(self.spec)
+        responses = dict(spec["responses"])
+        guarded = self.write and writes_need_token
+        if guarded:
+            responses["401"] = _response(_STATUS_RESPONSES["401"])
+        spec["responses"] = dict(sorted(responses.items(), key=lambda kv: (kv[0] == "default", kv)))
+        # Reads (and writes on a server without tokens) are open: an explicit empty list
+        # says so, rather than "forgotten".
+        spec["security"] = [{SECURITY_SCHEME: []}] if guarded else []
+        return spec
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+_DESCRIBED = "__openapi__"
+
+
+def describe(described: Operation) -> Callable[[View], View]:
+    """Declare the OpenAPI operation of the view below: the document walks the app's
+    routes and asks each view for its operation, so a route and its description are
+    written side by side and cannot drift apart."""
+
+    def mark(view: View) -> View:
+        setattr(view, _DESCRIBED, described)
+        return view
+
+    return mark
+
+
+def described_routes(app: Flask) -> Iterator[tuple[str, str, Operation]]:
+    """``(path, method, operation)`` of every described route, in registration order;
+    paths in OpenAPI's ``{name}`` form."""
+    for rule in app.url_map.iter_rules():
+        found = getattr(app.view_functions.get(rule.endpoint), _DESCRIBED, None)
+        if found is None:
+            continue
+        path = _FLASK_VARIABLE.sub(r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            yield path, method.lower(), found
+
+
+_FLASK_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+# The component parameter that describes each path variable of a route.
+_PATH_PARAMETERS = {"department_id": "DepartmentId", "event_id": "EventId"}
 
 
 # YYYY-MM from 0001-01: the calendar has no year 0.
@@ -493,7 +564,7 @@ _MONTH_PATTERN = (
 )
 
 
-def _window_params() -> list[dict[str, Any]]:
+def window_params() -> list[dict[str, Any]]:
     return [
         {
             "name": "from",
@@ -519,369 +590,21 @@ def _window_params() -> list[dict[str, Any]]:
     ]
 
 
-def _department_paths() -> dict[str, Any]:
-    resource = {"ETag": _header("ETag")}
-    created = {**resource, "Location": _header("Location")}
-    replayable = {**created, "Idempotent-Replayed": _header("Idempotent-Replayed")}
-    return {
-        "/api/departments": {
-            "post": _operation(
-                "createDepartment",
-                "departments",
-                "Create a department",
-                "Creates a department with a unique name (trimmed, NFC-normalised; two "
-                "creates of one new name give exactly one 201). With Idempotency-Key, a "
-                "retried create returns the first answer instead of a second department.",
-                {
-                    "201": _json_response(
-                        "Created; Location names the new department",
-                        "Department",
-                        _DEPARTMENT_EXAMPLE,
-                        replayable,
-                    )
-                },
-                errors=("409", *_BODY_ERRORS),
-                parameters=[_param("IdempotencyKey")],
-                body=_body(
-                    "DepartmentCreate",
-                    "The new department",
-                    {"name": "QA팀", "description": "품질 보증"},
-                ),
-                write=True,
-            ),
-            "get": _operation(
-                "listDepartments",
-                "departments",
-                "List departments ordered by name",
-                "Pages of up to limit departments; ?name= finds one by its exact name "
-                "(surrounding white space ignored).",
-                {
-                    "200": _json_response(
-                        "A page",
-                        "DepartmentList",
-                        {"items": [_DEPARTMENT_EXAMPLE], "next_cursor": None},
-                    )
-                },
-                errors=_READ_ERRORS,
-                parameters=[
-                    {
-                        "name": "name",
-                        "in": "query",
-                        "description": "Exact department name (surrounding white space ignored)",
-                        "schema": DEPARTMENT.text("name").schema(),
-                        "example": "개발팀",
-                    },
-                    _param("Limit"),
-                    _param("Cursor"),
-                ],
-            ),
-        },
-        "/api/departments/{department_id}": {
-            "parameters": [_param("DepartmentId")],
-            "get": _operation(
-                "getDepartment",
-                "departments",
-                "Get a department",
-                "The department with its ETag; with If-None-Match holding that ETag, 304.",
-                {
-                    "200": _json_response(
-                        "The department", "Department", _DEPARTMENT_EXAMPLE, resource
-                    ),
-                    "304": _empty_response(
-                        "Not modified: If-None-Match holds the current ETag", resource
-                    ),
-                },
-                errors=("404", *_READ_ERRORS),
-                parameters=[_param("IfNoneMatch")],
-            ),
-            "patch": _operation(
-                "updateDepartment",
-                "departments",
-                "Change a department",
-                "Changes the fields sent (a JSON merge patch: null clears description and "
-                "notify_emails). With If-Match, only if nobody changed it since: else 412.",
-                {
-                    "200": _json_response(
-                        "The updated department",
-                        "Department",
-                        {**_DEPARTMENT_EXAMPLE, "description": "플랫폼 개발", "version": 2},
-                        resource,
-                    )
-                },
-                errors=("404", "409", "412", *_BODY_ERRORS),
-                parameters=[_param("IfMatch")],
-                body=_body("DepartmentUpdate", "Fields to change", {"description": "플랫폼 개발"}),
-                write=True,
-            ),
-            "delete": _operation(
-                "deleteDepartment",
-                "departments",
-                "Delete a department",
-                "409 while it has events, unless cascade=true, which deletes them too (at "
-                "most 990 per request: 202 says how many remain; repeat the request).",
-                {
-                    "204": _empty_response("Deleted"),
-                    "202": _json_response(
-                        "A cascade deleted a bounded share of the events and more remain: "
-                        "the department is kept; repeat the request",
-                        "CascadeProgress",
-                        {
-                            "deleted_events": 990,
-                            "remaining_events": 120,
-                            "detail": "the department is deleted once its events are; "
-                            "repeat this request",
-                        },
-                        {"Retry-After": _header("Retry-After")},
-                    ),
-                },
-                errors=("404", "409", "412", *_READ_ERRORS),
-                parameters=[
-                    _param("IfMatch"),
-                    {
-                        "name": "cascade",
-                        "in": "query",
-                        "description": "Also delete the department's events",
-                        "schema": {"type": "boolean", "default": False},
-                    },
-                ],
-                write=True,
-            ),
-        },
-    }
-
-
-def _calendar_paths() -> dict[str, Any]:
-    calendar_etag = {"ETag": _header("CalendarETag")}
-    return {
-        "/api/departments/{department_id}/calendar.ics": {
-            "parameters": [_param("DepartmentId")],
-            "get": _operation(
-                "getDepartmentCalendar",
-                "calendar",
-                "The department's events as an iCalendar feed to subscribe to",
-                "RFC 5545, for Google Calendar (Other calendars → From URL), Outlook and "
-                "Apple Calendar. Default window: one year back to two years ahead.",
-                {
-                    "200": {
-                        "description": "The VCALENDAR",
-                        "headers": {**calendar_etag, **_REQUEST_ID_HEADER},
-                        "content": {
-                            "text/calendar": {
-                                "schema": {"type": "string"},
-                                "example": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n…END:VCALENDAR\r\n",
-                            }
-                        },
-                    },
-                    "304": _empty_response(
-                        "Not modified: no event changed since that ETag", calendar_etag
-                    ),
-                },
-                errors=("404", *_READ_ERRORS),
-                parameters=[*_window_params(), _param("IfNoneMatch")],
-            ),
-        },
-        "/api/events/{department_id}/import": {
-            "parameters": [_param("DepartmentId")],
-            "post": _operation(
-                "importEvents",
-                "calendar",
-                "Create, update or delete events from an iCalendar file",
-                "Each VEVENT is matched by UID; a second import of the same file changes "
-                "nothing. STATUS:CANCELLED deletes; recurring events are rejected. Up to "
-                "10 MiB.",
-                {
-                    "200": _json_response(
-                        "What the import did",
-                        "ImportResult",
-                        {
-                            "created": 3,
-                            "updated": 0,
-                            "unchanged": 1,
-                            "deleted": 0,
-                            "rejected": [
-                                {"uid": "weekly@example.com", "line": 12, "reason": "recurring"}
-                            ],
-                            "dry_run": False,
-                        },
-                    )
-                },
-                errors=("404", *_BODY_ERRORS),
-                parameters=[
-                    {
-                        "name": "dry_run",
-                        "in": "query",
-                        "description": "Report what would change; write nothing",
-                        "schema": {"type": "boolean", "default": False},
-                    }
-                ],
-                body={
-                    "required": True,
-                    "description": "An iCalendar file (RFC 5545), as Google Calendar and "
-                    "Outlook export it",
-                    "content": {
-                        "text/calendar": {
-                            "schema": {"type": "string", "minLength": 1},
-                            "example": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN"
-                            "\r\nBEGIN:VEVENT\r\nUID:1@example.com\r\nDTSTART;VALUE=DATE:"
-                            "20240120\r\nSUMMARY:팀 회의\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-                        }
-                    },
-                },
-                write=True,
-            ),
-        },
-    }
-
-
-def _event_paths() -> dict[str, Any]:
-    resource = {"ETag": _header("ETag")}
-    created = {**resource, "Location": _header("Location")}
-    replayable = {**created, "Idempotent-Replayed": _header("Idempotent-Replayed")}
-    calendar_etag = {"ETag": _header("CalendarETag")}
-    return {
-        "/api/events/{department_id}": {
-            "parameters": [_param("DepartmentId")],
-            "post": _operation(
-                "createEvent",
-                "events",
-                "Add an event to a department",
-                "event_date must be a real date; time is kept as sent and start_time read "
-                "from it (오후 3:00 → 15:00). With Idempotency-Key, a retried create returns "
-                "the first answer instead of a second event.",
-                {
-                    "201": _json_response(
-                        "Created; Location names the new event", "Event", _EVENT_EXAMPLE, replayable
-                    )
-                },
-                errors=("404", "409", *_BODY_ERRORS),
-                parameters=[_param("IdempotencyKey")],
-                body=_body(
-                    "EventCreate",
-                    "The new event",
-                    {"event_date": "2024-01-25", "title": "테스트 이벤트", "time": "오후 3:00"},
-                ),
-                write=True,
-            ),
-            "get": _operation(
-                "listEvents",
-                "events",
-                "List events by date, then start time (untimed first), then title",
-                "A multi-day event is listed in every window it overlaps. The ETag is the "
-                "department calendar's: with If-None-Match it gives 304 without reading "
-                "any event.",
-                {
-                    "200": _json_response(
-                        "A page",
-                        "EventList",
-                        {"items": [_EVENT_EXAMPLE], "next_cursor": None},
-                        calendar_etag,
-                    ),
-                    "304": _empty_response(
-                        "Not modified: no event changed since that ETag", calendar_etag
-                    ),
-                },
-                errors=("404", *_READ_ERRORS),
-                parameters=[
-                    *_window_params(),
-                    {
-                        "name": "q",
-                        "in": "query",
-                        "description": "Only events whose title, description or location "
-                        "contains this text (Latin letters in any case)",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-                        "example": "회의",
-                    },
-                    _param("Limit"),
-                    _param("Cursor"),
-                    _param("IfNoneMatch"),
-                ],
-            ),
-        },
-        "/api/events/{department_id}/{event_id}": {
-            "parameters": [_param("DepartmentId"), _param("EventId")],
-            "get": _operation(
-                "getEvent",
-                "events",
-                "Get an event",
-                "The event with its ETag; with If-None-Match holding that ETag, 304.",
-                {
-                    "200": _json_response("The event", "Event", _EVENT_EXAMPLE, resource),
-                    "304": _empty_response(
-                        "Not modified: If-None-Match holds the current ETag", resource
-                    ),
-                },
-                errors=("404", *_READ_ERRORS),
-                parameters=[_param("IfNoneMatch")],
-            ),
-            "patch": _operation(
-                "updateEvent",
-                "events",
-                "Change an event",
-                "Changes the fields sent (a JSON merge patch: null clears the optional "
-                "ones). With If-Match, only if nobody changed it since: else 412.",
-                {
-                    "200": _json_response(
-                        "The updated event",
-                        "Event",
-                        {**_EVENT_EXAMPLE, "time": "오전 10:00", "start_time": "10:00"},
-                        resource,
-                    )
-                },
-                errors=("404", "409", "412", *_BODY_ERRORS),
-                parameters=[_param("IfMatch")],
-                body=_body("EventUpdate", "Fields to change", {"time": "오전 10:00"}),
-                write=True,
-            ),
-            "delete": _operation(
-                "deleteEvent",
-                "events",
-                "Delete an event",
-                "With If-Match, only if nobody changed it since: else 412.",
-                {"204": _empty_response("Deleted")},
-                errors=("404", "412", *_READ_ERRORS),
-                parameters=[_param("IfMatch")],
-                write=True,
-            ),
-        },
-    }
-
-
-def _service_paths() -> dict[str, Any]:
-    return {
-        "/healthz": {
-            "get": _operation(
-                "getHealth",
-                "service",
-                "The process is running",
-                "Liveness for load balancers: 200 whenever the process answers, whatever "
-                "the state of DynamoDB.",
-                {"200": _json_response("Alive", "Health", {"status": "ok"})},
-            )
-        },
-        "/readyz": {
-            "get": _operation(
-                "getReadiness",
-                "service",
-                "Both tables answer",
-                "Readiness for monitoring: 200 when both tables answer, else 503 naming why.",
-                {
-                    "200": _json_response("Ready", "Readiness", {"status": "ready"}),
-                    "503": _json_response(
-                        "Not ready, with the reasons",
-                        "Readiness",
-                        {
-                            "status": "unavailable",
-                            "problems": ["DynamoDB cannot be reached; retry shortly"],
-                        },
-                        {"Retry-After": _header("Retry-After")},
-                    ),
-                },
-            )
-        },
-    }
-
-
-def document() -> dict[str, Any]:
+def document(app: Flask, *, writes_need_token: bool) -> dict[str, Any]:
+    """The OpenAPI document of ``app``'s described routes, for a server that does (or,
+    with ``writes_need_token`` False, does not) ask writes for a bearer token."""
+    paths: dict[str, Any] = {}
+    for path, method, described in described_routes(app):
+        item = paths.setdefault(path, {})
+        variables = re.findall(r"\{([^{}]+)\}", path)
+        if variables:
+            item.setdefault("parameters", [param(_PATH_PARAMETERS[v]) for v in variables])
+        item[method] = described.served(writes_need_token=writes_need_token)
+    writes = (
+        "Writes need a bearer token (API_TOKENS is set on this server)."
+        if writes_need_token
+        else "This server asks no token: reads and writes are open."
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -892,7 +615,7 @@ def document() -> dict[str, Any]:
                 "Departments and their calendar events, stored in Amazon DynamoDB. "
                 "Errors are RFC 9457 application/problem+json. Every response carries "
                 "X-Request-ID; single resources carry an ETag for If-Match / If-None-Match. "
-                "Writes need a bearer token when the server has API_TOKENS."
+                + writes
             ),
             "contact": {"name": "Department calendar team", "email": "calendar@example.com"},
             "license": {
@@ -907,11 +630,6 @@ def document() -> dict[str, Any]:
             {"name": "calendar", "description": "iCalendar feed and import"},
             {"name": "service", "description": "Liveness and readiness probes"},
         ],
-        "paths": {
-            **_department_paths(),
-            **_calendar_paths(),
-            **_event_paths(),
-            **_service_paths(),
-        },
+        "paths": paths,
         "components": _components(),
     }

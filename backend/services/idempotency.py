@@ -13,9 +13,10 @@ from typing import Any
 
 from backend.errors import CalendarError, Conflict, IdempotencyKeyReused
 from backend.storage import Storage
-from backend.storage.idempotency import StoredResponse, fingerprint
+from backend.storage.idempotency import KEEP_HOURS, StoredResponse, fingerprint
 
 HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255  # printable ASCII characters
 
 
 def run_once(
@@ -31,7 +32,7 @@ def run_once(
     claim = records.claim(scope, key, fingerprint(scope, body))
     if claim.other_body:
         raise IdempotencyKeyReused(
-            f"{HEADER} {key!r} was used within 24 hours for a request with another body; "
+            f"{HEADER} {key!r} was used within {KEEP_HOURS} hours for a request with another body; "
             "use a new key for a new request"
         )
     if claim.in_progress:
