@@ -55,6 +55,8 @@ from tests.browser import (
 )
 from tests.helpers import assert_problem
 
+pytestmark = pytest.mark.slow  # drives headless Chromium
+
 DEV = "550e8400-e29b-41d4-a716-446655440000"  # 개발팀 in the sample data
 MKT = "6fa459ea-ee8a-3ca4-894e-db77e160355e"  # 마케팅팀
 XSS = "<img src=x onerror=alert(1)>"

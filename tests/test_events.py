@@ -95,6 +95,7 @@ def test_events_of_other_departments_never_show(
     assert client.get(f"/api/events/{department['id']}").get_json()["items"] == []
 
 
+@pytest.mark.slow
 def test_pages_follow_calendar_order_across_crowded_days(
     client: FlaskClient, department: dict[str, Any]
 ) -> None:
@@ -305,6 +306,7 @@ def test_delete_event(client: FlaskClient, department: dict[str, Any]) -> None:
     assert_problem(client.delete(url), 404)
 
 
+@pytest.mark.slow
 def test_a_date_holds_at_most_200_events_of_a_department(
     client: FlaskClient, department: dict[str, Any], storage: Any
 ) -> None:

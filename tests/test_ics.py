@@ -349,6 +349,7 @@ def test_import_into_an_unknown_department_is_404(client: FlaskClient) -> None:
     assert_problem(response, 404)
 
 
+@pytest.mark.slow
 def test_an_import_over_10_mib_is_413_and_one_over_1_mib_is_read(
     client: FlaskClient, department: dict[str, Any]
 ) -> None:

@@ -28,6 +28,8 @@ from backend.config import Settings
 from backend.storage import Storage
 from tests.live_server import serving
 
+pytestmark = pytest.mark.slow  # generates a client and runs Redocly (node)
+
 ROOT = Path(__file__).resolve().parent.parent
 LINT_TOOLS = ROOT / "tools" / "openapi-lint"
 REDOCLY = LINT_TOOLS / "node_modules" / ".bin" / "redocly"

