@@ -4,6 +4,7 @@ conflicts, throttling, index lag; see ``aws_lane``). Never a 500."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +15,9 @@ import pytest
 from flask import Flask
 
 from backend.config import Settings
+from backend.storage import Storage
 from tests.aws_lane import AwsBehaviour
-from tests.helpers import create_department
+from tests.helpers import create_department, local_aws_client
 
 WRITERS = 16
 ROUNDS_AT_ONCE = 5
@@ -50,6 +52,30 @@ def _race(app: Flask, send: object) -> Counter[int]:
 
     with ThreadPoolExecutor(WRITERS) as pool:
         return Counter(pool.map(one, range(WRITERS)))
+
+
+def _set_up_department(app: Flask, name: str) -> dict[str, Any]:
+    """A department to race over, created as a client would: a 503 (the lane's injected
+    throttling outlasting the retries) is retried after its Retry-After."""
+    client = app.test_client()
+    for _ in range(10):
+        response = client.post("/api/departments", json={"name": name})
+        if response.status_code != 503:
+            break
+        time.sleep(float(response.headers.get("Retry-After", "1")) / 10)
+    assert response.status_code == 201, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def _read(client: Any, url: str) -> Any:
+    """A GET as a client makes it: a 503 (throttling past the retries) is asked again."""
+    for _ in range(10):
+        response = client.get(url)
+        if response.status_code != 503:
+            return response
+        time.sleep(0.1)
+    return response
 
 
 def test_concurrent_creates_of_one_name_give_exactly_one_201(app: Flask) -> None:
@@ -135,15 +161,21 @@ def test_concurrent_patches_without_if_match_all_apply(app: Flask) -> None:
 
 
 def test_deleting_a_department_while_events_are_created_leaves_no_orphan(
-    app: Flask, storage: Any, lane: AwsBehaviour | None
+    app: Flask, settings: Settings, lane: AwsBehaviour | None
 ) -> None:
     """Each round races a DELETE of a department with a create of an event in it: either
     the event is refused (404) and the department gone, or the event is in and the
     department stays (409), never an event without its department."""
     client = app.test_client()
+    # What the table holds, read without the lane's injected faults.
+    truth = Storage(
+        local_aws_client("dynamodb", str(settings.endpoint_url)),
+        settings.departments_table,
+        settings.events_table,
+    )
 
     def one_round(round_: int) -> tuple[int, int]:
-        department = create_department(app.test_client(), f"경쟁팀 {round_}")
+        department = _set_up_department(app, f"경쟁팀 {round_}")
         barrier = Barrier(2)
 
         def delete(c: Any, dept: str = department["id"], b: Barrier = barrier) -> int:
@@ -159,8 +191,8 @@ def test_deleting_a_department_while_events_are_created_leaves_no_orphan(
             deleted = pool.submit(delete, app.test_client())
             created = pool.submit(create, app.test_client())
             outcome = (deleted.result(), created.result())
-        exists = client.get(f"/api/departments/{department['id']}").status_code == 200
-        events = client.get(f"/api/events/{department['id']}")
+        exists = _read(client, f"/api/departments/{department['id']}").status_code == 200
+        events = _read(client, f"/api/events/{department['id']}")
         assert 500 not in outcome, outcome
         if not exists:
             assert events.status_code == 404  # and no event of it can be read or listed
@@ -168,7 +200,7 @@ def test_deleting_a_department_while_events_are_created_leaves_no_orphan(
         if outcome[1] == 201:
             assert exists  # the event's department is still there...
             # ...and counts it (a strongly consistent read; the index may still lag).
-            assert storage.events.calendar_state(department["id"]).event_count == 1
+            assert truth.events.calendar_state(department["id"]).event_count == 1
         return outcome
 
     # Rounds are independent (a department each): several run at once, so the backoff
@@ -178,11 +210,11 @@ def test_deleting_a_department_while_events_are_created_leaves_no_orphan(
     assert set(outcomes) <= {(204, 404), (409, 201), (204, 503), (503, 201), (503, 404), (503, 503)}
 
 
-def test_no_event_outlives_its_department_in_the_table(app: Flask, storage: Any) -> None:
+def test_no_event_outlives_its_department_in_the_table(app: Flask, settings: Settings) -> None:
     """After racing deletes and creates, every stored event's department exists."""
 
     def one_round(round_: int) -> None:
-        department = create_department(app.test_client(), f"표본팀 {round_}")
+        department = _set_up_department(app, f"표본팀 {round_}")
         with ThreadPoolExecutor(4) as pool:
             for n in range(3):
                 pool.submit(
@@ -198,6 +230,11 @@ def test_no_event_outlives_its_department_in_the_table(app: Flask, storage: Any)
         list(rounds.map(one_round, range(10)))
     from backend.storage.dynamo import from_item  # noqa: PLC0415
 
+    storage = Storage(  # what the table holds, read without the lane's injected faults
+        local_aws_client("dynamodb", str(settings.endpoint_url)),
+        settings.departments_table,
+        settings.events_table,
+    )
     stored = [from_item(i) for i in storage.batch_io().scan_raw(storage.events.table)]
     orphans = [
         e

@@ -13,7 +13,7 @@ import pytest
 
 from backend.domain import Department, Event
 from backend.errors import Rejected
-from backend.fields import DEPARTMENT, EVENT, Resource, Text
+from backend.fields import DEPARTMENT, EVENT, Clock, Date, Declared, EmailList, Resource, Text
 from backend.ics import feed, reader
 from backend.migration import records
 from backend.storage.departments import department_from_item
@@ -23,29 +23,56 @@ from tests.helpers import api_document
 
 RESOURCES = [(DEPARTMENT, Department, "Department"), (EVENT, Event, "Event")]
 
-FULL_EVENT = Event(
-    id="e-1",
-    department_id="d-1",
-    event_date="2024-03-04",
-    title="분기 워크숍",
-    time="오전 9:30",
-    start_time="09:30",
-    description="전 직원\n참석",
-    created_at="2024-01-15T00:31:00.000Z",
-    updated_at="2024-01-16T00:31:00.000Z",
-    version=3,
-    end_date="2024-03-05",
-    end_time="17:00",
-    location="제주 연수원",
+
+def _sample(spec: Declared) -> Any:
+    """A value of the field's kind, for a declared field the records below do not name."""
+    if spec.example is not None:
+        return tuple(spec.example) if isinstance(spec, EmailList) else spec.example
+    if isinstance(spec, Date):
+        return "2024-03-05"
+    if isinstance(spec, Clock):
+        return "17:00"
+    if isinstance(spec, EmailList):
+        return ("someone@example.com",)
+    return "값"
+
+
+def _full(resource: Resource, record: type[Any], given: dict[str, Any]) -> Any:
+    """A record with every declared field set: ``given``, then a sample for the rest."""
+    return record(**{f.name: given.get(f.name, _sample(f)) for f in resource.output})
+
+
+FULL_EVENT: Event = _full(
+    EVENT,
+    Event,
+    {
+        "id": "e-1",
+        "department_id": "d-1",
+        "event_date": "2024-03-04",
+        "title": "분기 워크숍",
+        "time": "오전 9:30",
+        "start_time": "09:30",
+        "description": "전 직원\n참석",
+        "created_at": "2024-01-15T00:31:00.000Z",
+        "updated_at": "2024-01-16T00:31:00.000Z",
+        "version": 3,
+        "end_date": "2024-03-05",
+        "end_time": "17:00",
+        "location": "제주 연수원",
+    },
 )
-FULL_DEPARTMENT = Department(
-    id="d-1",
-    name="개발팀",
-    description="백엔드",
-    created_at="2024-01-15T00:30:00.000Z",
-    updated_at="2024-01-15T00:30:00.000Z",
-    version=2,
-    notify_emails=("lead@example.com", "team@example.com"),
+FULL_DEPARTMENT: Department = _full(
+    DEPARTMENT,
+    Department,
+    {
+        "id": "d-1",
+        "name": "개발팀",
+        "description": "백엔드",
+        "created_at": "2024-01-15T00:30:00.000Z",
+        "updated_at": "2024-01-15T00:30:00.000Z",
+        "version": 2,
+        "notify_emails": ("lead@example.com", "team@example.com"),
+    },
 )
 
 
@@ -86,17 +113,11 @@ def test_a_department_survives_its_item_both_ways() -> None:
 
 
 def test_absent_values_are_left_off_the_item() -> None:
-    bare = dataclasses.replace(
-        FULL_EVENT, time=None, description=None, end_date=None, end_time=None, location=None
-    )
+    optional = {f.name for f in EVENT.fields if not f.required}
+    cleared: dict[str, Any] = dict.fromkeys(optional)
+    bare = dataclasses.replace(FULL_EVENT, **cleared)
     item = to_item(event_record(bare))
-    assert set(item) == {f.name for f in EVENT.output} - {
-        "time",
-        "description",
-        "end_date",
-        "end_time",
-        "location",
-    }
+    assert set(item) == {f.name for f in EVENT.output} - optional
     emptied = dataclasses.replace(FULL_DEPARTMENT, notify_emails=())
     assert "notify_emails" not in to_item(DEPARTMENT.to_attributes(emptied))
 
