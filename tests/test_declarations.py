@@ -128,27 +128,23 @@ def test_the_migration_knows_exactly_the_declared_fields() -> None:
 
 
 def test_the_migration_reads_every_declared_event_field() -> None:
-    legacy = {
-        "id": "7",
-        "title": " 분기 워크숍 ",
-        "time": "오전 9:30",
-        "description": "전 직원",
-        "end_date": "2024/3/5",
-        "end_time": "17:00",
-        "location": "제주 연수원",
-    }
-    item = records.event_item(legacy, "d-1", "2024-3-4", "2024-01-15T00:00:00Z")
-    stored = item.attributes
-    assert {name: stored.get(name) for name in EVENT.writable_names} == {
-        "event_date": "2024-03-04",
-        "title": "분기 워크숍",
-        "time": "오전 9:30",
-        "description": "전 직원",
-        "end_date": "2024-03-05",
-        "end_time": "17:00",
-        "location": "제주 연수원",
-    }
-    assert stored["start_time"] == "09:30"
+    writable = {name: getattr(FULL_EVENT, name) for name in EVENT.writable_names}
+    legacy = {"id": FULL_EVENT.id, **writable}
+
+    item = records.event_item(legacy, "d-1", FULL_EVENT.event_date, "2024-01-15T00:00:00Z")
+
+    assert {name: item.attributes.get(name) for name in EVENT.writable_names} == writable
+    assert item.attributes["start_time"] == FULL_EVENT.start_time
+
+
+def test_the_migration_normalises_legacy_dates_and_text() -> None:
+    legacy = {"title": " 분기 워크숍 ", "end_date": "2024/3/5", "time": 930, "location": " "}
+
+    stored = records.event_item(legacy, "d-1", "2024-3-4", "2024-01-15T00:00:00Z").attributes
+
+    assert (stored["event_date"], stored["end_date"]) == ("2024-03-04", "2024-03-05")
+    assert (stored["title"], stored["time"]) == ("분기 워크숍", "930")
+    assert "location" not in stored  # blank is none, as the API stores it
 
 
 def test_the_migration_checks_a_department_field_it_used_to_copy_blindly() -> None:
