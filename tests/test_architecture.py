@@ -91,7 +91,50 @@ def test_storage_knows_no_flask_and_the_api_no_boto3() -> None:
     assert not api
 
 
-@pytest.mark.parametrize("package", ["storage", "migration", "report", "backup"])
+def test_services_know_neither_flask_nor_boto3_and_storage_knows_no_service() -> None:
+    services = [
+        f"{p.relative_to(BACKEND)}: {sorted(bad)}"
+        for p in _modules(BACKEND / "services")
+        if (bad := {n for n in _imports(p) if n.split(".")[0] in {"flask", "boto3", "botocore"}})
+    ]
+    storage = [
+        p.relative_to(BACKEND)
+        for p in _modules(BACKEND / "storage")
+        if any(n.startswith("backend.services") for n in _imports(p))
+    ]
+    assert not services
+    assert not storage
+
+
+def test_views_write_through_services_only() -> None:
+    """A view parses, calls one service function and answers: no repository write verb
+    is called from the API (reads may go to a repository directly)."""
+    writes = re.compile(
+        r"storage\(\)\.(events|departments|idempotency|mailings)\."
+        r"(create|replace|remove|delete|update|set_count|claim|complete|release)\("
+    )
+    offenders = [
+        f"{p.relative_to(BACKEND)}: {found[0]}"
+        for p in _modules(BACKEND / "api")
+        if (found := writes.search(p.read_text(encoding="utf-8")))
+    ]
+    assert not offenders
+
+
+def test_no_private_name_crosses_a_module() -> None:
+    """``from x import _name`` reaches into another module's private parts."""
+    offenders = []
+    for path in [*_modules(BACKEND), *_modules(LOCALDB)]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                if private and not all(n.startswith("__") for n in private):
+                    offenders.append(f"{path.relative_to(ROOT)}: {node.module} {private}")
+    assert not offenders
+
+
+@pytest.mark.parametrize("package", ["storage", "services", "migration", "report", "backup"])
 def test_lower_layers_never_import_the_api(package: str) -> None:
     offenders = [
         p.relative_to(BACKEND)

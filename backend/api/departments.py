@@ -74,9 +74,7 @@ def create_department() -> Response:
     fields = DEPARTMENT.validate(body, creating=True)
 
     def create() -> StoredResponse:
-        department = storage().departments.create(
-            fields["name"], fields.get("description"), fields.get("notify_emails", ())
-        )
+        department = departments.create_department(storage(), fields)
         location = url_for(".get_department", department_id=department.id)
         return StoredResponse(201, department_json(department), location)
 

@@ -30,6 +30,14 @@ class CascadeResult:
     remaining: int  # events left; the department itself is deleted only when none are
 
 
+def create_department(storage: Storage, fields: Mapping[str, Any]) -> Department:
+    """A new department from a client's validated fields; ``name-taken`` when its name is
+    held (by a claim, or by a department written without one)."""
+    return storage.departments.create(
+        fields["name"], fields.get("description"), fields.get("notify_emails", ())
+    )
+
+
 def update_department(
     storage: Storage,
     department_id: str,
