@@ -1,7 +1,7 @@
 """gunicorn settings for production: ``cd backend && gunicorn -c gunicorn.conf.py app:app``.
 
 Worker class gthread (threads in each worker process), chosen by measurement; see the
-README's production section for the numbers against gevent and sync. Every value can be
+production section of docs/operations.md for the numbers against gevent and sync. Every value can be
 overridden on the command line or with gunicorn's GUNICORN_CMD_ARGS.
 """
 
