@@ -124,6 +124,9 @@ class Declared:
     ical: str | None
     example: Any
     in_output: str  # "always" (present, maybe null) or "when-set" (left out when empty)
+    # Whether the migration reads it from a legacy record by this declaration; when False,
+    # a legacy field of that name is kept on the item exactly as the old file wrote it.
+    migrated: bool
 
     @property
     def attribute(self) -> str:
@@ -135,8 +138,11 @@ class Declared:
         return value
 
     def from_attribute(self, value: Any) -> Any:
-        """The record's value from the item's attribute (None when it is absent)."""
-        return None if value is None else str(value)
+        """The record's value from the item's attribute. An absent attribute is None, or
+        "" for a field that is never null (an item written by another program may lack it)."""
+        if value is None:
+            return None if getattr(self, "nullable", True) else ""
+        return str(value)
 
     def legacy(self, value: Any) -> Any:
         """The value of a legacy (old JSON file) record, checked; ``Rejected`` if unusable."""
@@ -165,6 +171,7 @@ class Text(Declared):
     ical: str | None = None  # the iCalendar property that carries it (feed and import)
     example: Any = None
     in_output: str = "always"
+    migrated: bool = True
 
     def clean(self, value: Any) -> Any:
         if value is None:
@@ -241,6 +248,7 @@ class Date(Declared):
     ical: str | None = None
     example: Any = None
     in_output: str = "always"
+    migrated: bool = True
 
     def clean(self, value: Any) -> Any:
         if value is None and self.nullable:
@@ -275,6 +283,7 @@ class Clock(Declared):
     ical: str | None = None
     example: Any = None
     in_output: str = "always"
+    migrated: bool = True
 
     def clean(self, value: Any) -> Any:
         if value is None and self.nullable:
@@ -312,6 +321,7 @@ class EmailList(Declared):
     ical: str | None = None
     example: Any = None
     in_output: str = "when-set"
+    migrated: bool = True
 
     def clean(self, value: Any) -> Any:
         if value is None:
@@ -366,6 +376,7 @@ class Derived(Declared):
     ical: str | None = None
     example: Any = None
     in_output: str = "always"
+    migrated: bool = True
 
     def from_attribute(self, value: Any) -> Any:
         if self.kind == "version":
@@ -411,6 +422,11 @@ class Resource:
     @property
     def writable_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @property
+    def migrated(self) -> tuple[Field, ...]:
+        """The writable fields the migration reads from legacy records by declaration."""
+        return tuple(f for f in self.fields if f.migrated)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -510,6 +526,9 @@ DEPARTMENT = Resource(
             NOTIFY_EMAILS_MAX,
             description="Who receives the department's report e-mail; present only when set",
             example=["lead@example.com"],
+            # The old app had no such field: one in a legacy file is kept as it was written
+            # (its content digest, and the id derived from it, stay those of earlier runs).
+            migrated=False,
         ),
     ),
     (

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from backend.config import Mode, Settings
 from backend.errors import ConfigError
+from backend.storage.dynamo import make_client
 
 
 def from_env(env: dict[str, str], dotenv: Path | None = None) -> Settings:
@@ -126,3 +128,33 @@ def test_env_example_lists_every_variable_settings_read() -> None:
     read = set(re.findall(r'get\("([A-Z_]+)"\)', source))
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
     assert read <= listed, sorted(read - listed)
+
+
+def _signing_key(client: Any) -> str:
+    return str(client._request_signer._credentials.access_key)
+
+
+def test_explicit_keys_win_over_a_profile_and_each_client_reads_credentials_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[team]\naws_access_key_id = PROFILEKEY\naws_secret_access_key = secret\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    common: dict[str, Any] = {"region": "ap-northeast-2", "endpoint_url": None}
+
+    explicit = make_client(**common, access_key="EXPLICIT", secret_key="s", profile="team")
+    profile = make_client(**common, access_key=None, secret_key=None, profile="team")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "FIRST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    first = make_client(**common, access_key=None, secret_key=None)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "SECOND")
+    second = make_client(**common, access_key=None, secret_key=None)
+
+    assert _signing_key(explicit) == "EXPLICIT"
+    assert _signing_key(profile) == "PROFILEKEY"
+    assert (_signing_key(first), _signing_key(second)) == ("FIRST", "SECOND")
+    assert "Boto3/" in second.meta.config.user_agent  # type: ignore[attr-defined]

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from backend.domain import Department, Event
-from backend.errors import Rejected
 from backend.fields import DEPARTMENT, EVENT, Clock, Date, Declared, EmailList, Resource, Text
 from backend.ics import feed, reader
 from backend.migration import records
@@ -123,8 +122,11 @@ def test_absent_values_are_left_off_the_item() -> None:
 
 
 def test_the_migration_knows_exactly_the_declared_fields() -> None:
-    assert frozenset({"id", *DEPARTMENT.writable_names}) == records.DEPARTMENT_FIELDS
+    assert frozenset({"id", *(f.name for f in DEPARTMENT.fields if f.migrated)}) == (
+        records.DEPARTMENT_FIELDS
+    )
     assert frozenset({"id", "department_id", *EVENT.writable_names}) == records.EVENT_FIELDS
+    assert all(f.migrated for f in EVENT.fields)
 
 
 def test_the_migration_reads_every_declared_event_field() -> None:
@@ -147,15 +149,92 @@ def test_the_migration_normalises_legacy_dates_and_text() -> None:
     assert "location" not in stored  # blank is none, as the API stores it
 
 
-def test_the_migration_checks_a_department_field_it_used_to_copy_blindly() -> None:
-    with pytest.raises(Rejected, match=r"notify_emails\[1\] is not an e-mail address"):
-        records.department_item(
-            {"name": "QA팀", "notify_emails": ["a@example.com", "nope"]}, "1", "2024-01-01T00:00Z"
-        )
+def test_a_legacy_field_the_migration_does_not_read_is_kept_as_written() -> None:
+    written = ["Lead@example.com ", "not an address"]
+
     item = records.department_item(
-        {"name": "QA팀", "notify_emails": ["a@example.com"]}, "1", "2024-01-01T00:00Z"
+        {"name": "QA팀", "notify_emails": written}, "1", "2024-01-01T00:00Z"
     )
-    assert item.attributes["notify_emails"] == ["a@example.com"]
+
+    assert item.attributes["notify_emails"] == written
+
+
+# Ids and content digests written by earlier versions of the migration: a re-run must
+# recognise every item they wrote as "already present", so these never change.
+EARLIER_DEPARTMENTS = [
+    (
+        {"name": "A", "notify_emails": []},
+        None,
+        "a059fbff-1df1-5604-aa43-cd1ef738f8e4",
+        "40c7a6e9685803a99bb5d3fbe3af865b",
+    ),
+    (
+        {"name": "개발팀", "description": "백엔드", "notify_emails": [" Lead@x.com", "lead@x.com"]},
+        None,
+        "d3e7c023-928c-57d6-9960-2f922a5dd8ae",
+        "90d316bfab99f4beeee7449a879630b1",
+    ),
+    ({"name": "QA팀", "notify_emails": "bad"}, "7", "7", "83d44fa4f9fc3c7597d7aaf9fda6f5bf"),
+    (
+        {"name": " 마케팅팀 ", "extra": {"k": 1}},
+        None,
+        "e0f7433c-7978-5cf0-92a8-fa26a199b9c8",
+        "a1a14409444c35e175b801d0ac58fc4a",
+    ),
+]
+EARLIER_EVENTS = [
+    (
+        {"title": "팀 회의", "time": "오후 2:00", "description": "주간 회의"},
+        "2024-01-20",
+        "e7fb1ab6-185b-5185-b742-db21e955a86d",
+        "977f70db2cf09d386e06cc83834e2b9e",
+    ),
+    (
+        {
+            "id": 7,
+            "title": " 워크숍 ",
+            "end_date": "2024/3/5",
+            "time": 930,
+            "location": " ",
+            "color": "red",
+        },
+        "2024-3-4",
+        "7",
+        "65f24b6c370be06435e9879678316bff",
+    ),
+    (
+        {"title": "x", "end_time": "오후 5시", "time": "15:00"},
+        "2024.01.05",
+        "83f39913-ca5c-59a7-b06e-c50d7e63c56a",
+        "94d5199dca2cbde2a1433bbc2c25540a",
+    ),
+]
+
+
+@pytest.mark.parametrize(("record", "given_id", "ident", "digest"), EARLIER_DEPARTMENTS)
+def test_departments_migrate_to_the_ids_and_digests_earlier_versions_wrote(
+    record: dict[str, Any], given_id: str | None, ident: str, digest: str
+) -> None:
+    item = records.department_item(record, given_id, "2024-01-01T00:00:00Z")
+
+    assert (item.id, item.digest.hex()) == (ident, digest)
+
+
+@pytest.mark.parametrize(("record", "day", "ident", "digest"), EARLIER_EVENTS)
+def test_events_migrate_to_the_ids_and_digests_earlier_versions_wrote(
+    record: dict[str, Any], day: str, ident: str, digest: str
+) -> None:
+    item = records.event_item(record, "d-1", day, "2024-01-01T00:00:00Z")
+
+    assert (item.id, item.digest.hex()) == (ident, digest)
+
+
+def test_items_lacking_a_required_text_read_as_empty_text_not_null() -> None:
+    event = event_from_item(to_item({"id": "e", "department_id": "d", "version": 1}))
+    department = department_from_item(to_item({"id": "d"}))
+
+    assert (event.title, event.event_date, department.name) == ("", "", "")
+    assert event.time is None
 
 
 def test_every_declared_ical_property_goes_through_the_feed_and_back() -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask.testing import FlaskClient
 
+from backend.config import Settings
 from tests.helpers import SEED_DEPARTMENT, assert_problem, create_department, create_event
 
 ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
@@ -251,3 +253,20 @@ def test_notify_emails_are_optional_validated_and_clearable(client: FlaskClient)
         response = client.patch(url, json={"notify_emails": bad})
         assert response.status_code == 422, bad
         assert response.get_json()["errors"][0]["field"].startswith("notify_emails")
+
+
+def test_a_change_leaves_what_another_program_wrote_without_created_at_alone(
+    client: FlaskClient, settings: Settings, dynamodb: Any
+) -> None:
+    dynamodb.put_item(  # as the AWS console or the first app writes a department
+        TableName=settings.departments_table,
+        Item={"id": {"S": "console-1"}, "name": {"S": "콘솔팀"}, "updated_at": {"S": "2024-01-02"}},
+    )
+
+    changed = client.patch("/api/departments/console-1", json={"description": "설명"})
+
+    assert changed.status_code == 200
+    assert changed.get_json()["created_at"] == "2024-01-02"  # served from updated_at
+    stored = dynamodb.get_item(TableName=settings.departments_table, Key={"id": {"S": "console-1"}})
+    assert "created_at" not in stored["Item"]
+    assert stored["Item"]["description"] == {"S": "설명"}

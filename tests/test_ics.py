@@ -13,6 +13,7 @@ import pytest
 import vobject
 from flask.testing import FlaskClient
 
+from backend.fields import TITLE_MAX
 from tests.helpers import assert_problem, create_department, create_event
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -386,3 +387,19 @@ def test_feed_uids_use_the_request_host_without_its_port(
     ).data
 
     assert str(vevents(body)["팀 회의"]["UID"]) == f"{event['id']}@{domain}"
+
+
+def test_a_title_is_counted_after_trimming_as_the_api_counts_it(
+    client: FlaskClient, department: dict[str, Any]
+) -> None:
+    title = "가" * TITLE_MAX
+    body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:long@example.com\r\n"
+        f"DTSTART;VALUE=DATE:20240105\r\nSUMMARY:  {title}  \r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+    result = client.post(f"/api/events/{department['id']}/import", data=body.encode(), headers=ICS)
+
+    assert result.get_json()["created"] == 1, result.get_json()
+    [event] = client.get(f"/api/events/{department['id']}").get_json()["items"]
+    assert event["title"] == title

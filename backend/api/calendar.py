@@ -53,8 +53,8 @@ def _today() -> date:
         "calendar",
         "The department's events as an iCalendar feed to subscribe to",
         "RFC 5545, for Google Calendar (Other calendars → From URL), Outlook and "
-        f"Apple Calendar. Default window: {FEED_YEARS_BACK} year(s) back to "
-        f"{FEED_YEARS_AHEAD} years ahead.",
+        f"Apple Calendar. Default window: the last {FEED_YEARS_BACK * 12} months to the "
+        f"next {FEED_YEARS_AHEAD * 12} months.",
         {
             "200": {
                 "description": "The VCALENDAR",

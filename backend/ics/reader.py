@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from backend.errors import BadRequest, FieldError, Invalid
-from backend.fields import EVENT, MAX_EVENT_DAYS, FieldProblem
+from backend.fields import EVENT, MAX_EVENT_DAYS, FieldProblem, Text
 from backend.ics.feed import TEXT_PROPERTIES, TIME_TEXT
 
 # Ids for events from other calendars: uuid5 of their UID, so a second import of the same
@@ -128,15 +128,7 @@ def _fields(component: Any, zone: ZoneInfo) -> dict[str, Any]:
         end = _local(component.decoded("DTEND"), zone)
     elif component.get("DURATION") is not None:
         end = start + component.decoded("DURATION")
-    fields: dict[str, Any] = {}
-    for name, prop in TEXT_PROPERTIES:
-        if prop == TIME_TEXT:
-            continue  # read with the times below
-        spec = EVENT.field(name)
-        raw = _optional(component, prop)
-        if spec.required and not (raw or "").strip():
-            raise ValueError(f"it has no {prop} (the {name})")
-        fields[name] = None if raw is None else spec.clean(raw)
+    fields = _text_fields(component)
     if isinstance(start, datetime):
         first = start.date()
         last = end.date() if isinstance(end, datetime) else first
@@ -160,6 +152,23 @@ def _fields(component: Any, zone: ZoneInfo) -> dict[str, Any]:
     fields["end_date"] = last.isoformat() if last != first else None
     if fields.get("time") is not None:
         fields["time"] = EVENT.field("time").clean(fields["time"])
+    return fields
+
+
+def _text_fields(component: Any) -> dict[str, Any]:
+    """The event's text fields from the properties their declarations name (the time text
+    is read with the times)."""
+    fields: dict[str, Any] = {}
+    for name, prop in TEXT_PROPERTIES:
+        if prop == TIME_TEXT:
+            continue
+        spec = EVENT.field(name)
+        raw = _optional(component, prop)
+        if spec.required and not (raw or "").strip():
+            raise ValueError(f"it has no {prop} (the {name})")
+        if raw is not None and isinstance(spec, Text) and spec.trim:
+            raw = raw.strip()  # counted after trimming, as the title always was
+        fields[name] = None if raw is None else spec.clean(raw)
     return fields
 
 

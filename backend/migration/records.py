@@ -38,8 +38,8 @@ SYSTEM_FIELDS = frozenset(
 )
 # Fields a legacy record may carry as the product's own (the declarations, plus the keys);
 # anything else is kept on the item as it was written.
-DEPARTMENT_FIELDS = frozenset({"id", *DEPARTMENT.writable_names})
-EVENT_FIELDS = frozenset({"id", "department_id", *EVENT.writable_names})
+DEPARTMENT_FIELDS = frozenset({"id", *(f.name for f in DEPARTMENT.migrated)})
+EVENT_FIELDS = frozenset({"id", "department_id", *(f.name for f in EVENT.migrated)})
 # Read from the time text (or given): not part of what a record "says" for comparisons.
 DERIVED_FIELDS = frozenset({"end_time"})
 
@@ -172,7 +172,7 @@ def _declared(resource: Resource, record: dict[str, Any], given: dict[str, Any])
     (``given`` supplies the ones the file's structure holds, such as an event's date)."""
     return {
         spec.name: given[spec.name] if spec.name in given else spec.legacy(record.get(spec.name))
-        for spec in resource.fields
+        for spec in resource.migrated
     }
 
 
@@ -223,7 +223,7 @@ def event_item(
 
 def _stored(resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
     """The item attributes of declared values; absent (``None``) values are left off."""
-    by_name = {spec.name: spec for spec in resource.fields}
+    by_name = {spec.name: spec for spec in resource.migrated}
     stored = {by_name[name].attribute: by_name[name].to_attribute(v) for name, v in values.items()}
     return {k: v for k, v in stored.items() if v is not None}
 

@@ -349,6 +349,8 @@ def _record(department: Department) -> dict[str, Any]:
 
 
 def _versioned_update(table: str, version: int, updated: Department) -> Any:
+    # created_at is left as it is: an item written by another program without one keeps
+    # none (it is served from updated_at), and one written as a number keeps its number.
     return versioned_update(
-        table, {"id": to_value(updated.id)}, version, _record(updated), keys=("id",)
+        table, {"id": to_value(updated.id)}, version, _record(updated), keys=("id", "created_at")
     )

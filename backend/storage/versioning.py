@@ -84,11 +84,12 @@ def versioned_update(
     names = {"#version": "version"}
     values: dict[str, Any] = {":expected": to_value(version)}
     for n, (attribute, value) in enumerate((a, v) for a, v in attributes.items() if a not in keys):
-        names[f"#a{n}"] = attribute
+        name = "#version" if attribute == "version" else f"#a{n}"
+        names[name] = attribute
         if value is None:
-            removes.append(f"#a{n}")
+            removes.append(name)
         else:
-            sets.append(f"#a{n} = :a{n}")
+            sets.append(f"{name} = :a{n}")
             values[f":a{n}"] = to_value(value)
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     return {
