@@ -186,6 +186,10 @@ def search_param(raw: str) -> str:
 # -- conditional headers ---------------------------------------------------------------------
 
 
+# A version is a DynamoDB number: at most 38 significant digits.
+_MAX_VERSION_DIGITS = 38
+
+
 def if_match() -> IfMatch | None:
     """``If-Match`` as the versions it accepts; None when the header is absent.
 
@@ -199,8 +203,16 @@ def if_match() -> IfMatch | None:
     tags = request.if_match
     if tags.star_tag:
         return IfMatch(None)
-    # Only ASCII digits are a version: "²" passes str.isdigit() but is no number.
-    return IfMatch(frozenset(int(t) for t in tags.as_set() if t and t.isascii() and t.isdigit()))
+    # Only ASCII digits are a version: "²" passes str.isdigit() but is no number. A tag of
+    # more digits than any version has matches nothing (and is never turned into an int:
+    # Python refuses to read past 4,300 digits).
+    return IfMatch(
+        frozenset(
+            int(t)
+            for t in tags.as_set()
+            if t and len(t) <= _MAX_VERSION_DIGITS and t.isascii() and t.isdigit()
+        )
+    )
 
 
 def not_modified(version: int) -> bool:

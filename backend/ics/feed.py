@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +19,18 @@ TIME_TEXT = EVENT.text("time").ical or "X-CALENDAR-TIME-TEXT"
 TEXT_PROPERTIES = tuple(
     (spec.name, spec.ical) for spec in EVENT.fields if isinstance(spec, Text) and spec.ical
 )
+
+
+# Characters an iCalendar TEXT value cannot hold (RFC 5545 3.3.11: controls but HTAB); a
+# line break is written as the escape \n instead, whichever of CR LF, CR or LF it was.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_BREAKS = re.compile("\r\n?|\n")
+
+
+def ical_text(value: str) -> icalendar.vText:
+    """``value`` as an iCalendar TEXT value: line breaks become escaped ``\n`` (a bare CR
+    never reaches the file, where it would end the line), other controls U+FFFD."""
+    return icalendar.vText(_CONTROLS.sub("\ufffd", _BREAKS.sub("\n", value)))
 
 
 def uid_of(event: Event, domain: str) -> str:
@@ -45,19 +58,26 @@ def vevent(event: Event, zone: ZoneInfo, domain: str) -> icalendar.Event:
     for name, prop in TEXT_PROPERTIES:
         value = getattr(event, name)
         if value is not None and (value or prop == TIME_TEXT):
-            component.add(prop, value)
+            component.add(prop, ical_text(value))
     first, last = date.fromisoformat(event.event_date), date.fromisoformat(event.last_date)
     if event.start_time is None:
         component.add("dtstart", first)
-        component.add("dtend", last + timedelta(days=1))  # exclusive, as RFC 5545 wants
+        if last < date.max:
+            component.add("dtend", last + timedelta(days=1))  # exclusive, as RFC 5545 wants
+        else:  # the calendar's last day: its exclusive end is past what a date can hold
+            component.add("duration", timedelta(days=(last - first).days + 1))
     else:
         start = datetime.combine(first, _clock(event.start_time), zone)
-        if event.end_time is not None:
-            end = datetime.combine(last, _clock(event.end_time), zone)
-        else:
-            end = datetime.combine(last, _clock(event.start_time), zone) + timedelta(hours=1)
         component.add("dtstart", start)
-        component.add("dtend", end)
+        if event.end_time is not None:
+            component.add("dtend", datetime.combine(last, _clock(event.end_time), zone))
+        else:
+            hour = datetime.combine(last, _clock(event.start_time)) - start.replace(tzinfo=None)
+            hour += timedelta(hours=1)  # an hour from the start of its last day
+            try:
+                component.add("dtend", start + hour)
+            except OverflowError:  # 9999-12-31 late: the end is past what a date can hold
+                component.add("duration", hour)
     return component
 
 
@@ -70,10 +90,10 @@ def calendar(department: Department, events: Iterable[Event], timezone: str, dom
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", department.name)
+    cal.add("x-wr-calname", ical_text(department.name))
     cal.add("x-wr-timezone", timezone)
     if department.description:
-        cal.add("x-wr-caldesc", department.description)
+        cal.add("x-wr-caldesc", ical_text(department.description))
     cal.add_component(icalendar.Timezone.from_tzid(timezone))
     for event in events:
         cal.add_component(vevent(event, zone, domain))

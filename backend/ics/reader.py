@@ -24,6 +24,8 @@ from backend.ics.feed import TEXT_PROPERTIES, TIME_TEXT
 # file finds the events the first one made.
 ICS_NAMESPACE = uuid.UUID("0b9f1c43-52a5-4d57-8f0e-6a0d1ef5c2a4")
 _CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(;[^:]*)?:", re.ASCII)
+# The longest id this service writes or migrates (DynamoDB's sort key limit).
+_MAX_OWN_ID_BYTES = 1024
 _RECURRENCE = ("RRULE", "RDATE", "RECURRENCE-ID", "EXRULE")
 
 
@@ -40,9 +42,18 @@ class Entry:
 
 
 def event_id_for(uid: str, domain: str) -> str:
-    """Our own UIDs (``<id>@<domain>``) map back to their ids; others to a derived id."""
+    """Our own UIDs (``<id>@<domain>``) map back to their ids; others, and any whose local
+    part could not be an id the API addresses (too long, a ``/``, a ``#``), to a derived id
+    (a UUID, whatever the UID's length)."""
     local, at, host = uid.rpartition("@")
-    if at and host == domain and local and not local.startswith("#"):
+    if (
+        at
+        and host == domain
+        and local
+        and not local.startswith("#")
+        and "/" not in local
+        and len(local.encode("utf-8", "surrogatepass")) <= _MAX_OWN_ID_BYTES
+    ):
         return local
     return str(uuid.uuid5(ICS_NAMESPACE, uid))
 
@@ -104,6 +115,8 @@ def _entry(component: Any, line: int, zone: ZoneInfo, domain: str) -> Entry:
         fields = _fields(component, zone)
     except (FieldProblem, ValueError) as exc:
         return Entry(line, uid, event_id, reason=str(exc))
+    except OverflowError:  # e.g. DURATION:P99999999W, or 9999-12-31 23:00 UTC moved to +09:00
+        return Entry(line, uid, event_id, reason="its start or end is outside the years 1 to 9999")
     except Invalid as exc:
         return Entry(line, uid, event_id, reason=str(exc))
     return Entry(line, uid, event_id, fields)
