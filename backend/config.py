@@ -251,15 +251,20 @@ class Settings:
 
 
 def secret_key_weakness(key: str | None) -> str | None:
-    """Why ``key`` is too weak to sign cursors in production, or None when it is strong.
-
-    Length alone passes "aaaaaaaaaaaaaaaa": this also wants varied characters, no long
-    runs or sequences, and about 56 bits by the characters' own distribution.
-    """
+    """Why ``key`` is too weak to sign cursors in production, or None when it is strong."""
     if key is None:
         return "it is not set"
     if key in PLACEHOLDER_APP_SECRETS:
         return "it is the example value"
+    return secret_weakness(key)
+
+
+def secret_weakness(key: str) -> str | None:
+    """Why a secret (a signing key, a bearer token) is too weak, or None when it is strong.
+
+    Length alone passes "aaaaaaaaaaaaaaaa": this also wants varied characters, no long
+    runs or sequences, and about 56 bits by the characters' own distribution.
+    """
     if len(key) < 16:
         return f"it has {len(key)} characters, fewer than 16"
     if len(set(key)) < 8:
@@ -327,13 +332,17 @@ def _timezone(name: str, raw: str | None) -> str:
 
 
 def _tokens(raw: str | None) -> tuple[str, ...]:
-    """``API_TOKENS``: comma-separated bearer tokens; each must be long enough to guess-proof."""
+    """``API_TOKENS``: comma-separated bearer tokens, each random enough to be guess-proof
+    (checked as SECRET_KEY is: length, varied characters, no runs, about 56 bits). The
+    error names a token by its position, never by its value."""
     tokens = tuple(t.strip() for t in (raw or "").split(",") if t.strip())
-    for token in tokens:
-        if len(token) < 16:
+    for position, token in enumerate(tokens, 1):
+        weakness = secret_weakness(token)
+        if weakness is not None:
             raise ConfigError(
-                "API_TOKENS holds a token shorter than 16 characters; generate tokens with: "
-                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+                f"API_TOKENS: token {position} of {len(tokens)} is too weak ({weakness}); "
+                'generate tokens with: python -c "import secrets; '
+                'print(secrets.token_urlsafe(32))"'
             )
     return tokens
 

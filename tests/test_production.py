@@ -29,7 +29,7 @@ from backend.storage.dynamo import make_client
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = ROOT / "backend"
 STRONG = "Vq3-nJ8xLr0_kT5wZp2YbC7mHd4sFe9G"
-TOKENS = "prod-token-0123456789abcdef"
+TOKENS = "pR0d-Tq8vKx2mZ7nW4yB9cLf"
 
 
 def from_env(env: dict[str, str]) -> Settings:
@@ -77,6 +77,27 @@ def test_weak_secret_keys_are_refused_whatever_their_length(weak: str) -> None:
     assert secret_key_weakness(weak) is not None
     with pytest.raises(ConfigError, match="strong SECRET_KEY"):
         from_env(production(SECRET_KEY=weak))
+
+
+@pytest.mark.parametrize(
+    "weak",
+    ["0123456789abcdef0123", "aaaaaaaaaaaaaaaaaaaaaaaa", "short-but-mixed", "abababababababababab"],
+)
+def test_weak_api_tokens_are_refused_by_position_never_by_value(weak: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        from_env(production(API_TOKENS=f"{TOKENS},{weak}"))
+
+    message = str(refused.value)
+    assert "API_TOKENS: token 2 of 2 is too weak" in message
+    assert weak not in message
+    assert TOKENS not in message
+
+
+def test_generated_api_tokens_pass() -> None:
+    import secrets  # noqa: PLC0415
+
+    tokens = ",".join(secrets.token_urlsafe(32) for _ in range(3))
+    assert len(from_env(production(API_TOKENS=tokens)).api_tokens) == 3
 
 
 def test_generated_secret_keys_pass() -> None:
