@@ -33,6 +33,7 @@ from backend.api.openapi import (
     param,
 )
 from backend.api.responses import department_json, list_response, resource_response
+from backend.domain import Department
 from backend.fields import DEPARTMENT
 from backend.services import departments
 from backend.services.departments import CASCADE_BUDGET
@@ -73,12 +74,15 @@ def create_department() -> Response:
     body = json_object()
     fields = DEPARTMENT.validate(body, creating=True)
 
-    def create() -> StoredResponse:
-        department = departments.create_department(storage(), fields)
+    def render(department: Department) -> StoredResponse:
         location = url_for(".get_department", department_id=department.id)
         return StoredResponse(201, department_json(department), location)
 
-    return idempotent(body, create)
+    return idempotent(
+        body,
+        lambda completing: departments.create_department(storage(), fields, completing),
+        render,
+    )
 
 
 @bp.get("")

@@ -79,12 +79,15 @@ def create_event(department_id: str) -> Response:
     body = json_object()
     fields = EVENT.validate(body, creating=True)
 
-    def create() -> StoredResponse:
-        event = events.create_event(storage(), department_id, fields)
+    def render(event: Event) -> StoredResponse:
         location = url_for(".get_event", department_id=department_id, event_id=event.id)
         return StoredResponse(201, event_json(event), location)
 
-    return idempotent(body, create)
+    return idempotent(
+        body,
+        lambda completing: events.create_event(storage(), department_id, fields, completing),
+        render,
+    )
 
 
 @bp.get("/<department_id>")

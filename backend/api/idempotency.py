@@ -11,23 +11,35 @@ from flask import Response, jsonify, request
 
 from backend.api.context import storage
 from backend.errors import BadRequest, FieldError
-from backend.services.idempotency import HEADER, MAX_KEY_LENGTH, run_once
+from backend.services.idempotency import (
+    HEADER,
+    MAX_KEY_LENGTH,
+    Completing,
+    Resource,
+    run_once,
+)
 from backend.storage.idempotency import StoredResponse
 
 _KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 
 
-def idempotent(body: dict[str, Any], create: Callable[[], StoredResponse]) -> Response:
-    """Run ``create`` once per ``Idempotency-Key`` (when one is sent) and body."""
+def idempotent(
+    body: dict[str, Any],
+    create: Callable[[Completing[Resource] | None], Resource],
+    render: Callable[[Resource], StoredResponse],
+) -> Response:
+    """Run ``create`` once per ``Idempotency-Key`` (when one is sent) and body, and answer
+    with ``render`` of what it created (or of what the first request created)."""
     key = request.headers.get(HEADER)
     if key is None:
-        return created_response(create(), replayed=False)
+        return created_response(render(create(None)), replayed=False)
     if not _KEY.fullmatch(key):
         raise BadRequest(
             f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
             [FieldError(HEADER, f"is not 1 to {MAX_KEY_LENGTH} printable ASCII characters")],
         )
-    stored, replayed = run_once(storage(), f"{request.method} {request.path}", key, body, create)
+    scope = f"{request.method} {request.path}"
+    stored, replayed = run_once(storage(), scope, key, body, create=create, render=render)
     return created_response(stored, replayed=replayed)
 
 

@@ -13,7 +13,9 @@ from typing import Any
 
 from backend.domain import Department, utc_now
 from backend.errors import Conflict, PreconditionFailed, StorageUnavailable
+from backend.services.idempotency import Completing
 from backend.storage import Storage
+from backend.storage.departments import new_department
 from backend.storage.dynamo import busy
 from backend.storage.versioning import Contended, IfMatch, VersionMoved, write_attempts
 
@@ -30,12 +32,19 @@ class CascadeResult:
     remaining: int  # events left; the department itself is deleted only when none are
 
 
-def create_department(storage: Storage, fields: Mapping[str, Any]) -> Department:
+def create_department(
+    storage: Storage,
+    fields: Mapping[str, Any],
+    completing: Completing[Department] | None = None,
+) -> Department:
     """A new department from a client's validated fields; ``name-taken`` when its name is
-    held (by a claim, or by a department written without one)."""
-    return storage.departments.create(
+    held (by a claim, or by a department written without one). With ``completing``, the
+    idempotency key's answer is written in the same transaction."""
+    department = new_department(
         fields["name"], fields.get("description"), fields.get("notify_emails", ())
     )
+    also = completing.writes_for(department) if completing is not None else []
+    return storage.departments.add(department, also)
 
 
 def update_department(

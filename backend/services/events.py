@@ -14,6 +14,7 @@ from typing import Any
 from backend.domain import Event, utc_now
 from backend.errors import Conflict, PreconditionFailed
 from backend.fields import EVENT, event_times
+from backend.services.idempotency import Completing
 from backend.services.rules import check_day_has_room
 from backend.storage import Storage
 from backend.storage.versioning import IfMatch, VersionMoved, write_attempts
@@ -70,15 +71,22 @@ def refuse_full_day(storage: Storage, department_id: str, day: str) -> None:
     check_day_has_room(day, storage.events.count_on_date(department_id, day))
 
 
-def create_event(storage: Storage, department_id: str, fields: Mapping[str, Any]) -> Event:
-    """A new event from a client's fields; ``Invalid``, ``NotFound`` or ``day-full``."""
-    return add_event(storage, new_event(department_id, fields))
+def create_event(
+    storage: Storage,
+    department_id: str,
+    fields: Mapping[str, Any],
+    completing: Completing[Event] | None = None,
+) -> Event:
+    """A new event from a client's fields; ``Invalid``, ``NotFound`` or ``day-full``.
+    With ``completing``, the idempotency key's answer is written in the same transaction."""
+    return add_event(storage, new_event(department_id, fields), completing)
 
 
-def add_event(storage: Storage, event: Event) -> Event:
+def add_event(storage: Storage, event: Event, completing: Completing[Event] | None = None) -> Event:
     """Write ``event`` (its id must be free) if its date has room."""
     refuse_full_day(storage, event.department_id, event.event_date)
-    return storage.events.create(event)
+    also = completing.writes_for(event) if completing is not None else []
+    return storage.events.create(event, also)
 
 
 def update_event(

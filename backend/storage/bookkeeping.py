@@ -17,6 +17,14 @@ BOOKKEEPING_PREFIX = "#"
 NAME_CLAIM_PREFIX = "#name#"
 
 
+# When an idempotency key's answer cannot be written with the create it answers: another
+# request took the key over (its claim had been pending past the stale limit).
+KEY_TAKEN_OVER = (
+    "another request took this Idempotency-Key over while this one ran; retry with the key "
+    "to get its answer"
+)
+
+
 def is_bookkeeping_id(ident: str) -> bool:
     return ident.startswith(BOOKKEEPING_PREFIX)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -14,6 +14,7 @@ from backend.errors import Conflict, NotFound
 from backend.fields import DEPARTMENT
 from backend.storage.bookkeeping import (
     BOOKKEEPING_PREFIX,
+    KEY_TAKEN_OVER,
     claim_id,
     is_bookkeeping_id,
     name_claim,
@@ -50,6 +51,22 @@ DepartmentPosition = tuple[str, str]  # (name, id) of a department in list order
 
 def department_position(department: Department) -> DepartmentPosition:
     return (department.name, department.id)
+
+
+def new_department(
+    name: str, description: str | None, notify_emails: tuple[str, ...] = ()
+) -> Department:
+    """A department at version 1, not yet written."""
+    now = utc_now()
+    return Department(
+        id=str(uuid.uuid4()),
+        name=name,
+        description=description,
+        created_at=now,
+        updated_at=now,
+        version=1,
+        notify_emails=notify_emails,
+    )
 
 
 def _could_be_department(ident: str) -> bool:
@@ -154,17 +171,16 @@ class DepartmentRepository:
     def create(
         self, name: str, description: str | None, notify_emails: tuple[str, ...] = ()
     ) -> Department:
+        """A new department with its name claim."""
+        return self.add(new_department(name, description, notify_emails))
+
+    def add(
+        self, department: Department, also: Sequence[TransactWriteItemTypeDef] = ()
+    ) -> Department:
+        """Write ``department`` (a new one) with its name claim, and ``also`` (an
+        idempotency key's answer) in the same transaction."""
+        name = department.name
         self._refuse_unclaimed_holder(name, exclude=None)
-        now = utc_now()
-        department = Department(
-            id=str(uuid.uuid4()),
-            name=name,
-            description=description,
-            created_at=now,
-            updated_at=now,
-            version=1,
-            notify_emails=notify_emails,
-        )
         put_department: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table,
@@ -173,7 +189,12 @@ class DepartmentRepository:
                 "ConditionExpression": "attribute_not_exists(id)",
             }
         }
-        self._write_with_claim(put_department, department.id, name, old_name=None)
+        try:
+            self._write_with_claim(put_department, department.id, name, old_name=None, also=also)
+        except VersionMoved:
+            if self.holds(department):
+                return department  # ours: a retry of an attempt whose response was lost
+            raise Conflict(f"department {department.id!r} already exists", code="busy") from None
         return department
 
     def replace(self, current: Department, updated: Department) -> None:
@@ -249,6 +270,7 @@ class DepartmentRepository:
         department_id: str,
         name: str,
         old_name: str | None,
+        also: Sequence[TransactWriteItemTypeDef] = (),
     ) -> None:
         """Write the department together with the claim on ``name`` (and release old_name).
 
@@ -276,6 +298,8 @@ class DepartmentRepository:
             ]
             if old_name is not None:
                 items.append({"Delete": self._release_claim(old_name, department_id)})
+            first_also = len(items)
+            items.extend(also)
             try:
                 with translated_errors("write department"):
                     # A token per attempt: botocore's retry of a lost response is answered,
@@ -288,6 +312,8 @@ class DepartmentRepository:
                     continue
                 if cancelled_by(exc, 0):
                     raise VersionMoved from exc
+                if any(cancelled_by(exc, first_also + n) for n in range(len(also))):
+                    raise Conflict(KEY_TAKEN_OVER, code="idempotency-key-in-use") from exc
                 if not cancelled_by(exc, 1):
                     raise
                 owner = self._claim_owner(name)

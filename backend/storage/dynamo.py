@@ -29,7 +29,11 @@ from backend.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+    # One item of a TransactWriteItems request, for the layers above storage to pass along
+    # without knowing DynamoDB's types.
+    TransactItem = TransactWriteItemTypeDef
 
 logger = logging.getLogger(__name__)
 

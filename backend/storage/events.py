@@ -16,10 +16,11 @@ written without touching a count (the condition says so), and the migration coun
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from botocore.exceptions import ClientError
 from backend.domain import Event
 from backend.errors import Conflict, NotFound
 from backend.fields import EVENT, MAX_EVENT_DAYS
-from backend.storage.bookkeeping import is_bookkeeping_id
+from backend.storage.bookkeeping import KEY_TAKEN_OVER, is_bookkeeping_id
 from backend.storage.dynamo import (
     busy,
     cancelled_by,
@@ -235,8 +236,9 @@ class EventRepository:
 
     # -- writes --------------------------------------------------------------------------
 
-    def create(self, event: Event) -> Event:
-        """Write a new event (its id must be free) and count it on its department."""
+    def create(self, event: Event, also: Sequence[TransactWriteItemTypeDef] = ()) -> Event:
+        """Write a new event (its id must be free) and count it on its department, with
+        ``also`` (an idempotency key's answer) in the same transaction."""
         put: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table,
@@ -247,19 +249,26 @@ class EventRepository:
 
         def refuse(exc: ClientError) -> None:
             if cancelled_by(exc, 1):
+                if self.find(event.department_id, event.id) == event:
+                    raise _AlreadyWritten from exc  # ours: a retry of a lost response
                 raise Conflict(f"event {event.id!r} already exists", code="busy") from exc
+            if any(cancelled_by(exc, 2 + n) for n in range(len(also))):
+                raise Conflict(KEY_TAKEN_OVER, code="idempotency-key-in-use") from exc
 
-        self._transact(
-            "create event",
-            event.department_id,
-            lambda state: [
-                self._touch_department(
-                    event.department_id, state.counted, 1, event.end_date is not None
-                ),
-                put,
-            ],
-            refuse,
-        )
+        # _AlreadyWritten: the first attempt was applied (DynamoDB's token would say so).
+        with contextlib.suppress(_AlreadyWritten):
+            self._transact(
+                "create event",
+                event.department_id,
+                lambda state: [
+                    self._touch_department(
+                        event.department_id, state.counted, 1, event.end_date is not None
+                    ),
+                    put,
+                    *also,
+                ],
+                refuse,
+            )
         return event
 
     def replace(self, current: Event, updated: Event) -> None:
@@ -504,6 +513,10 @@ class EventRepository:
 
     def has_any(self, department_id: str) -> bool:
         return bool(self.some_of(department_id, 1))
+
+
+class _AlreadyWritten(Exception):
+    """The item a create found in its way is the one it was writing."""
 
 
 def _update_request(table: str, key: dict[str, Any], version: int, updated: Event) -> Any:

@@ -2,8 +2,9 @@
 first answer again instead of creating twice.
 
 A record is claimed before the create runs (``pending``), then holds the response
-(``done``); it expires 24 hours after the first request (see ``expiring``). The claim is a
-conditional put, so of two requests racing with one key exactly one runs.
+(``done``), written in the same transaction as the resource it answers; it expires 24
+hours after the first request (see ``expiring``). The claim is a conditional put, so of two
+requests racing with one key exactly one runs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from backend.storage.expiring import ExpiringItems
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 PREFIX = "#idempotency#"
 KEEP_HOURS = 24
@@ -105,33 +107,42 @@ class IdempotencyRecords:
             return Claim(other_body=True)
         if record.get("status") != "done":
             return Claim(in_progress=True)
-        return Claim(
-            response=StoredResponse(
-                int(record["response_status"]),
-                json.loads(str(record["response_body"])),
-                record.get("response_location"),
-            )
-        )
+        return Claim(response=_stored(record))
 
-    def complete(self, scope: str, key: str, token: str, response: StoredResponse) -> None:
-        """Keep ``response`` as the answer to every repeat of the key."""
-        with translated_errors("store idempotent response"):
-            self._client.update_item(
-                TableName=self.table,
-                Key=self._items.key(self._ident(scope, key)),
-                UpdateExpression="SET #status = :done, response_status = :status, "
-                "response_body = :body"
-                + (", response_location = :location" if response.location else ""),
-                ConditionExpression="#token = :token",
-                ExpressionAttributeNames={"#status": "status", "#token": "token"},
-                ExpressionAttributeValues={
-                    ":done": to_value("done"),
-                    ":status": to_value(response.status),
-                    ":body": to_value(json.dumps(response.body, ensure_ascii=False)),
-                    ":token": to_value(token),
-                }
-                | ({":location": to_value(response.location)} if response.location else {}),
-            )
+    def completion(
+        self, scope: str, key: str, token: str, response: StoredResponse
+    ) -> TransactWriteItemTypeDef:
+        """The write that keeps ``response`` as the answer to every repeat of the key, for
+        the same transaction as the create it answers: the key is done exactly when the
+        resource exists, whatever happens to the process or the response afterwards."""
+        values = {
+            ":done": to_value("done"),
+            ":status": to_value(response.status),
+            ":body": to_value(json.dumps(response.body, ensure_ascii=False)),
+            ":token": to_value(token),
+        }
+        expression = "SET #status = :done, response_status = :status, response_body = :body"
+        if response.location:
+            expression += ", response_location = :location"
+            values[":location"] = to_value(response.location)
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._items.key(self._ident(scope, key)),
+                "UpdateExpression": expression,
+                "ConditionExpression": "#token = :token",
+                "ExpressionAttributeNames": {"#status": "status", "#token": "token"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def answered(self, scope: str, key: str, token: str) -> StoredResponse | None:
+        """The response kept for our own claim (``token``) if its create went through,
+        although its answer was lost on the way back (a cancelled retry of it, say)."""
+        record = self._items.get(self._ident(scope, key))
+        if record is None or record.get("token") != token or record.get("status") != "done":
+            return None
+        return _stored(record)
 
     def release(self, scope: str, key: str, token: str) -> None:
         """Forget a claim whose request failed, so that the client can retry with the key."""
@@ -147,3 +158,11 @@ class IdempotencyRecords:
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
+
+
+def _stored(record: dict[str, Any]) -> StoredResponse:
+    return StoredResponse(
+        int(record["response_status"]),
+        json.loads(str(record["response_body"])),
+        record.get("response_location"),
+    )
