@@ -105,7 +105,7 @@ def subject_of(message: EmailMessage) -> str:
 
 
 def test_report_renders_korean_and_escapes_html(calendar: dict[str, Any], storage: Storage) -> None:
-    events, _ = storage.events.list_page(calendar["dev"].id, _window(), None, 50)
+    events = storage.events.list_page(calendar["dev"].id, _window(), None, 50).events
 
     subject, html, text = render(calendar["dev"], events, DAY, 7)
 

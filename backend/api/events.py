@@ -46,6 +46,7 @@ from backend.domain import Event
 from backend.fields import EVENT
 from backend.services import events
 from backend.storage import DateWindow, SortKey
+from backend.storage.events import READ_BUDGET
 from backend.storage.idempotency import StoredResponse
 
 bp = Blueprint("events", __name__, url_prefix="/api/events")
@@ -98,7 +99,9 @@ def create_event(department_id: str) -> Response:
         "List events by date, then start time (untimed first), then title",
         "A multi-day event is listed in every window it overlaps. The ETag is the "
         "department calendar's: with If-None-Match it gives 304 without reading "
-        "any event.",
+        f"any event. One page reads at most {READ_BUDGET} events of the index: a "
+        "window or search that reads that many without filling its page answers a "
+        "short (even empty) page with next_cursor; follow it until it is null.",
         {
             "200": json_response(
                 "A page",
@@ -149,7 +152,7 @@ def list_events(department_id: str) -> Response:
     if calendar_not_modified(version):
         return list_response([], None, calendar_version=version, not_modified=True)
     limit = args.get("limit", DEFAULT_LIMIT)
-    page, more = storage().events.list_page(
+    page = storage().events.list_page(
         department_id,
         window,
         after,
@@ -157,8 +160,10 @@ def list_events(department_id: str) -> Response:
         None if search is None else matcher(search),
         reach_back=calendar.multi_day,
     )
-    next_cursor = cursors().encode(scope, page[-1].sort_key) if more and page else None
-    return list_response([event_json(e) for e in page], next_cursor, calendar_version=version)
+    next_cursor = None if page.after is None else cursors().encode(scope, page.after)
+    return list_response(
+        [event_json(e) for e in page.events], next_cursor, calendar_version=version
+    )
 
 
 def matcher(text: str) -> Callable[[Event], bool]:

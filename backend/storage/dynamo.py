@@ -138,11 +138,15 @@ def _plain_number(value: Any) -> Any:
     return value
 
 
-def pages(call: Callable[..., Any], params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def pages(
+    call: Callable[..., Any], params: Mapping[str, Any], *, growing_to: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Each response of a Query or Scan, following ``LastEvaluatedKey`` to the end.
 
     The one loop over DynamoDB's pagination: a page holds at most 1 MB, so every read of
     more than one item goes through here (or stops early on purpose, as a list page does).
+    With ``growing_to``, each page's ``Limit`` doubles up to that many items, so a read
+    that has to go on costs a few calls rather than one per small page.
     """
     request = dict(params)
     while True:
@@ -151,6 +155,8 @@ def pages(call: Callable[..., Any], params: Mapping[str, Any]) -> Iterator[dict[
         if "LastEvaluatedKey" not in response:
             return
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        if growing_to is not None and "Limit" in request:
+            request["Limit"] = max(request["Limit"], min(request["Limit"] * 2, growing_to))
 
 
 def error_code(exc: ClientError) -> str:

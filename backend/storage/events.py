@@ -63,6 +63,22 @@ SortKey = tuple[str, str, str, str]
 # Extra rows read past a page so that the page's last date is usually complete in one
 # Query: DynamoDB orders only by date, and the rest of the order is applied here.
 _READ_AHEAD = 32
+# The most index items one page of a list reads (a few Query pages, about 0.5 MB and 60
+# RCU at most), whatever the table holds: a window or search that reads this much without
+# filling its page answers what it has with a cursor to go on from, as Google's API does.
+READ_BUDGET = 1000
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of a list: its events, and where the next page starts (None: the end).
+
+    ``after`` is the last event's position, or, when the page ended on the read budget,
+    the start of the first date not yet read through (the page may then be short, even
+    empty)."""
+
+    events: list[Event]
+    after: SortKey | None
 
 
 @dataclass(frozen=True)
@@ -346,18 +362,20 @@ class EventRepository:
         matches: Callable[[Event], bool] | None = None,
         *,
         reach_back: bool = True,
-    ) -> tuple[list[Event], bool]:
-        """One page of a department's events in calendar order, and whether more follow.
+        budget: int = READ_BUDGET,
+    ) -> EventPage:
+        """One page of a department's events in calendar order, and where the next starts.
 
         A single Query on ``department-date-index`` (never a Scan) reads the window in
         date order, reaching back ``MAX_EVENT_DAYS`` before it (when ``reach_back``: the
         department has multi-day events) for those that started earlier and overlap it;
         the finer order (start time, title) and ``matches`` (a search) are applied here.
         A page ends only where a date is complete, so it reads a little ahead and
-        carries on until the date ends.
+        carries on until the date ends; past ``budget`` items read it ends early, at the
+        last date it read through.
         """
         if not usable_key(department_id) or window.empty:
-            return [], False
+            return EventPage([], None)
         reach = window.start
         if reach is not None and reach_back:
             first = date.fromisoformat(reach)
@@ -392,21 +410,28 @@ class EventRepository:
             )
 
         rows: list[Event] = []
+        read, first_date = 0, None
         with translated_errors("list events"):
-            for response in pages(self._client.query, params):
+            for response in pages(self._client.query, params, growing_to=budget):
                 items = response.get("Items", [])
+                read += len(items)
                 rows.extend(event for event in map(event_from_item, items) if wanted(event))
                 if "LastEvaluatedKey" not in response:
                     break
                 # More follow, so only dates before the last one read are known complete.
-                last_date = from_item(items[-1])["event_date"] if items else ""
+                last_date = str(from_item(items[-1])["event_date"]) if items else ""
+                first_date = first_date or (str(from_item(items[0])["event_date"]) if items else "")
                 complete = sorted(
                     (e for e in rows if e.event_date < last_date), key=lambda e: e.sort_key
                 )
                 if len(complete) >= limit:
-                    return complete[:limit], True
+                    return EventPage(complete[:limit], complete[limit - 1].sort_key)
+                if read >= budget and last_date > first_date:
+                    # Every date before last_date is read through: go on from there.
+                    return EventPage(complete, (last_date, "", "", ""))
         rows.sort(key=lambda e: e.sort_key)
-        return rows[:limit], len(rows) > limit
+        page = rows[:limit]
+        return EventPage(page, page[-1].sort_key if len(rows) > limit else None)
 
     def all_in(
         self,
@@ -419,13 +444,11 @@ class EventRepository:
         """Every event of the department overlapping ``window``, in calendar order."""
         after: SortKey | None = None
         while True:
-            page, more = self.list_page(
-                department_id, window, after, page_size, reach_back=reach_back
-            )
-            yield from page
-            if not more or not page:
+            page = self.list_page(department_id, window, after, page_size, reach_back=reach_back)
+            yield from page.events
+            if page.after is None:
                 return
-            after = page[-1].sort_key
+            after = page.after
 
     def some_of(self, department_id: str, limit: int) -> list[Event]:
         """Up to ``limit`` events of a department, through the index (it may lag)."""
