@@ -403,3 +403,30 @@ def test_a_title_is_counted_after_trimming_as_the_api_counts_it(
     assert result.get_json()["created"] == 1, result.get_json()
     [event] = client.get(f"/api/events/{department['id']}").get_json()["items"]
     assert event["title"] == title
+
+
+def test_a_line_folded_before_its_colon_is_read_as_rfc_5545_allows(
+    client: FlaskClient, department: dict[str, Any]
+) -> None:
+    body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:fold@google.com\r\n"
+        "DTSTART;VALUE=DATE:20240105\r\nSUMMARY:주간\r\n  회의\r\nATTENDEE;CN=Jo\r\n"
+        " hn:mailto:john@example.com\r\nDESCRIP\r\n TION:설명\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+    result = client.post(f"/api/events/{department['id']}/import", data=body.encode(), headers=ICS)
+
+    assert result.status_code == 200, result.get_json()
+    assert result.get_json()["created"] == 1
+    [event] = client.get(f"/api/events/{department['id']}").get_json()["items"]
+    assert (event["title"], event["description"]) == ("주간 회의", "설명")
+
+
+def test_a_line_that_is_no_content_line_is_still_named_after_unfolding(
+    client: FlaskClient, department: dict[str, Any]
+) -> None:
+    body = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nnot a line\r\n more\r\nEND:VEVENT\r\n"
+
+    answer = client.post(f"/api/events/{department['id']}/import", data=body.encode(), headers=ICS)
+
+    assert "line 4" in assert_problem(answer, 400)["detail"]

@@ -58,18 +58,30 @@ def event_id_for(uid: str, domain: str) -> str:
     return str(uuid.uuid5(ICS_NAMESPACE, uid))
 
 
+def _unfolded(lines: list[str]) -> list[tuple[int, str]]:
+    """Content lines with their folds undone (RFC 5545 3.1: a line that starts with a space
+    or a tab continues the one before, which may be cut anywhere, even before its colon),
+    each with the number of the physical line it starts on."""
+    logical: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, 1):
+        if line[:1] in (" ", "\t") and logical:
+            start, text = logical[-1]
+            logical[-1] = (start, text + line[1:])
+        elif line.strip():
+            logical.append((number, line.lstrip()))
+    return logical
+
+
 def _check_lines(text: str) -> list[int]:
     """The line number of each ``BEGIN:VEVENT``; BadRequest naming the first bad line."""
     starts = []
-    lines = text.splitlines()
-    first = next((n for n, line in enumerate(lines, 1) if line.strip()), None)
-    if first is None:
+    logical = _unfolded(text.splitlines())
+    if not logical:
         raise BadRequest("the body is empty; send an iCalendar file (BEGIN:VCALENDAR ...)")
-    if lines[first - 1].strip().upper() != "BEGIN:VCALENDAR":
+    first, opening = logical[0]
+    if opening.strip().upper() != "BEGIN:VCALENDAR":
         raise BadRequest(f"line {first}: an iCalendar file starts with BEGIN:VCALENDAR")
-    for number, line in enumerate(lines, 1):
-        if not line.strip() or line[0] in " \t":
-            continue  # blank, or the continuation of a folded line
+    for number, line in logical:
         if not _CONTENT_LINE.match(line):
             raise BadRequest(
                 f"line {number}: not an iCalendar content line (NAME:value): {line[:60]!r}",
