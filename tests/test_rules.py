@@ -5,6 +5,7 @@ An autouse guard makes any AWS client creation fail, so these tests stay this la
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import botocore.session
@@ -12,7 +13,7 @@ import pytest
 
 from backend.errors import Conflict, Invalid
 from backend.fields import EVENT, MAX_EVENTS_PER_DAY
-from backend.services.events import changed_event, new_event
+from backend.services.events import changed_event, matcher, new_event
 from backend.services.rules import check_day_has_room
 
 
@@ -77,3 +78,17 @@ def test_a_date_has_room_until_it_holds_the_most_events() -> None:
 
     assert refused.value.problem.slug == "day-full"
     assert f"{MAX_EVENTS_PER_DAY} events" in str(refused.value)
+
+
+def test_search_matches_text_typed_in_either_unicode_form() -> None:
+    composed = "주간 회의"
+    decomposed = unicodedata.normalize("NFD", composed)
+    stored = new_event("d-1", {"event_date": "2024-01-20", "title": "회의", "description": "x"})
+    described = new_event(
+        "d-1", {"event_date": "2024-01-20", "title": "공지", "description": decomposed}
+    )
+
+    assert matcher(unicodedata.normalize("NFD", "회의"))(stored)
+    assert matcher("회의")(described)
+    assert matcher("ABC")(new_event("d-1", {"event_date": "2024-01-20", "title": "abc 회의"}))
+    assert not matcher("없음")(stored)

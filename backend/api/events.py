@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import cast
 
 from flask import Blueprint, Response, url_for
@@ -157,28 +156,13 @@ def list_events(department_id: str) -> Response:
         window,
         after,
         limit,
-        None if search is None else matcher(search),
+        None if search is None else events.matcher(search),
         reach_back=calendar.multi_day,
     )
     next_cursor = None if page.after is None else cursors().encode(scope, page.after)
     return list_response(
         [event_json(e) for e in page.events], next_cursor, calendar_version=version
     )
-
-
-def matcher(text: str) -> Callable[[Event], bool]:
-    """Whether an event's title, description or location contains ``text`` (Latin letters
-    compared case-insensitively)."""
-    needle = text.lower()
-
-    def matches(event: Event) -> bool:
-        return any(
-            needle in value.lower()
-            for value in (event.title, event.description, event.location)
-            if value
-        )
-
-    return matches
 
 
 def window_of(args: dict[str, object]) -> DateWindow:

@@ -6,8 +6,9 @@ when another writer got in between, and answer ``If-Match`` with 412.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -64,6 +65,25 @@ def changed_event(current: Event, changes: Mapping[str, Any]) -> Event:
         end_time_sent=end_time_sent,
     )
     return replace(merged, start_time=start, end_time=end)
+
+
+def matcher(text: str) -> Callable[[Event], bool]:
+    """Whether an event's title, description or location contains ``text`` (Latin letters
+    compared case-insensitively). Text is compared as typed and in Unicode NFC, so 회의
+    typed on macOS (decomposed jamo) finds the 회의 stored in NFC, and the other way round."""
+    needles = {text.lower(), unicodedata.normalize("NFC", text).lower()}
+
+    def matches(event: Event) -> bool:
+        for value in (event.title, event.description, event.location):
+            if value:
+                forms = {value.lower()}
+                if not value.isascii():
+                    forms.add(unicodedata.normalize("NFC", value).lower())
+                if any(needle in form for needle in needles for form in forms):
+                    return True
+        return False
+
+    return matches
 
 
 def refuse_full_day(storage: Storage, department_id: str, day: str) -> None:
