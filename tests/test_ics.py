@@ -3,6 +3,7 @@ independent parser) and the import of real Google Calendar and Outlook exports."
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -430,3 +431,39 @@ def test_a_line_that_is_no_content_line_is_still_named_after_unfolding(
     answer = client.post(f"/api/events/{department['id']}/import", data=body.encode(), headers=ICS)
 
     assert "line 4" in assert_problem(answer, 400)["detail"]
+
+
+def test_a_plain_file_upload_or_a_form_with_one_file_is_imported(
+    client: FlaskClient, department: dict[str, Any]
+) -> None:
+    url = f"/api/events/{department['id']}/import"
+    one = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:{uid}@example.com\r\n"
+        "DTSTART;VALUE=DATE:20240105\r\nSUMMARY:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+    plain = client.post(
+        url,
+        data=one.format(uid="plain").encode(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    form = client.post(
+        url,
+        data={"file": (io.BytesIO(one.format(uid="form").encode()), "calendar.ics")},
+        content_type="multipart/form-data",
+    )
+    two = client.post(
+        url,
+        data={"a": (io.BytesIO(b"x"), "a.ics"), "b": (io.BytesIO(b"y"), "b.ics")},
+        content_type="multipart/form-data",
+    )
+    json_body = client.post(url, json={"file": "BEGIN:VCALENDAR"})
+
+    assert (plain.status_code, plain.get_json()["created"]) == (200, 1)
+    assert (form.status_code, form.get_json()["created"]) == (200, 1)
+    assert assert_problem(two, 400)["errors"][0]["field"] == "file"
+    assert_problem(json_body, 415)
+    titles = sorted(
+        e["title"] for e in client.get(f"/api/events/{department['id']}").get_json()["items"]
+    )
+    assert titles == ["form", "plain"]

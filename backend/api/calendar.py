@@ -26,6 +26,7 @@ from backend.api.openapi import (
     window_params,
 )
 from backend.api.responses import calendar_etag, calendar_not_modified
+from backend.errors import BadRequest, FieldError
 from backend.ics import feed
 from backend.services.imports import import_calendar
 from backend.storage import DateWindow
@@ -33,8 +34,36 @@ from backend.storage import DateWindow
 bp = Blueprint("calendar", __name__)
 
 ICS_MEDIA_TYPE = "text/calendar"
+FILE_MEDIA_TYPE = "application/octet-stream"  # a plain file upload (curl -T, fetch(file))
+FORM_MEDIA_TYPE = "multipart/form-data"  # an HTML form or a generated client's upload
+_EXAMPLE_FILE = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\nBEGIN:VEVENT\r\n"
+    "UID:1@example.com\r\nDTSTART;VALUE=DATE:20240120\r\nSUMMARY:팀 회의\r\nEND:VEVENT\r\n"
+    "END:VCALENDAR\r\n"
+)
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 FEED_YEARS_BACK, FEED_YEARS_AHEAD = 1, 2
+
+
+def _uploaded_file() -> bytes:
+    """The iCalendar file of an import: the body (text/calendar or octet-stream), or the
+    one file of a multipart form; 413 past MAX_IMPORT_BYTES, 415 for other bodies."""
+    request.max_content_length = MAX_IMPORT_BYTES
+    if request.mimetype in (ICS_MEDIA_TYPE, FILE_MEDIA_TYPE):
+        return read_body()  # 413 past the limit, chunked or not
+    if request.mimetype == FORM_MEDIA_TYPE:
+        files = [f for name in request.files for f in request.files.getlist(name)]
+        if len(files) != 1:
+            raise BadRequest(
+                f"send exactly one file in the form (got {len(files)})",
+                [FieldError("file", "must be exactly one iCalendar file")],
+            )
+        content: bytes = files[0].read()
+        return content
+    raise UnsupportedMediaType(
+        "send the file as iCalendar (Content-Type: text/calendar), as a plain upload "
+        "(application/octet-stream) or as the one file of a multipart/form-data form"
+    )
 
 
 def _domain() -> str:
@@ -136,14 +165,30 @@ def calendar_feed(department_id: str) -> Response:
         ],
         body={
             "required": True,
-            "description": "An iCalendar file (RFC 5545), as Google Calendar and Outlook export it",
+            "description": "An iCalendar file (RFC 5545), as Google Calendar and Outlook "
+            "export it: the body itself (text/calendar, or application/octet-stream as a "
+            "plain file upload sends it), or a form with that one file",
             "content": {
-                "text/calendar": {
+                ICS_MEDIA_TYPE: {
                     "schema": {"type": "string", "minLength": 1},
-                    "example": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN"
-                    "\r\nBEGIN:VEVENT\r\nUID:1@example.com\r\nDTSTART;VALUE=DATE:"
-                    "20240120\r\nSUMMARY:팀 회의\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-                }
+                    "example": _EXAMPLE_FILE,
+                },
+                FILE_MEDIA_TYPE: {
+                    "schema": {"type": "string", "format": "binary"},
+                },
+                FORM_MEDIA_TYPE: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "The .ics file",
+                            }
+                        },
+                    },
+                },
             },
         },
         write=True,
@@ -152,12 +197,7 @@ def calendar_feed(department_id: str) -> Response:
 def import_events(department_id: str) -> Response:
     args = query({"dry_run": bool_param})
     dry_run = args.get("dry_run", False)
-    if request.mimetype != ICS_MEDIA_TYPE:
-        raise UnsupportedMediaType(
-            "send the file as iCalendar with the header Content-Type: text/calendar"
-        )
-    request.max_content_length = MAX_IMPORT_BYTES
-    body = read_body()  # 413 past the limit, chunked or not
+    body = _uploaded_file()
     result = import_calendar(
         storage(),
         department_id,
