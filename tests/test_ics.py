@@ -467,3 +467,18 @@ def test_a_plain_file_upload_or_a_form_with_one_file_is_imported(
         e["title"] for e in client.get(f"/api/events/{department['id']}").get_json()["items"]
     )
     assert titles == ["form", "plain"]
+
+
+def test_an_empty_description_is_none_like_an_absent_one(
+    client: FlaskClient, department: dict[str, Any]
+) -> None:
+    body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:empty@example.com\r\n"
+        "DTSTART;VALUE=DATE:20240105\r\nSUMMARY:빈 설명\r\nDESCRIPTION:\r\nLOCATION:\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+    client.post(f"/api/events/{department['id']}/import", data=body.encode(), headers=ICS)
+
+    [event] = client.get(f"/api/events/{department['id']}").get_json()["items"]
+    assert (event["description"], event["location"]) == (None, None)

@@ -193,6 +193,8 @@ def _text_fields(component: Any) -> dict[str, Any]:
             raise ValueError(f"it has no {prop} (the {name})")
         if raw is not None and isinstance(spec, Text) and spec.trim:
             raw = raw.strip()  # counted after trimming, as the title always was
+        if raw == "" and not spec.required:
+            raw = None  # an empty property (DESCRIPTION:) says as little as an absent one
         fields[name] = None if raw is None else spec.clean(raw)
     return fields
 
