@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 from flask.testing import FlaskClient
 
+from backend.services.departments import count_events
+from backend.services.feed import FEED_MAX_EVENTS
 from backend.storage import Storage
 from backend.storage.events import READ_BUDGET
 from tests.helpers import create_department, create_event
@@ -106,3 +111,41 @@ def test_following_the_cursors_gives_every_event_once_in_order(
     keys = [(i["event_date"], i["title"], i["id"]) for i in items]
     assert [k[0] for k in keys] == sorted(k[0] for k in keys)
     assert most <= 6
+
+
+def test_a_feed_holds_at_most_the_cap_keeping_the_upcoming_and_the_newest_past(
+    client: FlaskClient, storage: Storage
+) -> None:
+    department: str = create_department(client, "아주 큰 부서")["id"]
+    today = datetime.now(ZoneInfo("Asia/Seoul")).date()
+    upcoming = [today + timedelta(days=1 + n % 300) for n in range(100)]
+    past = [today - timedelta(days=1 + n % 360) for n in range(FEED_MAX_EVENTS - 50)]
+    storage.batch_io().write(
+        storage.events.table,
+        [
+            {
+                "id": f"{kind}-{n:05d}",
+                "department_id": department,
+                "event_date": day.isoformat(),
+                "title": f"{kind} {n}",
+                "version": 1,
+            }
+            for kind, days in (("up", upcoming), ("past", past))
+            for n, day in enumerate(days)
+        ],
+    )
+    count_events(storage, [department])  # as the migration counts what it wrote
+
+    response = client.get(f"/api/departments/{department}/calendar.ics")
+
+    assert response.status_code == 200
+    uids = {
+        str(e["UID"]).split("@")[0]
+        for e in icalendar.Calendar.from_ical(response.get_data()).walk("VEVENT")
+    }
+    assert len(uids) == FEED_MAX_EVENTS
+    assert {f"up-{n:05d}" for n in range(100)} <= uids
+    left_out = {f"past-{n:05d}" for n in range(len(past))} - uids
+    # Calendar order: by date, then title (these events have no time).
+    oldest = sorted(range(len(past)), key=lambda n: (past[n], f"past {n}"))[: len(left_out)]
+    assert left_out == {f"past-{n:05d}" for n in oldest}

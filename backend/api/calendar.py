@@ -28,6 +28,7 @@ from backend.api.openapi import (
 from backend.api.responses import calendar_etag, calendar_not_modified
 from backend.errors import BadRequest, FieldError
 from backend.ics import feed
+from backend.services.feed import FEED_MAX_EVENTS, feed_events
 from backend.services.imports import import_calendar
 from backend.storage import DateWindow
 
@@ -83,7 +84,8 @@ def _today() -> date:
         "The department's events as an iCalendar feed to subscribe to",
         "RFC 5545, for Google Calendar (Other calendars → From URL), Outlook and "
         f"Apple Calendar. Default window: the last {FEED_YEARS_BACK * 12} months to the "
-        f"next {FEED_YEARS_AHEAD * 12} months.",
+        f"next {FEED_YEARS_AHEAD * 12} months. At most {FEED_MAX_EVENTS} events: on the "
+        "default window the upcoming ones first, then the past newest first.",
         {
             "200": {
                 "description": "The VCALENDAR",
@@ -111,7 +113,7 @@ def calendar_feed(department_id: str) -> Response:
     if calendar_not_modified(version):
         response = Response(status=304)
     else:
-        window = window_of(args)
+        window, today = window_of(args), None
         if not args:
             today = _today()
             window = DateWindow(
@@ -122,7 +124,7 @@ def calendar_feed(department_id: str) -> Response:
                     year=today.year + FEED_YEARS_AHEAD, day=min(today.day, 28)
                 ).isoformat(),
             )
-        events = storage().events.all_in(department_id, window, reach_back=calendar.multi_day)
+        events = feed_events(storage(), department_id, window, calendar, today=today)
         body = feed.calendar(department, events, settings().calendar_timezone, _domain())
         response = Response(body, mimetype=ICS_MEDIA_TYPE)
         response.headers["Content-Type"] = f"{ICS_MEDIA_TYPE}; charset=utf-8"
