@@ -43,17 +43,24 @@ def proof(secret: str, purpose: str, data: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify(
-    secret: str,
-    *,
-    method: str,
-    path: str,
-    query: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    now: dt.datetime | None = None,
-) -> Signed:
-    """Check a SigV4 signature made with ``secret``; ``headers`` keys are lower case."""
+@dataclass(frozen=True)
+class Claimed:
+    """What a request's headers claim of its signature, checked as far as they allow."""
+
+    date: str
+    amz_date: str
+    region: str
+    signed_headers: list[str]
+    signature: str
+
+
+def check_headers(headers: Mapping[str, str], now: dt.datetime | None = None) -> Claimed:
+    """Check all of a SigV4 signature that needs neither the secret nor the body.
+
+    The engine runs this before it reads a body, so a request that cannot be signed with
+    the folder's secret (none, another key id, headers left unsigned, a stale date) is
+    refused for the price of its headers. ``headers`` keys are lower case.
+    """
     authorization = headers.get("authorization", "")
     if not authorization:
         raise SignatureError(
@@ -83,6 +90,22 @@ def verify(
     current = now or dt.datetime.now(dt.UTC)
     if abs(current - when) > MAX_CLOCK_SKEW or date != amz_date[:8]:
         raise SignatureError("InvalidSignatureException", "Signature expired or misdated")
+    return Claimed(date, amz_date, region, signed_headers, signature)
+
+
+def verify(
+    secret: str,
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: dt.datetime | None = None,
+) -> Signed:
+    """Check a SigV4 signature made with ``secret``; ``headers`` keys are lower case."""
+    claimed = check_headers(headers, now)
+    date, region, signed_headers = claimed.date, claimed.region, claimed.signed_headers
     payload = hashlib.sha256(body).hexdigest()
     canonical = "\n".join(
         [
@@ -94,17 +117,17 @@ def verify(
             payload,
         ]
     )
-    scope = f"{date}/{region}/{service}/{terminal}"
+    scope = f"{date}/{region}/{SERVICE}/aws4_request"
     to_sign = "\n".join(
-        [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+        [ALGORITHM, claimed.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
     expected = hmac.new(_signing_key(secret, date, region), to_sign.encode(), hashlib.sha256)
-    if not hmac.compare_digest(expected.hexdigest(), signature):
+    if not hmac.compare_digest(expected.hexdigest(), claimed.signature):
         raise SignatureError(
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you provided",
         )
-    return Signed(region, signature)
+    return Signed(region, claimed.signature)
 
 
 @lru_cache(maxsize=16)

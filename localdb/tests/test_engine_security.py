@@ -9,11 +9,13 @@ a dead engine.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
 import pwd
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
@@ -23,6 +25,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,7 @@ from localdb.server import JournalingApp
 pytestmark = pytest.mark.slow
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_JSON_TYPE = "application/x-amz-json-1.0"
 
 
 @pytest.fixture
@@ -344,3 +348,111 @@ def test_readyz_names_the_engine_starting() -> None:
 
     assert ready.status_code == 503
     assert "starting: loading 100000 items" in " ".join(ready.get_json()["problems"])
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def _send_large(port: int, headers: dict[str, str], size: int) -> int | str:
+    """Send a request of ``size`` body bytes; the status answered, or how it was refused."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    chunk = b"x" * (1024 * 1024)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
+            start = f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {size}\r\n"
+            conn.sendall(f"{start}{head}\r\n".encode())
+            sent = 0
+            while sent < size:
+                conn.sendall(chunk[: size - sent])
+                sent += len(chunk)
+            answer = conn.recv(64)
+    except (ConnectionResetError, BrokenPipeError):
+        return "closed"
+    except TimeoutError:
+        return "timeout"
+    if not answer:
+        return "closed"
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_large_bodies_cost_nothing_until_signed_and_connections_are_capped(
+    data_dir: Path,
+) -> None:
+    url = ensure_running(data_dir)
+    _, secret = credentials(data_dir)
+    pid = int(json.loads((data_dir / STATE).read_text())["pid"])
+    port = int(json.loads((data_dir / STATE).read_text())["port"])
+    own = _client(url, secret)
+    own.list_tables()
+    baseline = _rss_kib(pid)
+    peak = [baseline]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            with contextlib.suppress(OSError, AssertionError):
+                peak[0] = max(peak[0], _rss_kib(pid))
+            time.sleep(0.01)
+
+    target = {
+        "X-Amz-Target": "DynamoDB_20120810.ListTables",
+        "Content-Type": "application/x-amz-json-1.0",
+    }
+    now = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    forged = target | {
+        "X-Amz-Date": now,
+        "Authorization": (
+            f"AWS4-HMAC-SHA256 Credential=local-engine/{now[:8]}/ap-northeast-2/dynamodb/"
+            "aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64
+        ),
+    }
+    size = 16 * 1024 * 1024
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with ThreadPoolExecutor(max_workers=48) as pool:
+            unsigned = list(pool.map(lambda _: _send_large(port, target, size), range(40)))
+            forgeries = list(pool.map(lambda _: _send_large(port, forged, size), range(24)))
+    finally:
+        done.set()
+        sampler.join()
+
+    grown_mib = (peak[0] - baseline) / 1024
+    assert set(unsigned) <= {400, "closed"}, unsigned
+    assert set(forgeries) <= {400, 503, "closed"}, forgeries
+    assert grown_mib < 120, f"the engine grew by {grown_mib:.0f} MiB"
+    # The folder's own tools still get through, large requests included.
+    own.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    items = [
+        {"PutRequest": {"Item": {"id": {"S": str(i)}, "blob": {"S": "y" * 100_000}}}}
+        for i in range(25)
+    ]
+    assert own.batch_write_item(RequestItems={"t": items})["UnprocessedItems"] == {}
+    pages = own.get_paginator("scan").paginate(TableName="t", Select="COUNT")
+    assert sum(page["Count"] for page in pages) == 25
+
+
+def test_requests_beyond_the_cap_are_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from werkzeug.test import Client  # noqa: PLC0415
+
+    from localdb import server  # noqa: PLC0415
+
+    monkeypatch.setattr(server, "MAX_REQUESTS", 0)  # every slot taken
+    client = Client(JournalingApp())
+    target = {"X-Amz-Target": "DynamoDB_20120810.ListTables"}
+
+    refused = client.post("/", data=b"{}", headers=target, content_type=_JSON_TYPE)
+    health = client.get("/_engine/health")
+
+    assert refused.status_code == 503
+    assert refused.get_json(force=True)["__type"].endswith("#ServiceUnavailable")
+    assert health.status_code == 200
