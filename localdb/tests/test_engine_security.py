@@ -456,3 +456,37 @@ def test_requests_beyond_the_cap_are_refused_at_once(monkeypatch: pytest.MonkeyP
     assert refused.status_code == 503
     assert refused.get_json(force=True)["__type"].endswith("#ServiceUnavailable")
     assert health.status_code == 200
+
+
+def test_tools_starting_together_on_a_fresh_folder_agree_on_one_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import secrets  # noqa: PLC0415
+
+    from localdb import launcher  # noqa: PLC0415
+
+    token_hex = secrets.token_hex
+
+    def slow_token_hex(nbytes: int | None = None) -> str:
+        time.sleep(0.2)  # a slow entropy source, or a busy disk: the key is long in coming
+        return token_hex(nbytes)
+
+    monkeypatch.setattr(secrets, "token_hex", slow_token_hex)
+    folder = tmp_path / "localdb"
+    barrier = threading.Barrier(8)
+
+    def read() -> str:
+        barrier.wait()
+        return launcher.read_secret(folder)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = list(pool.map(lambda _: read(), range(8)))
+    took = time.monotonic() - started
+
+    assert len(set(keys)) == 1
+    assert len(keys[0]) == 64
+    assert keys[0] == (folder / KEY_FILE).read_text().strip()
+    assert took < 2.0
+    assert [p.name for p in folder.iterdir()] == [KEY_FILE]
+    assert stat.S_IMODE((folder / KEY_FILE).stat().st_mode) == 0o600
