@@ -2,8 +2,9 @@
 
 The wrapper (``JournalingApp``) lets through only DynamoDB requests signed with the data
 folder's secret, runs them one at a time against moto's DynamoDB handler (never moto's
-other services or its control API), journals those moto applied as writes before
-answering, and proves every answer came from this engine. At start it loads the newest
+other services or its control API), journals each write before moto applies it (taking
+the line back if moto refuses the write, and refusing the write with a 503 if the journal
+cannot take it), and proves every answer came from this engine. At start it loads the newest
 snapshot straight into moto's tables and replays the journal after it (``store``).
 """
 
@@ -13,6 +14,7 @@ import argparse
 import base64
 import contextlib
 import ctypes
+import errno
 import io
 import json
 import logging
@@ -280,9 +282,19 @@ class JournalingApp:
             self._running = (operation, time.monotonic())
             self.requests += 1
             self.regions.add(region)
+            journal = self.journal if _is_write(operation, body) else None
+            start = None
+            if journal is not None:
+                # Kept before it is applied: a write the journal cannot take is neither
+                # applied nor acknowledged, so nothing is served that a restart would lose.
+                try:
+                    start = journal.append(operation, region, body)
+                except OSError as exc:
+                    logger.error("cannot journal a %s, so it is refused: %s", operation, exc)
+                    return _storage_error(exc)
             status, out_headers, payload = self._dispatch(operation, region, headers, body)
-            if status.startswith("200") and _is_write(operation, body) and self.journal:
-                self.journal.append(operation, region, body)
+            if journal is not None and start is not None and not status.startswith("200"):
+                journal.discard(start)
         finally:
             self._running = None
             self._lock.release()
@@ -473,6 +485,17 @@ def _refusal(environ: WSGIEnvironment, headers: dict[str, str]) -> Response | No
     if not 0 <= length <= MAX_BODY:
         return _error("413 Request Entity Too Large", "ValidationException", "bad request size")
     return None
+
+
+def _storage_error(exc: OSError) -> Response:
+    """The answer to a write the journal could not take: 503, which clients retry."""
+    full = exc.errno in {errno.ENOSPC, errno.EDQUOT}
+    reason = "storage full" if full else "storage failed"
+    return _error(
+        "503 Service Unavailable",
+        "InternalServerError",
+        f"{reason}: the write was not applied ({exc.strerror or exc})",
+    )
 
 
 def _unread(environ: WSGIEnvironment, response: Response) -> Response:

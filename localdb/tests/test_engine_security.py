@@ -10,6 +10,7 @@ a dead engine.
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.server
 import json
 import os
@@ -490,3 +491,75 @@ def test_tools_starting_together_on_a_fresh_folder_agree_on_one_key(
     assert took < 2.0
     assert [p.name for p in folder.iterdir()] == [KEY_FILE]
     assert stat.S_IMODE((folder / KEY_FILE).stat().st_mode) == 0o600
+
+
+def test_a_full_disk_answers_503_and_serves_nothing_it_did_not_keep(tmp_path: Path) -> None:
+    from werkzeug.test import Client  # noqa: PLC0415
+
+    journal = store.Journal(tmp_path / "journal-000000.jsonl")
+    client = Client(JournalingApp(journal))
+    table = f"full-{uuid.uuid4().hex[:10]}"
+
+    def call(operation: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        answer = client.post(
+            "/",
+            data=json.dumps(payload),
+            headers={"X-Amz-Target": f"DynamoDB_20120810.{operation}"},
+            content_type=_JSON_TYPE,
+        )
+        return answer.status_code, answer.get_json(force=True)
+
+    class FullDisk:
+        """The journal's file on a disk that takes half a line, then no more."""
+
+        def __init__(self, real: Any) -> None:
+            self.real, self.full = real, True
+
+        def write(self, data: Any) -> int:
+            if self.full:
+                self.real.write(bytes(data)[: len(data) // 2])
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return int(self.real.write(data))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+    assert (
+        call(
+            "CreateTable",
+            {
+                "TableName": table,
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+        )[0]
+        == 200
+    )
+    disk = FullDisk(journal._file)
+    journal._file = disk  # type: ignore[assignment]
+    put = {
+        "TableName": table,
+        "Item": {"id": {"S": "a"}, "title": {"S": "회의"}},
+        "ConditionExpression": "attribute_not_exists(id)",
+    }
+
+    refused, answer = call("PutItem", put)
+    served = call("GetItem", {"TableName": table, "Key": {"id": {"S": "a"}}})
+    disk.full = False
+    retried = call("PutItem", put)
+    again = call("PutItem", put)  # refused by moto: its line is taken back
+    journal.close()
+
+    assert refused == 503
+    assert answer["__type"] == "com.amazonaws.dynamodb.v20120810#InternalServerError"
+    assert answer["message"].startswith("storage full: ")
+    assert served == (200, {})
+    assert retried[0] == 200
+    assert again[1]["__type"].endswith("#ConditionalCheckFailedException")
+    problems: list[str] = []
+    kept = [
+        (e.op, json.loads(e.body).get("Item")) for e in store.read_journal(journal.path, problems)
+    ]
+    assert problems == []
+    assert kept == [("CreateTable", None), ("PutItem", put["Item"])]
