@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hmac
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from localdb.signing import ACCESS_KEY_ID, proof
+from localdb.signing import ACCESS_KEY_ID, proof, response_proof
 
 logger = logging.getLogger(__name__)
 
@@ -301,7 +302,8 @@ def attach(client: Any, data_dir: Path) -> None:
 
     Before each call the engine is known to be alive (its lock is held) or is started
     again, so a request is never sent to a dead engine's port, whoever holds it now; every
-    answer must carry the engine's proof for the call's nonce, or the call is retried
+    answer must carry the engine's proof for the call's nonce, its status code and its
+    body (so an answer altered on its way is refused too), or the call is retried
     against the engine started again, or fails. A request that failed because the engine
     died is retried once it is back.
     """
@@ -333,8 +335,12 @@ def attach(client: Any, data_dir: Path) -> None:
             return None
         if response is not None:
             http = response[0]
-            expected = proof(guard.secret, "response", f"{state['nonce']}\n{http.status_code}")
-            if http.headers.get(PROOF_HEADER) == expected:
+            given = str(http.headers.get(PROOF_HEADER, ""))
+            expected = response_proof(guard.secret, state["nonce"], http.status_code, http.content)
+            # An engine started by an earlier version (still running after an update)
+            # proves the status code alone; it holds the secret all the same.
+            earlier = proof(guard.secret, "response", f"{state['nonce']}\n{http.status_code}")
+            if hmac.compare_digest(given, expected) or hmac.compare_digest(given, earlier):
                 return None
             problem = "answered without this folder's proof"
         elif isinstance(caught_exception, BotocoreConnectionError):

@@ -41,7 +41,14 @@ from localdb.launcher import (
     prepare_folder,
     read_secret,
 )
-from localdb.signing import ACCESS_KEY_ID, SignatureError, check_headers, proof, verify
+from localdb.signing import (
+    ACCESS_KEY_ID,
+    SignatureError,
+    check_headers,
+    proof,
+    response_proof,
+    verify,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -253,13 +260,14 @@ class JournalingApp:
         return self._proved(headers.get(NONCE_HEADER, ""), response)
 
     def _proved(self, nonce: str, response: Response) -> Response:
-        """The answer with this engine's proof for the tool's nonce (when there is one)."""
+        """The answer with this engine's proof for the tool's nonce (when there is one),
+        covering its status code and body."""
         status, out_headers, payload = response
         if self._secret is not None and nonce:
             code = status.split(" ", 1)[0]
             out_headers = [
                 *out_headers,
-                (PROOF_HEADER, proof(self._secret, "response", f"{nonce}\n{code}")),
+                (PROOF_HEADER, response_proof(self._secret, nonce, code, payload)),
             ]
         return status, out_headers, payload
 

@@ -3,7 +3,9 @@
 Every tool of a data folder signs its DynamoDB requests with the folder's secret as the
 secret access key, as boto3 does for AWS; the engine checks that signature before moto
 sees anything. The engine in turn proves it holds the secret (an HMAC of a nonce the tool
-chose), so a tool never mistakes another process on the engine's port for its engine.
+chose and, for a DynamoDB answer, of the answer's status and body), so a tool never
+mistakes another process on the engine's port for its engine, nor takes an answer altered
+on its way.
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ def proof(secret: str, purpose: str, data: str) -> str:
     """What only a holder of ``secret`` can answer for ``data``."""
     message = f"{purpose}\n{data}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def response_proof(secret: str, nonce: str, status: int | str, body: bytes) -> str:
+    """The engine's proof of one answer: the tool's nonce, the status code and the SHA-256
+    of the body, so that an answer altered on its way (or given by another process) fails."""
+    digest = hashlib.sha256(body).hexdigest()
+    return proof(secret, "response", f"{nonce}\n{status}\n{digest}")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import http.server
 import json
+import logging
 import os
 import pwd
 import signal
@@ -563,3 +564,64 @@ def test_a_full_disk_answers_503_and_serves_nothing_it_did_not_keep(tmp_path: Pa
     ]
     assert problems == []
     assert kept == [("CreateTable", None), ("PutItem", put["Item"])]
+
+
+def test_an_answer_altered_on_its_way_is_refused(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import http.client  # noqa: PLC0415
+
+    from localdb import attach  # noqa: PLC0415
+
+    url = ensure_running(data_dir)
+    engine_port = int(json.loads((data_dir / STATE).read_text())["port"])
+    alter = [False]
+
+    class Relay(http.server.BaseHTTPRequestHandler):
+        """Passes requests to the engine as they are; its answers, altered if told to."""
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            upstream = http.client.HTTPConnection("127.0.0.1", engine_port, timeout=10)
+            upstream.request("POST", self.path, body=body, headers=dict(self.headers.items()))
+            answer = upstream.getresponse()
+            payload = answer.read()
+            if alter[0] and answer.status == 200:
+                listed = json.loads(payload)
+                listed["TableNames"] = [*listed.get("TableNames", []), "planted"]
+                payload = json.dumps(listed).encode()
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            upstream.close()
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    relay = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    threading.Thread(target=relay.serve_forever, daemon=True).start()
+    relay_url = f"http://127.0.0.1:{relay.server_address[1]}"
+    client = _client(url, credentials(data_dir)[1])
+    attach(client, data_dir)
+
+    def through_the_relay(params: dict[str, Any], **_: Any) -> None:
+        params["url"] = relay_url + "/"
+
+    client.meta.events.register("before-call.dynamodb", through_the_relay)
+    try:
+        honest = client.list_tables()["TableNames"]
+        alter[0] = True
+        with caplog.at_level(logging.WARNING, logger="localdb.launcher"):
+            # Refused, then asked again of the engine itself.
+            answered = client.list_tables()["TableNames"]
+    finally:
+        relay.shutdown()
+        relay.server_close()
+
+    assert honest == []
+    assert answered == []
+    assert "answered without this folder's proof" in caplog.text
