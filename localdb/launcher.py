@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hmac
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from localdb.signing import ACCESS_KEY_ID, proof
+from localdb.signing import ACCESS_KEY_ID, proof, response_proof
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ KEEPALIVE_SECONDS = 60
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 _HEALS_PER_CALL = 2
+_KEY_WAIT = 2.0  # how long a key file being written by another tool is waited for
 
 
 class EngineError(RuntimeError):
@@ -73,18 +75,50 @@ def prepare_folder(data_dir: Path) -> None:
 
 
 def read_secret(data_dir: Path) -> str:
-    """The folder's secret, created on first use; readable by its owner only."""
+    """The folder's secret, created on first use; readable by its owner only.
+
+    The key file appears whole or not at all: it is written to a private temporary file
+    and then linked to its name, which fails if another tool linked its own first (that
+    one wins, and every tool reads it). A key file still being written (by an earlier
+    version, which created the file and then wrote it) is read again for a moment.
+    """
     path = data_dir / KEY_FILE
-    with contextlib.suppress(FileNotFoundError):  # the usual case: it exists already
-        return path.read_text(encoding="ascii").strip()
+    secret = _read_key(path)  # the usual case: it exists already
+    if secret is not None:
+        return secret
     prepare_folder(data_dir)
+    if not path.exists():
+        key = secrets.token_hex(32) + "\n"
+        tmp = data_dir / f"{KEY_FILE}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(key)
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):  # another tool's key won
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    deadline = time.monotonic() + _KEY_WAIT
+    while True:
+        secret = _read_key(path, complete=time.monotonic() < deadline)
+        if secret is not None:
+            return secret
+        if time.monotonic() >= deadline:
+            raise EngineError(f"{path} holds no key; remove it to have a new one made")
+        time.sleep(0.01)
+
+
+def _read_key(path: Path, *, complete: bool = True) -> str | None:
+    """The key in ``path``; None if absent, or (``complete``) not yet ended by its newline."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    except FileExistsError:  # another tool made it at the same moment
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(secrets.token_hex(32) + "\n")
-    return path.read_text(encoding="ascii").strip()
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        return None
+    if complete and not text.endswith("\n"):
+        return None
+    return text.strip() or None
 
 
 def credentials(data_dir: Path) -> tuple[str, str]:
@@ -268,7 +302,8 @@ def attach(client: Any, data_dir: Path) -> None:
 
     Before each call the engine is known to be alive (its lock is held) or is started
     again, so a request is never sent to a dead engine's port, whoever holds it now; every
-    answer must carry the engine's proof for the call's nonce, or the call is retried
+    answer must carry the engine's proof for the call's nonce, its status code and its
+    body (so an answer altered on its way is refused too), or the call is retried
     against the engine started again, or fails. A request that failed because the engine
     died is retried once it is back.
     """
@@ -300,8 +335,12 @@ def attach(client: Any, data_dir: Path) -> None:
             return None
         if response is not None:
             http = response[0]
-            expected = proof(guard.secret, "response", f"{state['nonce']}\n{http.status_code}")
-            if http.headers.get(PROOF_HEADER) == expected:
+            given = str(http.headers.get(PROOF_HEADER, ""))
+            expected = response_proof(guard.secret, state["nonce"], http.status_code, http.content)
+            # An engine started by an earlier version (still running after an update)
+            # proves the status code alone; it holds the secret all the same.
+            earlier = proof(guard.secret, "response", f"{state['nonce']}\n{http.status_code}")
+            if hmac.compare_digest(given, expected) or hmac.compare_digest(given, earlier):
                 return None
             problem = "answered without this folder's proof"
         elif isinstance(caught_exception, BotocoreConnectionError):

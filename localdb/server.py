@@ -2,8 +2,9 @@
 
 The wrapper (``JournalingApp``) lets through only DynamoDB requests signed with the data
 folder's secret, runs them one at a time against moto's DynamoDB handler (never moto's
-other services or its control API), journals those moto applied as writes before
-answering, and proves every answer came from this engine. At start it loads the newest
+other services or its control API), journals each write before moto applies it (taking
+the line back if moto refuses the write, and refusing the write with a 503 if the journal
+cannot take it), and proves every answer came from this engine. At start it loads the newest
 snapshot straight into moto's tables and replays the journal after it (``store``).
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import ctypes
+import errno
 import io
 import json
 import logging
@@ -38,7 +41,14 @@ from localdb.launcher import (
     prepare_folder,
     read_secret,
 )
-from localdb.signing import ACCESS_KEY_ID, SignatureError, proof, verify
+from localdb.signing import (
+    ACCESS_KEY_ID,
+    SignatureError,
+    check_headers,
+    proof,
+    response_proof,
+    verify,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -83,10 +93,17 @@ READS = frozenset(
     }
 )
 MAX_BODY = 16 * 1024 * 1024 + 65536  # DynamoDB's largest request (BatchWriteItem) and then some
+# Memory held by bodies not yet authenticated stays bounded: a body is read only once the
+# headers carry a well-formed signature (see ``_serve``), at most MAX_REQUESTS requests are
+# handled at a time, and of those at most LARGE_BODIES read a body over LARGE_BODY.
+MAX_REQUESTS = 64
+LARGE_BODY = 1024 * 1024
+LARGE_BODIES = 2
 START_WAIT = 4.0  # a request arriving while data loads waits this long (read timeout is 5 s)
 LOCK_WAIT = 4.0  # a request waiting behind others answers "busy" after this long
 REQUEST_TIMEOUT = 30.0  # a request still running after this long means the engine is stuck
 _JSON = "application/x-amz-json-1.0"
+_DRAIN = 65536  # the largest body read only to be dropped
 
 Response = tuple[str, list[tuple[str, str]], bytes]
 
@@ -146,6 +163,8 @@ class JournalingApp:
         self.request_timeout = request_timeout
         self._on_stuck = on_stuck
         self._running: tuple[str, float] | None = None  # (operation, started) under the lock
+        self._slots = threading.BoundedSemaphore(MAX_REQUESTS)
+        self._large = threading.BoundedSemaphore(LARGE_BODIES)
         self.ready = threading.Event()
         if ready:
             self.ready.set()
@@ -160,8 +179,19 @@ class JournalingApp:
         self.last_request = time.monotonic()
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
             status, headers, payload = self._health(environ)
+        elif not self._slots.acquire(blocking=False):
+            busy = _error(
+                "503 Service Unavailable",
+                "ServiceUnavailable",
+                "the embedded local DynamoDB has too many requests open; retry shortly",
+            )
+            nonce = str(environ.get("HTTP_" + NONCE_HEADER.upper().replace("-", "_"), ""))
+            status, headers, payload = self._proved(nonce, _unread(environ, busy))
         else:
-            status, headers, payload = self._serve(environ)
+            try:
+                status, headers, payload = self._serve(environ)
+            finally:
+                self._slots.release()
         start_response(status, headers)
         return [payload]
 
@@ -187,9 +217,35 @@ class JournalingApp:
                 headers[key.replace("_", "-").lower()] = str(environ[key])
         refused = _refusal(environ, headers)
         if refused is not None:
-            return refused
-        body = environ["wsgi.input"].read(int(headers.get("content-length") or 0))
+            return _unread(environ, refused)
         operation = headers["x-amz-target"].removeprefix(_TARGET_PREFIX)
+        if self._secret is not None:
+            # All that can be checked before the body is read, so that a request that is
+            # not signed with a key of this folder costs its headers only.
+            try:
+                check_headers(headers)
+            except SignatureError as exc:
+                logger.warning("refused %s: %s", operation, exc)
+                return _unread(environ, _error("400 Bad Request", exc.code, str(exc)))
+        length = int(headers.get("content-length") or 0)
+        if length <= LARGE_BODY:
+            return self._read_and_serve(environ, headers, operation, length)
+        if not self._large.acquire(timeout=self._lock_wait):
+            busy = _error(
+                "503 Service Unavailable",
+                "ServiceUnavailable",
+                "the embedded local DynamoDB is busy; retry shortly",
+            )
+            return self._proved(headers.get(NONCE_HEADER, ""), _unread(environ, busy))
+        try:
+            return self._read_and_serve(environ, headers, operation, length)
+        finally:
+            self._large.release()
+
+    def _read_and_serve(
+        self, environ: WSGIEnvironment, headers: dict[str, str], operation: str, length: int
+    ) -> Response:
+        body = environ["wsgi.input"].read(length)
         region = _region_of(headers.get("authorization", ""))
         if self._secret is not None:
             try:
@@ -200,11 +256,19 @@ class JournalingApp:
                 logger.warning("refused %s: %s", operation, exc)
                 return _error("400 Bad Request", exc.code, str(exc))
             region = signed.region
-        status, out_headers, payload = self._locked(operation, region, headers, body)
-        nonce = headers.get(NONCE_HEADER)
+        response = self._locked(operation, region, headers, body)
+        return self._proved(headers.get(NONCE_HEADER, ""), response)
+
+    def _proved(self, nonce: str, response: Response) -> Response:
+        """The answer with this engine's proof for the tool's nonce (when there is one),
+        covering its status code and body."""
+        status, out_headers, payload = response
         if self._secret is not None and nonce:
             code = status.split(" ", 1)[0]
-            out_headers.append((PROOF_HEADER, proof(self._secret, "response", f"{nonce}\n{code}")))
+            out_headers = [
+                *out_headers,
+                (PROOF_HEADER, response_proof(self._secret, nonce, code, payload)),
+            ]
         return status, out_headers, payload
 
     def _locked(
@@ -226,9 +290,19 @@ class JournalingApp:
             self._running = (operation, time.monotonic())
             self.requests += 1
             self.regions.add(region)
+            journal = self.journal if _is_write(operation, body) else None
+            start = None
+            if journal is not None:
+                # Kept before it is applied: a write the journal cannot take is neither
+                # applied nor acknowledged, so nothing is served that a restart would lose.
+                try:
+                    start = journal.append(operation, region, body)
+                except OSError as exc:
+                    logger.error("cannot journal a %s, so it is refused: %s", operation, exc)
+                    return _storage_error(exc)
             status, out_headers, payload = self._dispatch(operation, region, headers, body)
-            if status.startswith("200") and _is_write(operation, body) and self.journal:
-                self.journal.append(operation, region, body)
+            if journal is not None and start is not None and not status.startswith("200"):
+                journal.discard(start)
         finally:
             self._running = None
             self._lock.release()
@@ -421,6 +495,39 @@ def _refusal(environ: WSGIEnvironment, headers: dict[str, str]) -> Response | No
     return None
 
 
+def _storage_error(exc: OSError) -> Response:
+    """The answer to a write the journal could not take: 503, which clients retry."""
+    full = exc.errno in {errno.ENOSPC, errno.EDQUOT}
+    reason = "storage full" if full else "storage failed"
+    return _error(
+        "503 Service Unavailable",
+        "InternalServerError",
+        f"{reason}: the write was not applied ({exc.strerror or exc})",
+    )
+
+
+def _unread(environ: WSGIEnvironment, response: Response) -> Response:
+    """An answer to a request whose body is not wanted: a small body is read and dropped
+    (so that the client reads the answer rather than a reset connection), a larger one is
+    left unread and the connection closed.
+
+    Closing alone would not do: werkzeug reads what is left of a body before it closes,
+    10 MB at a time. Shutting the socket's reading side first ends that read at what the
+    kernel already holds.
+    """
+    status, headers, payload = response
+    with contextlib.suppress(ValueError, OSError):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if 0 <= length <= _DRAIN:
+            environ["wsgi.input"].read(length)
+            return response
+    connection = environ.get("werkzeug.socket")
+    if connection is not None:
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RD)
+    return status, [*headers, ("Connection", "close")], payload
+
+
 def _region_of(authorization: str) -> str:
     """The region of a request's credential scope (verified, when there is a secret)."""
     try:
@@ -536,6 +643,19 @@ def _take_running_lock(data_dir: Path) -> Any:
             return running
 
 
+def _unmap_large_blocks() -> None:
+    """Have glibc map every block of LARGE_BODY or more on its own and unmap it when freed.
+
+    Left to itself, glibc raises that threshold to the largest block freed, after which
+    each of the server's threads keeps the bodies it read in an arena of its own: a few
+    16 MiB requests that were refused would then hold hundreds of MiB for good. A no-op
+    where the C library has no ``mallopt``.
+    """
+    m_mmap_threshold = -3
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(m_mmap_threshold, LARGE_BODY)
+
+
 def _write_state(data_dir: Path, port: int) -> dict[str, Any]:
     """Tell tools where the engine listens (atomically, for its owner only)."""
     state = {"pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}"}
@@ -576,6 +696,7 @@ def serve(
     from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: PLC0415
 
     prepare_folder(data_dir)
+    _unmap_large_blocks()
     running = _take_running_lock(data_dir)
     if running is None:
         logger.error("another local engine already serves %s", data_dir)

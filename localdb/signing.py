@@ -3,7 +3,9 @@
 Every tool of a data folder signs its DynamoDB requests with the folder's secret as the
 secret access key, as boto3 does for AWS; the engine checks that signature before moto
 sees anything. The engine in turn proves it holds the secret (an HMAC of a nonce the tool
-chose), so a tool never mistakes another process on the engine's port for its engine.
+chose and, for a DynamoDB answer, of the answer's status and body), so a tool never
+mistakes another process on the engine's port for its engine, nor takes an answer altered
+on its way.
 """
 
 from __future__ import annotations
@@ -43,17 +45,31 @@ def proof(secret: str, purpose: str, data: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify(
-    secret: str,
-    *,
-    method: str,
-    path: str,
-    query: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    now: dt.datetime | None = None,
-) -> Signed:
-    """Check a SigV4 signature made with ``secret``; ``headers`` keys are lower case."""
+def response_proof(secret: str, nonce: str, status: int | str, body: bytes) -> str:
+    """The engine's proof of one answer: the tool's nonce, the status code and the SHA-256
+    of the body, so that an answer altered on its way (or given by another process) fails."""
+    digest = hashlib.sha256(body).hexdigest()
+    return proof(secret, "response", f"{nonce}\n{status}\n{digest}")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What a request's headers claim of its signature, checked as far as they allow."""
+
+    date: str
+    amz_date: str
+    region: str
+    signed_headers: list[str]
+    signature: str
+
+
+def check_headers(headers: Mapping[str, str], now: dt.datetime | None = None) -> Claimed:
+    """Check all of a SigV4 signature that needs neither the secret nor the body.
+
+    The engine runs this before it reads a body, so a request that cannot be signed with
+    the folder's secret (none, another key id, headers left unsigned, a stale date) is
+    refused for the price of its headers. ``headers`` keys are lower case.
+    """
     authorization = headers.get("authorization", "")
     if not authorization:
         raise SignatureError(
@@ -83,6 +99,22 @@ def verify(
     current = now or dt.datetime.now(dt.UTC)
     if abs(current - when) > MAX_CLOCK_SKEW or date != amz_date[:8]:
         raise SignatureError("InvalidSignatureException", "Signature expired or misdated")
+    return Claimed(date, amz_date, region, signed_headers, signature)
+
+
+def verify(
+    secret: str,
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: dt.datetime | None = None,
+) -> Signed:
+    """Check a SigV4 signature made with ``secret``; ``headers`` keys are lower case."""
+    claimed = check_headers(headers, now)
+    date, region, signed_headers = claimed.date, claimed.region, claimed.signed_headers
     payload = hashlib.sha256(body).hexdigest()
     canonical = "\n".join(
         [
@@ -94,17 +126,17 @@ def verify(
             payload,
         ]
     )
-    scope = f"{date}/{region}/{service}/{terminal}"
+    scope = f"{date}/{region}/{SERVICE}/aws4_request"
     to_sign = "\n".join(
-        [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+        [ALGORITHM, claimed.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
     expected = hmac.new(_signing_key(secret, date, region), to_sign.encode(), hashlib.sha256)
-    if not hmac.compare_digest(expected.hexdigest(), signature):
+    if not hmac.compare_digest(expected.hexdigest(), claimed.signature):
         raise SignatureError(
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you provided",
         )
-    return Signed(region, signature)
+    return Signed(region, claimed.signature)
 
 
 @lru_cache(maxsize=16)

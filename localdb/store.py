@@ -2,7 +2,8 @@
 
 A data folder holds generations. ``snapshot-N.jsonl`` is the state when generation N
 began (none for generation 0: empty); ``journal-N.jsonl`` holds, one JSON line each, the
-DynamoDB write requests moto applied after it, flushed before each is acknowledged. A
+DynamoDB write requests moto applied after it, each written before it is applied (and
+taken back if moto refuses it), so none is acknowledged before it is kept. A
 start loads the newest snapshot and replays its journal; compaction writes the state as
 snapshot N+1 (to a temporary file, fsynced, then renamed: a snapshot is whole or absent)
 and starts journal N+1, so the next start replays nothing. Generation N-1 is kept as the
@@ -186,24 +187,63 @@ def read_journal(path: Path, problems: list[str]) -> Iterator[JournalEntry]:
 
 
 class Journal:
-    """The open journal of the current generation: one flushed line per applied write."""
+    """The open journal of the current generation: one line per write, written before moto
+    applies it and taken back if moto refuses it, so the file holds exactly the writes
+    applied.
+
+    Lines go straight to the OS (no buffer of this process), so an acknowledged write
+    survives the engine being killed. fsync is left to compaction and shutdown (a power cut
+    is not what local development guards against). A line that could not be written whole
+    (the disk full, say) is cut off again, at once or before the next line.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file: IO[bytes] = _open_private(path, "ab")
+        self._file: IO[bytes] = _open_private(path, "ab", buffering=0)
+        self._end = os.fstat(self._file.fileno()).st_size  # where the last kept line ends
+        self._torn = False  # whether the file may hold bytes past ``_end``
         self.entries = 0
 
-    def append(self, op: str, region: str, body: bytes) -> None:
+    def append(self, op: str, region: str, body: bytes) -> int:
+        """Write one line; returns where it starts (for ``discard``).
+
+        Raises ``OSError`` if the line could not be written whole; the journal is then as
+        it was (or is made so before the next line is written).
+        """
         line = json.dumps({"op": op, "region": region, "body": body.decode("utf-8")})
-        self._file.write(line.encode("utf-8") + b"\n")
-        # Flushed to the OS before the write is acknowledged: survives the engine being
-        # killed. fsync is left to compaction and shutdown (a power cut is not what local
-        # development guards against).
-        self._file.flush()
+        encoded = line.encode("utf-8") + b"\n"
+        self._trim()
+        start = self._end
+        self._torn = True
+        try:
+            data = memoryview(encoded)
+            while data:
+                data = data[self._file.write(data) :]
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._trim()
+            raise
+        self._end = start + len(encoded)
+        self._torn = False
         self.entries += 1
+        return start
+
+    def discard(self, start: int) -> None:
+        """Take back the line ``append`` wrote at ``start``: moto did not apply it."""
+        self._end = start
+        self._torn = True
+        self.entries -= 1
+        with contextlib.suppress(OSError):
+            self._trim()
+
+    def _trim(self) -> None:
+        if self._torn:
+            self._file.truncate(self._end)
+            self._torn = False
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
+            self._trim()
             self._file.flush()
             os.fsync(self._file.fileno())
         self._file.close()
@@ -255,11 +295,11 @@ def start_generation(folder: Path, generation: int) -> Journal:
     return journal
 
 
-def _open_private(path: Path, mode: str) -> IO[bytes]:
+def _open_private(path: Path, mode: str, buffering: int = -1) -> IO[bytes]:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
     fd = os.open(path, flags, FILE_MODE)
     os.fchmod(fd, FILE_MODE)
-    return os.fdopen(fd, mode)
+    return os.fdopen(fd, mode, buffering=buffering)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -9,11 +9,15 @@ a dead engine.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import http.server
 import json
+import logging
 import os
 import pwd
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
@@ -23,6 +27,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,7 @@ from localdb.server import JournalingApp
 pytestmark = pytest.mark.slow
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_JSON_TYPE = "application/x-amz-json-1.0"
 
 
 @pytest.fixture
@@ -344,3 +350,278 @@ def test_readyz_names_the_engine_starting() -> None:
 
     assert ready.status_code == 503
     assert "starting: loading 100000 items" in " ".join(ready.get_json()["problems"])
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def _send_large(port: int, headers: dict[str, str], size: int) -> int | str:
+    """Send a request of ``size`` body bytes; the status answered, or how it was refused."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    chunk = b"x" * (1024 * 1024)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
+            start = f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {size}\r\n"
+            conn.sendall(f"{start}{head}\r\n".encode())
+            sent = 0
+            while sent < size:
+                conn.sendall(chunk[: size - sent])
+                sent += len(chunk)
+            answer = conn.recv(64)
+    except (ConnectionResetError, BrokenPipeError):
+        return "closed"
+    except TimeoutError:
+        return "timeout"
+    if not answer:
+        return "closed"
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_large_bodies_cost_nothing_until_signed_and_connections_are_capped(
+    data_dir: Path,
+) -> None:
+    url = ensure_running(data_dir)
+    _, secret = credentials(data_dir)
+    pid = int(json.loads((data_dir / STATE).read_text())["pid"])
+    port = int(json.loads((data_dir / STATE).read_text())["port"])
+    own = _client(url, secret)
+    own.list_tables()
+    baseline = _rss_kib(pid)
+    peak = [baseline]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            with contextlib.suppress(OSError, AssertionError):
+                peak[0] = max(peak[0], _rss_kib(pid))
+            time.sleep(0.01)
+
+    target = {
+        "X-Amz-Target": "DynamoDB_20120810.ListTables",
+        "Content-Type": "application/x-amz-json-1.0",
+    }
+    now = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    forged = target | {
+        "X-Amz-Date": now,
+        "Authorization": (
+            f"AWS4-HMAC-SHA256 Credential=local-engine/{now[:8]}/ap-northeast-2/dynamodb/"
+            "aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64
+        ),
+    }
+    size = 16 * 1024 * 1024
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with ThreadPoolExecutor(max_workers=48) as pool:
+            unsigned = list(pool.map(lambda _: _send_large(port, target, size), range(40)))
+            forgeries = list(pool.map(lambda _: _send_large(port, forged, size), range(24)))
+    finally:
+        done.set()
+        sampler.join()
+
+    grown_mib = (peak[0] - baseline) / 1024
+    assert set(unsigned) <= {400, "closed"}, unsigned
+    assert set(forgeries) <= {400, 503, "closed"}, forgeries
+    assert grown_mib < 120, f"the engine grew by {grown_mib:.0f} MiB"
+    # The folder's own tools still get through, large requests included.
+    own.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    items = [
+        {"PutRequest": {"Item": {"id": {"S": str(i)}, "blob": {"S": "y" * 100_000}}}}
+        for i in range(25)
+    ]
+    assert own.batch_write_item(RequestItems={"t": items})["UnprocessedItems"] == {}
+    pages = own.get_paginator("scan").paginate(TableName="t", Select="COUNT")
+    assert sum(page["Count"] for page in pages) == 25
+
+
+def test_requests_beyond_the_cap_are_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from werkzeug.test import Client  # noqa: PLC0415
+
+    from localdb import server  # noqa: PLC0415
+
+    monkeypatch.setattr(server, "MAX_REQUESTS", 0)  # every slot taken
+    client = Client(JournalingApp())
+    target = {"X-Amz-Target": "DynamoDB_20120810.ListTables"}
+
+    refused = client.post("/", data=b"{}", headers=target, content_type=_JSON_TYPE)
+    health = client.get("/_engine/health")
+
+    assert refused.status_code == 503
+    assert refused.get_json(force=True)["__type"].endswith("#ServiceUnavailable")
+    assert health.status_code == 200
+
+
+def test_tools_starting_together_on_a_fresh_folder_agree_on_one_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import secrets  # noqa: PLC0415
+
+    from localdb import launcher  # noqa: PLC0415
+
+    token_hex = secrets.token_hex
+
+    def slow_token_hex(nbytes: int | None = None) -> str:
+        time.sleep(0.2)  # a slow entropy source, or a busy disk: the key is long in coming
+        return token_hex(nbytes)
+
+    monkeypatch.setattr(secrets, "token_hex", slow_token_hex)
+    folder = tmp_path / "localdb"
+    barrier = threading.Barrier(8)
+
+    def read() -> str:
+        barrier.wait()
+        return launcher.read_secret(folder)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = list(pool.map(lambda _: read(), range(8)))
+    took = time.monotonic() - started
+
+    assert len(set(keys)) == 1
+    assert len(keys[0]) == 64
+    assert keys[0] == (folder / KEY_FILE).read_text().strip()
+    assert took < 2.0
+    assert [p.name for p in folder.iterdir()] == [KEY_FILE]
+    assert stat.S_IMODE((folder / KEY_FILE).stat().st_mode) == 0o600
+
+
+def test_a_full_disk_answers_503_and_serves_nothing_it_did_not_keep(tmp_path: Path) -> None:
+    from werkzeug.test import Client  # noqa: PLC0415
+
+    journal = store.Journal(tmp_path / "journal-000000.jsonl")
+    client = Client(JournalingApp(journal))
+    table = f"full-{uuid.uuid4().hex[:10]}"
+
+    def call(operation: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        answer = client.post(
+            "/",
+            data=json.dumps(payload),
+            headers={"X-Amz-Target": f"DynamoDB_20120810.{operation}"},
+            content_type=_JSON_TYPE,
+        )
+        return answer.status_code, answer.get_json(force=True)
+
+    class FullDisk:
+        """The journal's file on a disk that takes half a line, then no more."""
+
+        def __init__(self, real: Any) -> None:
+            self.real, self.full = real, True
+
+        def write(self, data: Any) -> int:
+            if self.full:
+                self.real.write(bytes(data)[: len(data) // 2])
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return int(self.real.write(data))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+    assert (
+        call(
+            "CreateTable",
+            {
+                "TableName": table,
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+        )[0]
+        == 200
+    )
+    disk = FullDisk(journal._file)
+    journal._file = disk  # type: ignore[assignment]
+    put = {
+        "TableName": table,
+        "Item": {"id": {"S": "a"}, "title": {"S": "회의"}},
+        "ConditionExpression": "attribute_not_exists(id)",
+    }
+
+    refused, answer = call("PutItem", put)
+    served = call("GetItem", {"TableName": table, "Key": {"id": {"S": "a"}}})
+    disk.full = False
+    retried = call("PutItem", put)
+    again = call("PutItem", put)  # refused by moto: its line is taken back
+    journal.close()
+
+    assert refused == 503
+    assert answer["__type"] == "com.amazonaws.dynamodb.v20120810#InternalServerError"
+    assert answer["message"].startswith("storage full: ")
+    assert served == (200, {})
+    assert retried[0] == 200
+    assert again[1]["__type"].endswith("#ConditionalCheckFailedException")
+    problems: list[str] = []
+    kept = [
+        (e.op, json.loads(e.body).get("Item")) for e in store.read_journal(journal.path, problems)
+    ]
+    assert problems == []
+    assert kept == [("CreateTable", None), ("PutItem", put["Item"])]
+
+
+def test_an_answer_altered_on_its_way_is_refused(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import http.client  # noqa: PLC0415
+
+    from localdb import attach  # noqa: PLC0415
+
+    url = ensure_running(data_dir)
+    engine_port = int(json.loads((data_dir / STATE).read_text())["port"])
+    alter = [False]
+
+    class Relay(http.server.BaseHTTPRequestHandler):
+        """Passes requests to the engine as they are; its answers, altered if told to."""
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            upstream = http.client.HTTPConnection("127.0.0.1", engine_port, timeout=10)
+            upstream.request("POST", self.path, body=body, headers=dict(self.headers.items()))
+            answer = upstream.getresponse()
+            payload = answer.read()
+            if alter[0] and answer.status == 200:
+                listed = json.loads(payload)
+                listed["TableNames"] = [*listed.get("TableNames", []), "planted"]
+                payload = json.dumps(listed).encode()
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            upstream.close()
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    relay = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    threading.Thread(target=relay.serve_forever, daemon=True).start()
+    relay_url = f"http://127.0.0.1:{relay.server_address[1]}"
+    client = _client(url, credentials(data_dir)[1])
+    attach(client, data_dir)
+
+    def through_the_relay(params: dict[str, Any], **_: Any) -> None:
+        params["url"] = relay_url + "/"
+
+    client.meta.events.register("before-call.dynamodb", through_the_relay)
+    try:
+        honest = client.list_tables()["TableNames"]
+        alter[0] = True
+        with caplog.at_level(logging.WARNING, logger="localdb.launcher"):
+            # Refused, then asked again of the engine itself.
+            answered = client.list_tables()["TableNames"]
+    finally:
+        relay.shutdown()
+        relay.server_close()
+
+    assert honest == []
+    assert answered == []
+    assert "answered without this folder's proof" in caplog.text
