@@ -482,3 +482,28 @@ def test_an_empty_description_is_none_like_an_absent_one(
 
     [event] = client.get(f"/api/events/{department['id']}").get_json()["items"]
     assert (event["description"], event["location"]) == (None, None)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_uid_given_twice_in_one_file_is_created_once_then_updated(
+    client: FlaskClient, department: dict[str, Any], dry_run: bool
+) -> None:
+    vevent = (
+        "BEGIN:VEVENT\r\nUID:twice@example.com\r\nDTSTART;VALUE=DATE:20240105\r\n"
+        "SUMMARY:{title}\r\nEND:VEVENT\r\n"
+    )
+    body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"
+        + vevent.format(title="처음")
+        + vevent.format(title="처음")
+        + vevent.format(title="나중")
+        + "END:VCALENDAR\r\n"
+    )
+    url = f"/api/events/{department['id']}/import" + ("?dry_run=true" if dry_run else "")
+
+    result = client.post(url, data=body.encode(), headers=ICS).get_json()
+
+    assert (result["created"], result["unchanged"], result["updated"]) == (1, 1, 1)
+    assert result["rejected"] == []
+    items = client.get(f"/api/events/{department['id']}").get_json()["items"]
+    assert [e["title"] for e in items] == ([] if dry_run else ["나중"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.domain import Event
 from backend.errors import CalendarError, Invalid
 from backend.ics import reader
 from backend.services.events import add_event, changed_event, delete_event, new_event
@@ -49,12 +50,19 @@ def import_calendar(
     """
     storage.departments.get(department_id)  # 404 before the file is read
     result = ImportResult(dry_run=dry_run)
-    for entry in reader.parse(body, timezone, domain):
+    entries = reader.parse(body, timezone, domain)
+    # What exists, read in batches of 100 rather than one GetItem per VEVENT.
+    existing = storage.events.find_many(
+        department_id, [e.event_id for e in entries if e.reason is None and e.event_id]
+    )
+    for entry in entries:
         if entry.reason is not None or entry.event_id is None:
             result.rejected.append(_rejection(entry, entry.reason or "it cannot be read"))
             continue
         try:
-            outcome = _apply(storage, department_id, entry, dry_run=dry_run)
+            outcome, after = _apply(
+                storage, department_id, entry, existing.get(entry.event_id), dry_run=dry_run
+            )
         except Invalid as exc:
             result.rejected.append(_rejection(entry, str(exc)))
             continue
@@ -64,6 +72,11 @@ def import_calendar(
             result.rejected.append(_rejection(entry, str(exc)))
             continue
         setattr(result, outcome, getattr(result, outcome) + 1)
+        # A later VEVENT with the same UID sees this one's outcome (a dry run's too).
+        if after is None:
+            existing.pop(entry.event_id, None)
+        else:
+            existing[entry.event_id] = after
     return result
 
 
@@ -71,23 +84,31 @@ def _rejection(entry: reader.Entry, reason: str) -> dict[str, Any]:
     return {"uid": entry.uid or None, "line": entry.line, "reason": reason}
 
 
-def _apply(storage: Storage, department_id: str, entry: reader.Entry, *, dry_run: bool) -> str:
-    """Create, update, delete or leave one event; returns which."""
+def _apply(
+    storage: Storage,
+    department_id: str,
+    entry: reader.Entry,
+    current: Event | None,
+    *,
+    dry_run: bool,
+) -> tuple[str, Event | None]:
+    """Create, update, delete or leave one event (``current``: as the import knows it);
+    returns which, and the event as it is afterwards (None: there is none)."""
     assert entry.event_id is not None  # noqa: S101 - rejected entries never get here
-    current = storage.events.find(department_id, entry.event_id)
     if entry.cancelled:
         if current is None:
-            return "unchanged"
+            return "unchanged", None
         if not dry_run:
             delete_event(storage, department_id, current.id, None)
-        return "deleted"
+        return "deleted", None
     if current is None:
         event = new_event(department_id, entry.fields, event_id=entry.event_id)
         if not dry_run:
             add_event(storage, event)
-        return "created"
-    if changed_event(current, entry.fields) == current:
-        return "unchanged"
+        return "created", event
+    wanted = changed_event(current, entry.fields)
+    if wanted == current:
+        return "unchanged", current
     if not dry_run:
-        update_existing(storage, department_id, current.id, entry.fields, None)
-    return "updated"
+        wanted = update_existing(storage, department_id, current.id, entry.fields, None)
+    return "updated", wanted

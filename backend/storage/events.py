@@ -20,7 +20,7 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from backend.domain import Event
 from backend.errors import Conflict, NotFound
 from backend.fields import EVENT, MAX_EVENT_DAYS
+from backend.storage.batch import BatchIO
 from backend.storage.bookkeeping import KEY_TAKEN_OVER, is_bookkeeping_id
 from backend.storage.dynamo import (
     busy,
@@ -112,12 +113,16 @@ class CalendarState:
 
 
 def event_from_item(item: Mapping[str, Any]) -> Event:
-    """An event from its item, by the declarations of ``fields.EVENT``.
+    """An event from its item, by the declarations of ``fields.EVENT``."""
+    return event_from_plain(from_item(item))
+
+
+def event_from_plain(data: Mapping[str, Any]) -> Event:
+    """An event from its item's plain attributes.
 
     Items written by older code or other programs may lack derived attributes: the
     creation time falls back to the update time, and ``start_time`` is read from the text.
     """
-    data = from_item(item)
     values = EVENT.from_attributes(data)
     created = values["created_at"] or values["updated_at"]
     values["created_at"] = created
@@ -159,6 +164,20 @@ class EventRepository:
             return self.get(department_id, event_id)
         except NotFound:
             return None
+
+    def find_many(self, department_id: str, event_ids: Iterable[str]) -> dict[str, Event]:
+        """The events among ``event_ids`` that exist, by id: BatchGetItem, 100 keys a call
+        (strongly consistent), for an import that must know which of its events exist."""
+        keys = [
+            {"id": ident, "department_id": department_id}
+            for ident in dict.fromkeys(event_ids)
+            if usable_key(ident) and usable_key(department_id)
+        ]
+        if not keys or is_bookkeeping_id(department_id):
+            return {}
+        with translated_errors("read events"):
+            found = BatchIO(self._client).get(self.table, keys)
+        return {str(data["id"]): event_from_plain(data) for data in found}
 
     # -- the department's item -----------------------------------------------------------
 
