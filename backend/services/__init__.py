@@ -9,6 +9,7 @@ the repositories in ``storage`` build requests, map items and translate errors.
 - ``departments``: deleting a department (with its events, in bounded steps) and giving
   departments written by other programs their exact event count;
 - ``imports``: reconciling an iCalendar file with a department's calendar;
+- ``feed``: which events a department's iCalendar feed holds, at most ``FEED_MAX_EVENTS``;
 - ``idempotency``: running a create once per ``Idempotency-Key``;
 - ``rules``: the calendar's limits that more than one writer checks (the per-date cap).
 """
