@@ -98,3 +98,31 @@ def test_starts_while_dynamodb_is_down_and_recovers_without_restart(settings: Se
         assert client.post("/api/departments", json={"name": "복구팀"}).status_code == 201
     finally:
         server.shutdown()
+
+
+def test_a_transaction_still_in_progress_is_retried_then_503_never_500(
+    settings: Settings, faulty_storage: tuple[Storage, Any]
+) -> None:
+    storage, dynamodb = faulty_storage  # botocore's own retries off: ours are under test
+    client = create_app(settings, storage).test_client()
+    department = client.post("/api/departments", json={"name": "개발팀"}).get_json()["id"]
+    url = f"/api/events/{department}"
+    body = {"event_date": "2024-01-20", "title": "회의"}
+
+    with dynamodb_errors(
+        dynamodb, lambda op: op == "TransactWriteItems", "TransactionInProgressException"
+    ):
+        stuck = client.post(url, json=body)
+    in_progress = first(4)  # fewer than our attempts
+
+    with dynamodb_errors(
+        dynamodb,
+        lambda op: op == "TransactWriteItems" and in_progress(op),
+        "TransactionInProgressException",
+    ):
+        passed = client.post(url, json=body)
+
+    assert stuck.status_code == 503
+    assert stuck.get_json()["type"] == "/problems/storage-unavailable"
+    assert int(stuck.headers["Retry-After"]) >= 1
+    assert passed.status_code == 201

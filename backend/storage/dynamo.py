@@ -191,7 +191,9 @@ def is_contention(exc: ClientError) -> bool:
     throttled transaction is cancelled with throttling reasons.
     """
     code = error_code(exc)
-    if code == "TransactionConflictException":
+    if code in {"TransactionConflictException", "TransactionInProgressException"}:
+        # In progress: an attempt with the same ClientRequestToken still runs; a new
+        # attempt (a new token) is safe, as every transaction here is conditional.
         return True
     if code != "TransactionCanceledException":
         return False
