@@ -24,6 +24,9 @@ TITLE_MAX = 200
 TIME_MAX = 100
 LOCATION_MAX = 200
 NOTIFY_EMAILS_MAX = 50
+# An address is at most 254 characters (RFC 5321's path limit): with NOTIFY_EMAILS_MAX of
+# them a department item stays small, and every event write that touches it cheap.
+EMAIL_MAX = 254
 MAX_EVENT_DAYS = 31  # an event ends at most this many days after it starts
 # Events of one department on one date. A page of a list ends only where a date is
 # complete (DynamoDB orders the index by date alone), so this bounds what a page reads.
@@ -332,6 +335,11 @@ class EmailList(Declared):
             raise FieldProblem(f"must hold at most {self.max_items} addresses")
         seen: dict[str, str] = {}
         for n, given in enumerate(value):
+            if isinstance(given, str) and len(given) > EMAIL_MAX:
+                raise FieldProblem(
+                    f"must be at most {EMAIL_MAX} characters (got {len(given)})",
+                    f"{self.name}[{n}]",
+                )
             address = given.strip(" \t") if isinstance(given, str) else given
             if not isinstance(address, str) or not _EMAIL.fullmatch(address):
                 raise FieldProblem(f"is not an e-mail address: {given!r}", f"{self.name}[{n}]")
@@ -357,7 +365,11 @@ class EmailList(Declared):
         return {
             "type": ["array", "null"],
             "maxItems": self.max_items,
-            "items": {"type": "string", "pattern": f"^[ \\t]*{EMAIL_PATTERN}[ \\t]*$"},
+            "items": {
+                "type": "string",
+                "maxLength": EMAIL_MAX,
+                "pattern": f"^[ \\t]*{EMAIL_PATTERN}[ \\t]*$",
+            },
             "description": f"{self.description}; null or [] clears it".lstrip("; "),
         }
 

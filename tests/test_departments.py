@@ -270,3 +270,20 @@ def test_a_change_leaves_what_another_program_wrote_without_created_at_alone(
     stored = dynamodb.get_item(TableName=settings.departments_table, Key={"id": {"S": "console-1"}})
     assert "created_at" not in stored["Item"]
     assert stored["Item"]["description"] == {"S": "설명"}
+
+
+def test_an_address_is_at_most_254_characters(client: FlaskClient) -> None:
+    local = "a" * 64
+    longest = f"{local}@{'b' * (254 - 64 - 1 - 4)}.com"
+    too_long = f"{local}@{'b' * (255 - 64 - 1 - 4)}.com"
+    assert (len(longest), len(too_long)) == (254, 255)
+
+    kept = client.post("/api/departments", json={"name": "메일팀", "notify_emails": [longest]})
+    refused = client.post(
+        "/api/departments", json={"name": "긴메일팀", "notify_emails": ["x@y.co", too_long]}
+    )
+
+    assert kept.status_code == 201
+    assert kept.get_json()["notify_emails"] == [longest]
+    problem = assert_problem(refused, 422, field="notify_emails[1]")
+    assert "254" in problem["errors"][0]["message"]
