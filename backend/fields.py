@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -117,7 +118,7 @@ def legacy_date(raw: Any) -> str:
         raise Rejected(f"{raw!r} is not a real calendar date") from None
 
 
-class Declared:
+class Declared(ABC):
     """What every declaration has: where the value lives on the item, how it reaches
     clients, iCalendar and the migration. Subclasses add the rules of their kind."""
 
@@ -151,9 +152,9 @@ class Declared:
         """The value of a legacy (old JSON file) record, checked; ``Rejected`` if unusable."""
         return value
 
+    @abstractmethod
     def schema(self) -> dict[str, Any]:
         """The field's JSON Schema (OpenAPI 3.1)."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

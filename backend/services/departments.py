@@ -17,7 +17,7 @@ from backend.services.idempotency import Completing
 from backend.storage import Storage
 from backend.storage.departments import new_department
 from backend.storage.dynamo import busy
-from backend.storage.versioning import Contended, IfMatch, VersionMoved, write_attempts
+from backend.storage.versioning import Contended, IfMatch, VersionMoved, require, write_attempts
 
 # What one DELETE ?cascade=true may do: its events go in transactions of 99 (with the
 # department's count, the 100th item), at most this many per request.
@@ -58,8 +58,7 @@ def update_department(
     contended = False
     for _ in write_attempts():
         current = departments.get(department_id)
-        if if_match is not None and not if_match.allows(current.version):
-            raise PreconditionFailed(current.version)
+        require(if_match, current.version)
         wanted = replace(current, **changes)
         if wanted == current:
             return current
@@ -98,8 +97,7 @@ def delete_department(
     deleted = 0
     for _ in write_attempts():
         current = storage.departments.get(department_id)
-        if if_match is not None and not if_match.allows(current.version):
-            raise PreconditionFailed(current.version)
+        require(if_match, current.version)
         if cascade:
             gone, remaining = _delete_events(storage, department_id, budget - deleted)
             deleted += gone

@@ -18,7 +18,7 @@ from backend.fields import EVENT, event_times
 from backend.services.idempotency import Completing
 from backend.services.rules import check_day_has_room
 from backend.storage import Storage
-from backend.storage.versioning import IfMatch, VersionMoved, write_attempts
+from backend.storage.versioning import IfMatch, VersionMoved, require, write_attempts
 
 # Fields a client writes; the rest (ids, start_time, timestamps, version) are derived.
 WRITABLE = EVENT.writable_names
@@ -120,8 +120,7 @@ def update_event(
     events = storage.events
     for _ in write_attempts():
         current = events.get(department_id, event_id)
-        if if_match is not None and not if_match.allows(current.version):
-            raise PreconditionFailed(current.version)
+        require(if_match, current.version)
         wanted = changed_event(current, changes)
         if wanted == current:
             return current
@@ -144,8 +143,7 @@ def delete_event(
     events = storage.events
     for _ in write_attempts():
         current = events.get(department_id, event_id)
-        if if_match is not None and not if_match.allows(current.version):
-            raise PreconditionFailed(current.version)
+        require(if_match, current.version)
         try:
             events.remove([current])
         except VersionMoved:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from backend.errors import PreconditionFailed
 from backend.storage.dynamo import to_value
 
 # A write without If-Match that loses a race re-reads and tries again, after a random
@@ -34,6 +35,12 @@ class IfMatch:
 
     def allows(self, version: int) -> bool:
         return self.versions is None or version in self.versions
+
+
+def require(if_match: IfMatch | None, version: int) -> None:
+    """``PreconditionFailed`` (412) unless ``if_match`` is absent or allows ``version``."""
+    if if_match is not None and not if_match.allows(version):
+        raise PreconditionFailed(version)
 
 
 # DynamoDB refuses a sort key over 1024 bytes (and a partition key over 2048) with a
