@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 
 def utc_now() -> str:
@@ -37,6 +37,9 @@ class Event:
     end_date: str | None = None  # the last day of a multi-day event (inclusive)
     end_time: str | None = None
     location: str | None = None
+    recurrence: tuple[str, ...] | None = None  # a series: its RFC 5545 lines
+    recurring_event_id: str | None = None  # an instance: the id of its series
+    original_date: str | None = None  # an instance: the date its series gives it
 
     @property
     def last_date(self) -> str:
@@ -49,3 +52,20 @@ class Event:
         The id breaks the remaining ties so that pages never overlap or skip.
         """
         return (self.event_date, self.start_time or "", self.title, self.id)
+
+    @property
+    def days(self) -> int:
+        """How many days after its first day it ends (0: a single day)."""
+        if self.end_date is None:
+            return 0
+        return (date.fromisoformat(self.end_date) - date.fromisoformat(self.event_date)).days
+
+
+@dataclass(frozen=True)
+class Series:
+    """A recurring event as stored: the series (an ``Event`` whose ``recurrence`` is set
+    and whose ``event_date`` is its first occurrence) and the original dates of its
+    changed instances, each an event item of its own (``<series id>_<YYYYMMDD>``)."""
+
+    event: Event
+    changed: frozenset[str] = frozenset()

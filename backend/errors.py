@@ -69,6 +69,19 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
             "The department already has the most events one date may hold (200).",
         ),
         ProblemType(
+            "too-many-series",
+            409,
+            "Too many recurring events",
+            "The department already holds the most recurring events (series) it may: 500.",
+        ),
+        ProblemType(
+            "too-many-exceptions",
+            409,
+            "Too many changed occurrences",
+            "The series already holds the most changed or deleted occurrences it may; "
+            "change the whole series or split it (scope=following).",
+        ),
+        ProblemType(
             "idempotency-key-in-use",
             409,
             "Idempotency key in use",

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from backend.errors import FieldError, Invalid, Rejected
+from backend.recurrence import MAX_LINE_LENGTH, MAX_LINES, RuleProblem, check_lines
 from backend.timetext import parse_start_time, parse_time_range
 
 NAME_MAX = 100
@@ -381,7 +382,7 @@ class Derived(Declared):
     served to clients and stored, never sent by them."""
 
     name: str
-    kind: str  # "string", "clock", "timestamp" or "version"
+    kind: str  # "string", "date", "clock", "timestamp" or "version"
     nullable: bool = False
     description: str = ""
     required: bool = False
@@ -403,6 +404,8 @@ class Derived(Declared):
             schema: dict[str, Any] = {"type": "integer", "minimum": 1}
         elif self.kind == "timestamp":
             schema = {"type": "string", "format": "date-time"}
+        elif self.kind == "date":
+            schema = {"type": ["string", "null"], "format": "date"}
         elif self.kind == "clock":
             schema = {"type": ["string", "null"], "pattern": CLOCK_PATTERN}
         else:
@@ -410,7 +413,44 @@ class Derived(Declared):
         return schema | ({"description": self.description} if self.description else {})
 
 
-Field = Text | Date | Clock | EmailList
+@dataclass(frozen=True)
+class Recurrence(Declared):
+    """A series's RFC 5545 lines (``RRULE``, ``EXDATE``, ``RDATE``), as Google's API takes
+    them; null for a single event. ``recurrence.check_lines`` holds the rules."""
+
+    name: str
+    required: bool = False
+    description: str = ""
+    attribute_name: str | None = None
+    ical: str | None = None
+    example: Any = None
+    in_output: str = "when-set"
+    migrated: bool = False  # the old app had no recurrence
+
+    def clean(self, value: Any) -> Any:
+        try:
+            return check_lines(value)
+        except RuleProblem as exc:
+            path = self.name if exc.line < 0 else f"{self.name}[{exc.line}]"
+            raise FieldProblem(exc.message, path) from None
+
+    def to_attribute(self, value: Any) -> Any:
+        return None if value is None else list(value)
+
+    def from_attribute(self, value: Any) -> tuple[str, ...] | None:
+        return tuple(str(line) for line in value) if isinstance(value, list) else None
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": ["array", "null"],
+            "minItems": 1,
+            "maxItems": MAX_LINES,
+            "items": {"type": "string", "maxLength": MAX_LINE_LENGTH},
+            "description": self.description,
+        }
+
+
+Field = Text | Date | Clock | EmailList | Recurrence
 
 
 @dataclass(frozen=True)
@@ -605,6 +645,15 @@ EVENT = Resource(
             ical="LOCATION",
             example="3층 회의실",
         ),
+        Recurrence(
+            "recurrence",
+            description="A recurring event (series): 1 to 10 RFC 5545 lines, as Google's API "
+            "takes them: at most one RRULE (FREQ DAILY, WEEKLY, MONTHLY or YEARLY, with "
+            "INTERVAL, COUNT or UNTIL, BYDAY, BYMONTHDAY, BYMONTH, BYYEARDAY, BYWEEKNO, "
+            "BYSETPOS, WKST), EXDATE and RDATE lines (dates 20240125 or wall-clock "
+            "date-times 20240125T140000). event_date is the first occurrence. Left out of "
+            "events that do not repeat; null turns a series into a single event.",
+        ),
     ),
     (
         Derived("id", "string", example="6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"),
@@ -619,6 +668,22 @@ EVENT = Resource(
         _timestamp("created_at", "2024-01-15T00:31:00.000Z"),
         _timestamp("updated_at", "2024-01-15T00:31:00.000Z"),
         _VERSION,
+        Derived(
+            "recurring_event_id",
+            "string",
+            nullable=True,
+            in_output="when-set",
+            description="On an instance of a series (id <series id>_<YYYYMMDD>): the "
+            "series's id. Left out of other events.",
+        ),
+        Derived(
+            "original_date",
+            "date",
+            nullable=True,
+            in_output="when-set",
+            description="On an instance: the date the series gives it (event_date is where "
+            "it is now). Left out of other events.",
+        ),
     ),
     order=(
         "id",
@@ -634,6 +699,9 @@ EVENT = Resource(
         "end_date",
         "end_time",
         "location",
+        "recurrence",
+        "recurring_event_id",
+        "original_date",
     ),
 )
 

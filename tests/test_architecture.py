@@ -33,6 +33,7 @@ _ROOT_MODULES = {
     "domain.py",  # the records
     "fields.py",  # the resources' fields
     "timetext.py",  # reading time text
+    "recurrence.py",  # recurrence rules (RFC 5545) and their dates
 }
 
 

@@ -12,7 +12,17 @@ from typing import Any
 import pytest
 
 from backend.domain import Department, Event
-from backend.fields import DEPARTMENT, EVENT, Clock, Date, Declared, EmailList, Resource, Text
+from backend.fields import (
+    DEPARTMENT,
+    EVENT,
+    Clock,
+    Date,
+    Declared,
+    EmailList,
+    Recurrence,
+    Resource,
+    Text,
+)
 from backend.ics import feed, reader
 from backend.migration import records
 from backend.storage.departments import department_from_item
@@ -33,6 +43,8 @@ def _sample(spec: Declared) -> Any:
         return "17:00"
     if isinstance(spec, EmailList):
         return ("someone@example.com",)
+    if isinstance(spec, Recurrence):
+        return ("RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE:20240311")
     return "값"
 
 
@@ -125,17 +137,24 @@ def test_the_migration_knows_exactly_the_declared_fields() -> None:
     assert frozenset({"id", *(f.name for f in DEPARTMENT.fields if f.migrated)}) == (
         records.DEPARTMENT_FIELDS
     )
-    assert frozenset({"id", "department_id", *EVENT.writable_names}) == records.EVENT_FIELDS
-    assert all(f.migrated for f in EVENT.fields)
+    migrated = {f.name for f in EVENT.migrated}
+    assert frozenset({"id", "department_id", *migrated}) == records.EVENT_FIELDS
+    # The old app had no recurring events: a legacy "recurrence" is kept aside, as written.
+    assert [f.name for f in EVENT.fields if not f.migrated] == ["recurrence"]
+    item = records.event_item(
+        {"title": "x", "recurrence": "매주"}, "d-1", "2024-01-01", "2024-01-15T00:00:00Z"
+    )
+    assert "recurrence" not in item.attributes
+    assert item.attributes["legacy_recurrence"] == "매주"
 
 
 def test_the_migration_reads_every_declared_event_field() -> None:
-    writable = {name: getattr(FULL_EVENT, name) for name in EVENT.writable_names}
+    writable = {spec.name: getattr(FULL_EVENT, spec.name) for spec in EVENT.migrated}
     legacy = {"id": FULL_EVENT.id, **writable}
 
     item = records.event_item(legacy, "d-1", FULL_EVENT.event_date, "2024-01-15T00:00:00Z")
 
-    assert {name: item.attributes.get(name) for name in EVENT.writable_names} == writable
+    assert {name: item.attributes.get(name) for name in writable} == writable
     assert item.attributes["start_time"] == FULL_EVENT.start_time
 
 

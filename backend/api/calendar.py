@@ -3,14 +3,12 @@ Outlook or a phone) and ``POST /api/events/<department_id>/import`` (fill from t
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from backend.api.context import settings, storage
+from backend.api.context import settings, storage, today
 from backend.api.events import window_of
 from backend.api.inputs import bool_param, date_param, month_param, query, read_body
 from backend.api.openapi import (
@@ -72,10 +70,6 @@ def _domain() -> str:
     return settings().calendar_domain or urlsplit("//" + request.host).hostname or "localhost"
 
 
-def _today() -> date:
-    return datetime.now(ZoneInfo(settings().calendar_timezone)).date()
-
-
 @bp.get("/api/departments/<department_id>/calendar.ics")
 @describe(
     operation(
@@ -113,18 +107,14 @@ def calendar_feed(department_id: str) -> Response:
     if calendar_not_modified(version):
         response = Response(status=304)
     else:
-        window, today = window_of(args), None
+        window, now = window_of(args), None
         if not args:
-            today = _today()
+            now = today()
             window = DateWindow(
-                today.replace(
-                    year=today.year - FEED_YEARS_BACK, day=min(today.day, 28)
-                ).isoformat(),
-                today.replace(
-                    year=today.year + FEED_YEARS_AHEAD, day=min(today.day, 28)
-                ).isoformat(),
+                now.replace(year=now.year - FEED_YEARS_BACK, day=min(now.day, 28)).isoformat(),
+                now.replace(year=now.year + FEED_YEARS_AHEAD, day=min(now.day, 28)).isoformat(),
             )
-        events = feed_events(storage(), department_id, window, calendar, today=today)
+        events = feed_events(storage(), department_id, window, calendar, today=now)
         body = feed.calendar(department, events, settings().calendar_timezone, _domain())
         response = Response(body, mimetype=ICS_MEDIA_TYPE)
         response.headers["Content-Type"] = f"{ICS_MEDIA_TYPE}; charset=utf-8"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 from flask import current_app
 
 from backend.api.cursors import CursorCodec
@@ -26,3 +29,13 @@ def storage() -> Storage:
 def cursors() -> CursorCodec:
     result: CursorCodec = current_app.extensions[CURSORS_KEY]
     return result
+
+
+def zone() -> ZoneInfo:
+    """The calendar's time zone (``CALENDAR_TIMEZONE``)."""
+    return ZoneInfo(settings().calendar_timezone)
+
+
+def today() -> date:
+    """Today's date in the calendar's time zone."""
+    return datetime.now(zone()).date()

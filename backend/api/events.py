@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import cast
 
 from flask import Blueprint, Response, url_for
 
-from backend.api.context import cursors, storage
+from backend.api.context import cursors, storage, today, zone
 from backend.api.idempotency import idempotent
 from backend.api.inputs import (
     DEFAULT_LIMIT,
     SEARCH_MAX,
+    bool_param,
     date_param,
     if_match,
     json_object,
@@ -43,12 +45,31 @@ from backend.api.responses import (
 )
 from backend.domain import Event
 from backend.fields import EVENT
-from backend.services import events
+from backend.services import events, listing, recurring
+from backend.services.idempotency import Completing
+from backend.services.listing import EXPANSION_YEARS
+from backend.services.recurring import CHUNK_DAYS, INSTANCES_DEFAULT, INSTANCES_MAX, SCOPES
 from backend.storage import DateWindow, SortKey
 from backend.storage.events import READ_BUDGET
 from backend.storage.idempotency import StoredResponse
 
 bp = Blueprint("events", __name__, url_prefix="/api/events")
+
+
+SCOPE_PARAM = {
+    "name": "scope",
+    "in": "query",
+    "description": "For an instance of a recurring event: this (default) changes that "
+    "occurrence only, following this and every later one, all the whole series. "
+    "Ignored for other events.",
+    "schema": {"type": "string", "enum": list(SCOPES), "default": "this"},
+}
+
+
+def scope_param(raw: str) -> str:
+    if raw not in SCOPES:
+        raise ValueError(f"must be one of {', '.join(SCOPES)}, not {raw!r}")
+    return raw
 
 
 @bp.post("/<department_id>")
@@ -58,7 +79,8 @@ bp = Blueprint("events", __name__, url_prefix="/api/events")
         "events",
         "Add an event to a department",
         "event_date must be a real date; time is kept as sent and start_time read "
-        "from it (오후 3:00 → 15:00). With Idempotency-Key, a retried create returns "
+        "from it (오후 3:00 → 15:00). With recurrence, a recurring event (series) whose "
+        "first occurrence is event_date. With Idempotency-Key, a retried create returns "
         "the first answer instead of a second event.",
         {
             "201": json_response(
@@ -83,11 +105,12 @@ def create_event(department_id: str) -> Response:
         location = url_for(".get_event", department_id=department_id, event_id=event.id)
         return StoredResponse(201, event_json(event), location)
 
-    return idempotent(
-        body,
-        lambda completing: events.create_event(storage(), department_id, fields, completing),
-        render,
-    )
+    def create(completing: Completing[Event] | None) -> Event:
+        if fields.get("recurrence"):
+            return recurring.create_series(storage(), department_id, fields, zone(), completing)
+        return events.create_event(storage(), department_id, fields, completing)
+
+    return idempotent(body, create, render)
 
 
 @bp.get("/<department_id>")
@@ -123,6 +146,18 @@ def create_event(department_id: str) -> Response:
                 "schema": {"type": "string", "minLength": 1, "maxLength": SEARCH_MAX},
                 "example": "회의",
             },
+            {
+                "name": "expand",
+                "in": "query",
+                "description": "true (default): each occurrence of a recurring event is "
+                "listed as an instance in its place, as Google's singleEvents=true. false: "
+                "each series once (when an occurrence falls in the window), at its first "
+                "occurrence there, with its recurrence, plus its changed instances. "
+                f"Without to, series are expanded {EXPANSION_YEARS} years past the later of "
+                f"today and from; one page expands at most {CHUNK_DAYS} days (a short page "
+                "with next_cursor goes on from there).",
+                "schema": {"type": "boolean", "default": True},
+            },
             param("Limit"),
             param("Cursor"),
             param("IfNoneMatch"),
@@ -138,11 +173,15 @@ def list_events(department_id: str) -> Response:
             "limit": limit_param,
             "cursor": text_param,
             "q": search_param,
+            "expand": bool_param,
         }
     )
     window = window_of(args)
     search = args.get("q")
+    expand = args.get("expand", True)
     scope = ["events", department_id, window.start, window.end, search]
+    if not expand:
+        scope.append("series")
     after = None
     if "cursor" in args:  # a bad cursor is 400 whatever the conditional headers say
         after = cast(SortKey, cursors().decode(args["cursor"], scope, 4))
@@ -151,13 +190,17 @@ def list_events(department_id: str) -> Response:
     if calendar_not_modified(version):
         return list_response([], None, calendar_version=version, not_modified=True)
     limit = args.get("limit", DEFAULT_LIMIT)
-    page = storage().events.list_page(
+    page = listing.list_page(
+        storage(),
         department_id,
         window,
         after,
         limit,
-        None if search is None else events.matcher(search),
-        reach_back=calendar.multi_day,
+        calendar=calendar,
+        zone=zone(),
+        today=today(),
+        matches=None if search is None else events.matcher(search),
+        expand=expand,
     )
     next_cursor = None if page.after is None else cursors().encode(scope, page.after)
     return list_response(
@@ -184,7 +227,11 @@ def window_of(args: dict[str, object]) -> DateWindow:
         "getEvent",
         "events",
         "Get an event",
-        "The event with its ETag; with If-None-Match holding that ETag, 304.",
+        "The event with its ETag; with If-None-Match holding that ETag, 304. An id "
+        "may name a single event, a recurring event (series) or one of its instances "
+        "(<series id>_<YYYYMMDD>, its original date), served with recurring_event_id "
+        "and original_date; an instance's ETag is its series's, which changes when the "
+        "series or any of its instances changes.",
         {
             "200": json_response("The event", "Event", EVENT_EXAMPLE, RESOURCE_HEADERS),
             "304": empty_response(
@@ -196,8 +243,8 @@ def window_of(args: dict[str, object]) -> DateWindow:
     )
 )
 def get_event(department_id: str, event_id: str) -> Response:
-    event = storage().events.get(department_id, event_id)
-    return resource_response(event_json(event), event.version)
+    target = recurring.locate(storage(), department_id, event_id, zone())
+    return resource_response(event_json(target.event), target.version)
 
 
 @bp.patch("/<department_id>/<event_id>")
@@ -207,7 +254,14 @@ def get_event(department_id: str, event_id: str) -> Response:
         "events",
         "Change an event",
         "Changes the fields sent (a JSON merge patch: null clears the optional "
-        "ones). With If-Match, only if nobody changed it since: else 412.",
+        "ones). With If-Match, only if nobody changed it since: else 412. On a series, "
+        "every instance changes (a new recurrence re-shapes it; changed instances whose "
+        "date no longer occurs are dropped, the others take the fields sent but their "
+        "dates). On an instance, that occurrence only (it keeps its id and may move); "
+        "with scope=following, this and every later occurrence: the series ends before "
+        "it and a new series (the answer, with a new id) starts there, in one "
+        "transaction. recurrence on a single event makes it a series; null on a series "
+        "makes it a single event.",
         {
             "200": json_response(
                 "The updated event",
@@ -217,14 +271,17 @@ def get_event(department_id: str, event_id: str) -> Response:
             )
         },
         errors=("404", "409", "412", *BODY_ERRORS),
-        parameters=[param("IfMatch")],
+        parameters=[param("IfMatch"), SCOPE_PARAM],
         body=json_body("EventUpdate", "Fields to change", {"time": "오전 10:00"}),
         write=True,
     )
 )
 def update_event(department_id: str, event_id: str) -> Response:
+    scope = query({"scope": scope_param}).get("scope", "this")
     changes = EVENT.validate(json_object(), creating=False)
-    event = events.update_event(storage(), department_id, event_id, changes, if_match())
+    event = recurring.update(
+        storage(), department_id, event_id, changes, if_match(), zone=zone(), scope=scope
+    )
     return resource_response(event_json(event), event.version)
 
 
@@ -234,14 +291,88 @@ def update_event(department_id: str, event_id: str) -> Response:
         "deleteEvent",
         "events",
         "Delete an event",
-        "With If-Match, only if nobody changed it since: else 412.",
+        "With If-Match, only if nobody changed it since: else 412. A series goes with "
+        "its changed instances; an instance is that occurrence only (an EXDATE on its "
+        "series), or with scope=following that one and every later one (the series "
+        "ends before it).",
         {"204": empty_response("Deleted")},
-        errors=("404", "412", *READ_ERRORS),
-        parameters=[param("IfMatch")],
+        errors=("404", "409", "412", *READ_ERRORS),
+        parameters=[param("IfMatch"), SCOPE_PARAM],
         write=True,
     )
 )
 def delete_event(department_id: str, event_id: str) -> Response:
-    query({})
-    events.delete_event(storage(), department_id, event_id, if_match())
+    scope = query({"scope": scope_param}).get("scope", "this")
+    recurring.delete(storage(), department_id, event_id, if_match(), zone=zone(), scope=scope)
     return Response(status=204)
+
+
+@bp.get("/<department_id>/<event_id>/instances")
+@describe(
+    operation(
+        "listInstances",
+        "events",
+        "List the instances of a recurring event",
+        "Its occurrences in the window (default: today and the next 12 months), changed "
+        "ones where they are now, in calendar order, as Google's events.instances. One "
+        f"page expands at most {CHUNK_DAYS} days: a short page with next_cursor goes on.",
+        {
+            "200": json_response(
+                "A page", "EventList", {"items": [EVENT_EXAMPLE], "next_cursor": None}
+            )
+        },
+        errors=("404", *READ_ERRORS),
+        parameters=[
+            *window_params()[:2],
+            {
+                "name": "limit",
+                "in": "query",
+                "description": "Page size",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": INSTANCES_MAX,
+                    "default": INSTANCES_DEFAULT,
+                },
+            },
+            param("Cursor"),
+        ],
+    )
+)
+def list_instances(department_id: str, event_id: str) -> Response:
+    args = query(
+        {"from": date_param, "to": date_param, "limit": instances_limit, "cursor": text_param}
+    )
+    start = args.get("from") or today().isoformat()
+    end = args.get("to") or _year_after(start)
+    scope = ["instances", department_id, event_id, start, end]
+    after = None
+    if "cursor" in args:
+        after = cast(SortKey, cursors().decode(args["cursor"], scope, 4))
+    page = recurring.instances(
+        storage(),
+        department_id,
+        event_id,
+        DateWindow(start, end),
+        after=after,
+        limit=args.get("limit", INSTANCES_DEFAULT),
+        zone=zone(),
+    )
+    next_cursor = None if page.after is None else cursors().encode(scope, page.after)
+    return list_response([event_json(e) for e in page.events], next_cursor)
+
+
+def instances_limit(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= INSTANCES_MAX:
+        raise ValueError(f"must be a whole number from 1 to {INSTANCES_MAX}, not {raw!r}")
+    return int(raw)
+
+
+def _year_after(day: str) -> str:
+    """The day before the same date a year later (12 months), or the last date there is."""
+    first = date.fromisoformat(day)
+    if first.year == date.max.year:
+        return date.max.isoformat()
+    return (
+        first.replace(year=first.year + 1, day=min(first.day, 28)) - timedelta(days=1)
+    ).isoformat()

@@ -21,8 +21,17 @@ def department_json(department: Department) -> dict[str, Any]:
     return body
 
 
+_WHEN_SET = ("recurrence", "recurring_event_id", "original_date")
+
+
 def event_json(event: Event) -> dict[str, Any]:
-    return dict(vars(event))  # v1's fields, then end_date, end_time and location
+    body = dict(vars(event))  # v1's fields, then end_date, end_time and location
+    for name in _WHEN_SET:  # only on series and their instances
+        if body[name] is None:
+            del body[name]
+        elif name == "recurrence":
+            body[name] = list(body[name])
+    return body
 
 
 def resource_response(

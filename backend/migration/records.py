@@ -34,6 +34,10 @@ SYSTEM_FIELDS = frozenset(
         "event_count",
         "calendar_version",
         "multi_day",
+        "series_count",
+        "recurrence",
+        "recurring_event_id",
+        "original_date",
     }
 )
 # Fields a legacy record may carry as the product's own (the declarations, plus the keys);

@@ -115,11 +115,16 @@ def update_event(
     event_id: str,
     changes: Mapping[str, Any],
     if_match: IfMatch | None,
+    *,
+    first: Event | None = None,
 ) -> Event:
-    """Apply a client's ``changes`` under ``if_match``; a move checks its new date's room."""
+    """Apply a client's ``changes`` under ``if_match``; a move checks its new date's room.
+    ``first``: the event as just read (the first attempt does not read it again)."""
     events = storage.events
-    for _ in write_attempts():
-        current = events.get(department_id, event_id)
+    for attempt in write_attempts():
+        current = (
+            first if attempt == 0 and first is not None else events.get(department_id, event_id)
+        )
         require(if_match, current.version)
         wanted = changed_event(current, changes)
         if wanted == current:
@@ -138,11 +143,18 @@ def update_event(
 
 
 def delete_event(
-    storage: Storage, department_id: str, event_id: str, if_match: IfMatch | None
+    storage: Storage,
+    department_id: str,
+    event_id: str,
+    if_match: IfMatch | None,
+    *,
+    first: Event | None = None,
 ) -> None:
     events = storage.events
-    for _ in write_attempts():
-        current = events.get(department_id, event_id)
+    for attempt in write_attempts():
+        current = (
+            first if attempt == 0 and first is not None else events.get(department_id, event_id)
+        )
         require(if_match, current.version)
         try:
             events.remove([current])

@@ -25,6 +25,7 @@ from backend.storage.expiring import ExpiringItems
 from backend.storage.idempotency import IdempotencyRecords
 from backend.storage.mailings import MailingRepository
 from backend.storage.schema import DEPARTMENTS, EVENTS, TableSchema
+from backend.storage.series import SeriesRepository
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -53,6 +54,7 @@ class Storage:
         usage.instrument(client)
         self.departments = DepartmentRepository(client, departments_table)
         self.events = EventRepository(client, events_table, departments_table)
+        self.series = SeriesRepository(client, events_table, self.events)
         self.mailings = MailingRepository(client, events_table)
         self.idempotency = IdempotencyRecords(client, events_table)
         self.expiring = ExpiringItems(client, events_table)

@@ -240,7 +240,8 @@ class DepartmentRepository:
                     "TableName": self.table,
                     "Key": {"id": to_value(current.id)},
                     "ConditionExpression": f"({version_condition(current.version)}) AND "
-                    "(attribute_not_exists(event_count) OR event_count = :zero)",
+                    "(attribute_not_exists(event_count) OR event_count = :zero) AND "
+                    "(attribute_not_exists(series_count) OR series_count = :zero)",
                     "ExpressionAttributeNames": {"#version": "version"},
                     "ExpressionAttributeValues": {
                         ":expected": to_value(current.version),

@@ -110,6 +110,8 @@ class CalendarState:
     # Whether an event spanning days was ever written: only then must a list reach back
     # MAX_EVENT_DAYS before its window for events that started earlier.
     multi_day: bool = True
+    # How many recurring events (series) it holds: only then does a list read them.
+    series_count: int = 0
 
 
 def event_from_item(item: Mapping[str, Any]) -> Event:
@@ -190,7 +192,7 @@ class EventRepository:
                 TableName=self._departments,
                 Key={"id": to_value(department_id)},
                 ConsistentRead=True,
-                ProjectionExpression="id, event_count, calendar_version, multi_day",
+                ProjectionExpression="id, event_count, calendar_version, multi_day, series_count",
             )
         item = response.get("Item")
         if item is None:
@@ -202,10 +204,17 @@ class EventRepository:
             calendar_version=int(data.get("calendar_version", 0)),
             # Departments written before the flag existed may hold multi-day events.
             multi_day=bool(data.get("multi_day", "event_count" not in data)),
+            series_count=int(data.get("series_count", 0)),
         )
 
-    def _touch_department(
-        self, department_id: str, counted: bool, delta: int, multi_day: bool = False
+    def touch_department(
+        self,
+        department_id: str,
+        counted: bool,
+        delta: int,
+        multi_day: bool = False,
+        *,
+        series_delta: int = 0,
     ) -> TransactWriteItemTypeDef:
         """The department half of an event write: it must exist, and its counters move.
 
@@ -225,6 +234,9 @@ class EventRepository:
                 values[":delta"] = to_value(delta)
         else:
             condition = "attribute_exists(id) AND attribute_not_exists(#count)"
+        if series_delta:
+            expression += ", series_count :series"
+            values[":series"] = to_value(series_delta)
         return {
             "Update": {
                 "TableName": self._departments,
@@ -236,7 +248,7 @@ class EventRepository:
             }
         }
 
-    def _transact(
+    def transact(
         self,
         what: str,
         department_id: str,
@@ -292,11 +304,11 @@ class EventRepository:
 
         # _AlreadyWritten: the first attempt was applied (DynamoDB's token would say so).
         with contextlib.suppress(_AlreadyWritten):
-            self._transact(
+            self.transact(
                 "create event",
                 event.department_id,
                 lambda state: [
-                    self._touch_department(
+                    self.touch_department(
                         event.department_id, state.counted, 1, event.end_date is not None
                     ),
                     put,
@@ -323,11 +335,11 @@ class EventRepository:
                 raise VersionMoved from exc
 
         try:
-            self._transact(
+            self.transact(
                 "update event",
                 current.department_id,
                 lambda state: [
-                    self._touch_department(
+                    self.touch_department(
                         current.department_id, state.counted, 0, updated.end_date is not None
                     ),
                     {"Update": update},
@@ -360,11 +372,11 @@ class EventRepository:
             if any(cancelled_by(exc, n + 1) for n in range(len(events))):
                 raise VersionMoved from exc
 
-        self._transact(
+        self.transact(
             "delete events",
             department_id,
             lambda state: [
-                self._touch_department(department_id, state.counted, -len(events)),
+                self.touch_department(department_id, state.counted, -len(events)),
                 *deletes,
             ],
             moved,

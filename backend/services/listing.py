@@ -1,0 +1,141 @@
+"""A page of a department's calendar: its event items and its series's instances, merged.
+
+The cost stays bounded whatever the calendar holds: the department's item (read by the
+caller), the window's Query pages (``EventRepository.list_page``, with its read budget),
+and, only when the department has series, one Query of its series partition. Series are
+expanded lazily, in calendar order, from the page's start to at most ``CHUNK_DAYS`` later:
+a page whose window reaches further ends there with a cursor, as a page that spends its
+read budget does, so an endless series costs no more than one that ends.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from itertools import islice
+from zoneinfo import ZoneInfo
+
+from backend.domain import Event, Series
+from backend.services.recurring import CHUNK_DAYS, instance_of, schedule_of, served
+from backend.storage import CalendarState, DateWindow, SortKey, Storage
+from backend.storage.events import EventPage
+
+# Without an end (``to``), a list expands series up to this many years after the later of
+# today and its start, as the feed's default window reaches two years ahead.
+EXPANSION_YEARS = 2
+
+Placed = tuple[SortKey, Event]
+
+
+def list_page(
+    storage: Storage,
+    department_id: str,
+    window: DateWindow,
+    after: SortKey | None,
+    limit: int,
+    *,
+    calendar: CalendarState,
+    zone: ZoneInfo,
+    today: date,
+    matches: Callable[[Event], bool] | None = None,
+    expand: bool = True,
+) -> EventPage:
+    """One page of the window in calendar order: single events, changed instances and
+    (``expand``) each occurrence of each series, or (not ``expand``) each series once,
+    placed at its first occurrence in the window."""
+    page = storage.events.list_page(
+        department_id, window, after, limit, matches, reach_back=calendar.multi_day
+    )
+    if calendar.series_count <= 0 or window.empty:
+        return page
+    every = {s.event.id: s for s in storage.series.all(department_id)}
+    if not every:
+        return page
+    items: list[Placed] = []
+    for event in page.events:
+        family = every.get(event.recurring_event_id or "")
+        shown = event if family is None else served(event, family)
+        items.append((shown.sort_key, shown))
+    chunk_end, more_after = _chunk(window, after, today, list(every.values()))
+    streams = [
+        _placed(series, window, after, chunk_end, zone=zone, expand=expand)
+        for series in every.values()
+        if matches is None or matches(series.event)
+    ]
+    bound = _earliest(page.after, more_after)
+    instances = islice(heapq.merge(*streams, key=_position), limit + 1)
+    merged = heapq.merge(items, instances, key=_position)
+    chosen = [placed for placed in merged if bound is None or placed[0] <= bound]
+    if len(chosen) > limit:
+        chosen = chosen[:limit]
+        return EventPage([event for _, event in chosen], chosen[-1][0])
+    return EventPage([event for _, event in chosen], bound)
+
+
+def _chunk(
+    window: DateWindow, after: SortKey | None, today: date, every: list[Series]
+) -> tuple[date, SortKey | None]:
+    """The last date this page expands series to, and the position the next page starts
+    from when the window goes on past it (None: it does not)."""
+    starts = [date.fromisoformat(d) for d in (window.start, after[0] if after else None) if d]
+    begin = max(starts) if starts else min(date.fromisoformat(s.event.event_date) for s in every)
+    if window.end is not None:
+        end = date.fromisoformat(window.end)
+    else:
+        end = _years_after(max([today, *starts]), EXPANSION_YEARS)
+    if (end - begin).days <= CHUNK_DAYS:
+        return end, None
+    chunk = begin + timedelta(days=CHUNK_DAYS)
+    return chunk, ((chunk + timedelta(days=1)).isoformat(), "", "", "")
+
+
+def _placed(
+    series: Series,
+    window: DateWindow,
+    after: SortKey | None,
+    end: date,
+    *,
+    zone: ZoneInfo,
+    expand: bool,
+) -> Iterator[Placed]:
+    """A series's occurrences in the window up to ``end``, after ``after``, in order; or
+    (not ``expand``) the series itself, at its first occurrence in the window."""
+    event = series.event
+    starts = [d for d in (window.start, after[0] if after else None) if d]
+    begin = None
+    if starts:
+        begin = date.fromisoformat(max(starts)) - timedelta(days=event.days)
+    for day in schedule_of(event, zone).dates(begin, end):
+        text = day.isoformat()
+        instance = instance_of(series, text)
+        if window.start is not None and instance.last_date < window.start:
+            continue
+        if expand:
+            if text in series.changed:
+                continue  # its own item is listed where it is now
+            if after is None or instance.sort_key > after:
+                yield instance.sort_key, instance
+            continue
+        key = (text, event.start_time or "", event.title, event.id)
+        if after is None or key > after:
+            yield key, event
+        return
+
+
+def _position(placed: Placed) -> SortKey:
+    return placed[0]
+
+
+def _earliest(*bounds: SortKey | None) -> SortKey | None:
+    """The first of the positions given (None: no bound)."""
+    finite = [b for b in bounds if b is not None]
+    return min(finite) if finite else None
+
+
+def _years_after(day: date, years: int) -> date:
+    if day.year + years > date.max.year:
+        return date.max
+    if (day.month, day.day) == (2, 29):
+        day = day.replace(day=28)
+    return day.replace(year=day.year + years)

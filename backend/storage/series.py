@@ -1,0 +1,337 @@
+"""Recurring events in the ``events`` table: series, and their changed instances.
+
+- **A series** is one item in its department's series partition: ``id`` is
+  ``#series#<department id>`` and ``department_id`` (the table's range key) is the
+  series's id. All series of a department are then one strongly consistent Query of the
+  table (never a Scan, never a read per series), and a series is in no index (its first
+  date is stored as ``first_date``, not ``event_date``), so writing one is no index write.
+  It also holds ``changed``: the original dates of its changed instances.
+- **A changed instance** (moved, retitled) is an ordinary event item,
+  ``<series id>_<YYYYMMDD>`` with ``recurring_event_id`` and ``original_date``, so a
+  window's Query finds it where it is now. An occurrence deleted on its own is an
+  ``EXDATE`` on the series.
+- **Every write of a series or of its instances is one transaction** with the department's
+  item (``calendar_version``, ``event_count`` of the instance items, ``series_count``) and
+  the series item at the version read: the version of a series is that of the whole
+  family (series and instances), so two writes to one family never interleave, and no
+  changed instance outlives its series (see ``SeriesWrite``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from backend.domain import Event, Series
+from backend.errors import Conflict, NotFound
+from backend.storage.batch import BatchIO
+from backend.storage.bookkeeping import KEY_TAKEN_OVER
+from backend.storage.dynamo import (
+    cancelled_by,
+    from_item,
+    pages,
+    to_item,
+    to_value,
+    translated_errors,
+)
+from backend.storage.events import CalendarState, EventRepository, event_from_plain, event_record
+from backend.storage.versioning import VersionMoved, usable_key, version_condition
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+logger = logging.getLogger(__name__)
+
+SERIES_PARTITION = "#series#"
+# A department holds at most this many series, so that reading them all stays one small
+# Query (409 too-many-series past it).
+MAX_SERIES = 500
+# A series holds at most this many changed instances, so that deleting or splitting it
+# with all of them is one transaction (DynamoDB's limit is 100 items).
+MAX_CHANGED = 90
+
+
+def series_partition(department_id: str) -> str:
+    return SERIES_PARTITION + department_id
+
+
+def instance_id(series_id: str, day: str) -> str:
+    """The id of a series's occurrence on ``day`` (``YYYY-MM-DD``): ``<id>_<YYYYMMDD>``."""
+    return f"{series_id}_{day.replace('-', '')}"
+
+
+def split_instance_id(ident: str) -> tuple[str, str] | None:
+    """(series id, ``YYYY-MM-DD``) of an instance id, or None."""
+    head, sep, tail = ident.rpartition("_")
+    if not sep or not head or len(tail) != 8 or not tail.isdigit():
+        return None
+    return head, f"{tail[:4]}-{tail[4:6]}-{tail[6:]}"
+
+
+def series_record(series: Series) -> dict[str, Any]:
+    """The attributes of a series's item."""
+    record = event_record(series.event)
+    department_id = record.pop("department_id")
+    record["id"] = series_partition(department_id)
+    record["department_id"] = series.event.id
+    record["first_date"] = record.pop("event_date")
+    if series.changed:
+        record["changed"] = sorted(series.changed)
+    return record
+
+
+def series_from_item(item: Mapping[str, Any]) -> Series:
+    data = dict(from_item(item))
+    department_id = str(data["id"])[len(SERIES_PARTITION) :]
+    changed = frozenset(str(d) for d in data.pop("changed", []) or [])
+    data["id"] = data["department_id"]
+    data["department_id"] = department_id
+    data["event_date"] = data.pop("first_date")
+    return Series(event_from_plain(data), changed)
+
+
+@dataclass(frozen=True)
+class SeriesWrite:
+    """One transaction over a series family (with the department's item).
+
+    ``before`` is the series as read (its version is the condition; None: a new series);
+    ``after`` what it becomes (None: deleted). ``split`` is a new series written beside it
+    (this and following). ``put`` are changed instances to write; ``drop`` the ids of
+    changed instances to delete. ``single_before``/``single_after``: a single event that
+    becomes this series, or that this series becomes (the same id)."""
+
+    department_id: str
+    before: Series | None
+    after: Series | None
+    split: Series | None = None
+    put: tuple[Event, ...] = ()
+    drop: tuple[str, ...] = ()
+    single_before: Event | None = None
+    single_after: Event | None = None
+    also: Sequence[TransactWriteItemTypeDef] = field(default_factory=tuple)
+
+    @property
+    def series_delta(self) -> int:
+        return (self.after is not None) - (self.before is not None) + (self.split is not None)
+
+    @property
+    def event_delta(self) -> int:
+        existing = self.before.changed if self.before is not None else frozenset()
+        added = sum(1 for e in self.put if e.original_date not in existing)
+        return (
+            added
+            - len(self.drop)
+            - (self.single_before is not None)
+            + (self.single_after is not None)
+        )
+
+    @property
+    def size(self) -> int:
+        """How many items the transaction writes."""
+        return (
+            1
+            + (self.before is not None or self.after is not None)
+            + (self.split is not None)
+            + len(self.put)
+            + len(self.drop)
+            + (self.single_before is not None)
+            + (self.single_after is not None)
+            + len(self.also)
+        )
+
+
+class SeriesRepository:
+    def __init__(self, client: DynamoDBClient, table: str, events: EventRepository) -> None:
+        self._client = client
+        self.table = table
+        self._events = events
+
+    def _key(self, department_id: str, series_id: str) -> dict[str, Any]:
+        if not (usable_key(department_id) and usable_key(series_id)):
+            raise NotFound("event", series_id)
+        return {
+            "id": to_value(series_partition(department_id)),
+            "department_id": to_value(series_id),
+        }
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def all(self, department_id: str) -> list[Series]:
+        """Every series of a department: one strongly consistent Query of its partition
+        (more pages only past 1 MB)."""
+        if not usable_key(department_id):
+            return []
+        params = {
+            "TableName": self.table,
+            "KeyConditionExpression": "id = :p",
+            "ExpressionAttributeValues": {":p": to_value(series_partition(department_id))},
+            "ConsistentRead": True,
+        }
+        with translated_errors("read series"):
+            return [
+                series_from_item(item)
+                for page in pages(self._client.query, params)
+                for item in page.get("Items", [])
+            ]
+
+    def get(self, department_id: str, series_id: str) -> Series:
+        found = self.find(department_id, series_id)
+        if found is None:
+            raise NotFound("event", series_id)
+        return found
+
+    def find(self, department_id: str, series_id: str) -> Series | None:
+        if not (usable_key(department_id) and usable_key(series_id)):
+            return None
+        with translated_errors("get series"):
+            response = self._client.get_item(
+                TableName=self.table, Key=self._key(department_id, series_id), ConsistentRead=True
+            )
+        item = response.get("Item")
+        return None if item is None else series_from_item(item)
+
+    def find_with_item(
+        self, department_id: str, event_id: str, series_id: str
+    ) -> tuple[Event | None, Series | None]:
+        """The event item ``event_id`` and the series ``series_id``, in one BatchGetItem
+        (strongly consistent): how an instance is read."""
+        if not (usable_key(department_id) and usable_key(event_id) and usable_key(series_id)):
+            return None, None
+        keys = [
+            {"id": event_id, "department_id": department_id},
+            {"id": series_partition(department_id), "department_id": series_id},
+        ]
+        with translated_errors("get instance"):
+            found = BatchIO(self._client).get(self.table, keys)
+        event = series = None
+        for data in found:
+            if str(data["id"]).startswith(SERIES_PARTITION):
+                series = series_from_item(to_item(data))
+            else:
+                event = event_from_plain(data)
+        return event, series
+
+    def changed_instances(self, series: Series) -> list[Event]:
+        """A series's changed instances (BatchGetItem, strongly consistent)."""
+        if not series.changed:
+            return []
+        department_id, series_id = series.event.department_id, series.event.id
+        keys = [
+            {"id": instance_id(series_id, day), "department_id": department_id}
+            for day in sorted(series.changed)
+        ]
+        with translated_errors("read changed instances"):
+            found = BatchIO(self._client).get(self.table, keys)
+        return sorted((event_from_plain(data) for data in found), key=lambda e: e.sort_key)
+
+    # -- the one write -------------------------------------------------------------------
+
+    def write(self, change: SeriesWrite) -> None:
+        """Apply ``change`` in one transaction; ``VersionMoved`` when the series (or the
+        single event it replaces) is no longer at the version read, ``Conflict``
+        ``too-many-series`` when the department is full."""
+        department_id = change.department_id
+        items: list[TransactWriteItemTypeDef] = []
+        guarded: list[int] = []  # the items whose failed condition means "it moved"
+        if change.before is not None or change.after is not None:
+            guarded.append(len(items) + 1)
+            items.append(self._series_write(change.before, change.after))
+        if change.split is not None:
+            guarded.append(len(items) + 1)
+            items.append(self._series_write(None, change.split))
+        if change.single_before is not None:
+            guarded.append(len(items) + 1)
+            single = change.single_before
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": {
+                            "id": to_value(single.id),
+                            "department_id": to_value(department_id),
+                        },
+                        "ConditionExpression": version_condition(single.version),
+                        "ExpressionAttributeNames": {"#version": "version"},
+                        "ExpressionAttributeValues": {":expected": to_value(single.version)},
+                    }
+                }
+            )
+        for event in (*change.put, *([change.single_after] if change.single_after else [])):
+            guarded.append(len(items) + 1)
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item(event_record(event)),
+                        # Never over a single event that happens to have the same id.
+                        "ConditionExpression": "attribute_not_exists(id) OR "
+                        "attribute_exists(recurring_event_id)",
+                    }
+                }
+            )
+        for ident in change.drop:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": {"id": to_value(ident), "department_id": to_value(department_id)},
+                    }
+                }
+            )
+        multi_day = any(
+            s is not None and s.event.end_date is not None for s in (change.after, change.split)
+        ) or any(e.end_date is not None for e in change.put)
+        adding = change.series_delta > 0
+
+        def build(state: CalendarState) -> list[TransactWriteItemTypeDef]:
+            if adding and state.series_count + change.series_delta > MAX_SERIES:
+                raise Conflict(
+                    f"the department already holds {MAX_SERIES} recurring events (series); "
+                    "end or delete one first",
+                    code="too-many-series",
+                )
+            touch = self._events.touch_department(
+                department_id,
+                state.counted,
+                change.event_delta,
+                multi_day,
+                series_delta=change.series_delta,
+            )
+            return [touch, *items, *change.also]
+
+        def moved(exc: ClientError) -> None:
+            if any(cancelled_by(exc, n) for n in guarded):
+                raise VersionMoved from exc
+            first_also = 1 + len(items)
+            if any(cancelled_by(exc, first_also + n) for n in range(len(change.also))):
+                raise Conflict(KEY_TAKEN_OVER, code="idempotency-key-in-use") from exc
+
+        self._events.transact("write recurring event", department_id, build, moved)
+
+    def _series_write(
+        self, before: Series | None, after: Series | None
+    ) -> TransactWriteItemTypeDef:
+        if after is None:
+            assert before is not None  # noqa: S101 - SeriesWrite has one of them
+            return {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": self._key(before.event.department_id, before.event.id),
+                    "ConditionExpression": version_condition(before.event.version),
+                    "ExpressionAttributeNames": {"#version": "version"},
+                    "ExpressionAttributeValues": {":expected": to_value(before.event.version)},
+                }
+            }
+        put: Any = {"TableName": self.table, "Item": to_item(series_record(after))}
+        if before is None:
+            put["ConditionExpression"] = "attribute_not_exists(id)"
+        else:
+            put["ConditionExpression"] = version_condition(before.event.version)
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+            put["ExpressionAttributeValues"] = {":expected": to_value(before.event.version)}
+        return {"Put": put}
