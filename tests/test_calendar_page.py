@@ -12,6 +12,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -21,6 +22,7 @@ from flask.testing import FlaskClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from backend.api.page_text import LANGUAGES, PAGE_TEXT
 from tests.browser import (
     ARTIFACTS,
     Browser,
@@ -81,6 +83,39 @@ def driver(browser: Browser) -> Browser:
     return browser
 
 
+@contextmanager
+def english(driver: Browser) -> Iterator[None]:
+    """Pages loaded inside ask for English, as a browser that prefers it would."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": "en-US,en;q=0.9"}}
+    )
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+
+
+PHONE = 390  # CSS pixels: a common phone's width
+DESKTOP = 1280
+
+
+@contextmanager
+def width(driver: Browser, pixels: int) -> Iterator[None]:
+    """Pages loaded inside are laid out ``pixels`` wide (a phone at 390), as on a device."""
+    if pixels == DESKTOP:
+        yield
+        return
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": pixels, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 # -- the page as served ---------------------------------------------------------------------
 
 
@@ -107,6 +142,16 @@ def test_page_is_korean_first_and_english_when_the_browser_prefers_it(
     assert f'<html lang="{lang}">' in html
     assert label in html
     assert "Accept-Language" in response.headers["Vary"]
+
+
+def test_no_word_of_the_page_hides_behind_a_method_of_its_table(client: FlaskClient) -> None:
+    """The template reads ``text.<key>``: Jinja tries the attribute first, so a key named
+    like a dict method (``copy``, ``items``) would print the method instead of the word."""
+    for language in LANGUAGES:
+        assert [key for key in PAGE_TEXT[language] if hasattr(dict, key)] == []
+        html = client.get("/", headers={"Accept-Language": language}).get_data(as_text=True)
+        assert "built-in method" not in html
+        assert "<bound method" not in html
 
 
 def test_page_is_gzipped_for_browsers_that_accept_it(client: FlaskClient) -> None:
@@ -443,6 +488,18 @@ def test_subscribe_offers_the_departments_ics_address(site: Site, driver: Browse
     address = driver.find_element(By.ID, "subscribe-url").get_attribute("value")
     assert address == f"{site.url}/api/departments/{DEV}/calendar.ics"
     assert driver.find_element(By.ID, "subscribe-status").text
+
+
+@pytest.mark.parametrize(("language", "label"), [("ko", "복사"), ("en", "Copy")])
+def test_the_subscribe_dialogs_copy_button_says_copy(
+    site: Site, driver: Browser, language: str, label: str
+) -> None:
+    with english(driver) if language == "en" else nullcontext():
+        open_page(driver, site.page(department=DEV, month="2024-01"))
+    click(driver, "#subscribe")
+    visible_dialog(driver, "subscribe-dialog")
+
+    assert driver.find_element(By.ID, "subscribe-copy").text == label
 
 
 def test_korean_by_default_and_english_when_the_browser_prefers_it(
