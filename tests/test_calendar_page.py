@@ -12,15 +12,20 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
+from backend.api.page_text import FIELD_RULES, LANGUAGES, MESSAGES, PAGE_TEXT
+from backend.errors import PROBLEM_TYPES
 from tests.browser import (
     ARTIFACTS,
     Browser,
@@ -53,7 +58,7 @@ from tests.browser import (
     wait_for,
     wait_loaded,
 )
-from tests.helpers import assert_problem
+from tests.helpers import api_document, assert_problem
 
 pytestmark = pytest.mark.slow  # drives headless Chromium
 
@@ -79,6 +84,39 @@ def browser() -> Iterator[Browser]:
 def driver(browser: Browser) -> Browser:
     console(browser)  # start each test with an empty console
     return browser
+
+
+@contextmanager
+def english(driver: Browser) -> Iterator[None]:
+    """Pages loaded inside ask for English, as a browser that prefers it would."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": "en-US,en;q=0.9"}}
+    )
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+
+
+PHONE = 390  # CSS pixels: a common phone's width
+DESKTOP = 1280
+
+
+@contextmanager
+def width(driver: Browser, pixels: int) -> Iterator[None]:
+    """Pages loaded inside are laid out ``pixels`` wide (a phone at 390), as on a device."""
+    if pixels == DESKTOP:
+        yield
+        return
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": pixels, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 # -- the page as served ---------------------------------------------------------------------
@@ -107,6 +145,16 @@ def test_page_is_korean_first_and_english_when_the_browser_prefers_it(
     assert f'<html lang="{lang}">' in html
     assert label in html
     assert "Accept-Language" in response.headers["Vary"]
+
+
+def test_no_word_of_the_page_hides_behind_a_method_of_its_table(client: FlaskClient) -> None:
+    """The template reads ``text.<key>``: Jinja tries the attribute first, so a key named
+    like a dict method (``copy``, ``items``) would print the method instead of the word."""
+    for language in LANGUAGES:
+        assert [key for key in PAGE_TEXT[language] if hasattr(dict, key)] == []
+        html = client.get("/", headers={"Accept-Language": language}).get_data(as_text=True)
+        assert "built-in method" not in html
+        assert "<bound method" not in html
 
 
 def test_page_is_gzipped_for_browsers_that_accept_it(client: FlaskClient) -> None:
@@ -445,6 +493,18 @@ def test_subscribe_offers_the_departments_ics_address(site: Site, driver: Browse
     assert driver.find_element(By.ID, "subscribe-status").text
 
 
+@pytest.mark.parametrize(("language", "label"), [("ko", "복사"), ("en", "Copy")])
+def test_the_subscribe_dialogs_copy_button_says_copy(
+    site: Site, driver: Browser, language: str, label: str
+) -> None:
+    with english(driver) if language == "en" else nullcontext():
+        open_page(driver, site.page(department=DEV, month="2024-01"))
+    click(driver, "#subscribe")
+    visible_dialog(driver, "subscribe-dialog")
+
+    assert driver.find_element(By.ID, "subscribe-copy").text == label
+
+
 def test_korean_by_default_and_english_when_the_browser_prefers_it(
     site: Site, driver: Browser
 ) -> None:
@@ -521,9 +581,11 @@ def test_writes_ask_for_the_token_once_and_keep_it_in_the_tab(
         assert events_on(driver, "2024-07-09") == ["보안 교육"]
 
         kept = driver.execute_script(
-            "return [sessionStorage.getItem('department-calendar.token'), localStorage.length]"
+            "return [sessionStorage.getItem('department-calendar.token'),"
+            " Object.entries(localStorage)]"
         )
-        assert kept == [TOKEN, 0]
+        # localStorage keeps the last department shown, never the token.
+        assert kept == [TOKEN, [["department-calendar.department", department["id"]]]]
         assert TOKEN not in driver.current_url
         assert not any(TOKEN in str(e["message"]) for e in console(driver))
         assert len(listed(guarded.api, department["id"])) == 2
@@ -577,7 +639,8 @@ def set_date(driver: Browser, element_id: str, value: str) -> None:
     """Fill a date field (typing into one depends on the browser's own locale)."""
     driver.execute_script(
         "const f = document.getElementById(arguments[0]); f.value = arguments[1];"
-        "f.dispatchEvent(new Event('input', {bubbles: true}));",
+        "f.dispatchEvent(new Event('input', {bubbles: true}));"
+        "f.dispatchEvent(new Event('change', {bubbles: true}));",
         element_id,
         value,
     )
@@ -715,3 +778,452 @@ def test_a_shared_link_with_a_search_shows_the_place(site: Site, driver: Browser
     bar = wait_for(driver, lambda d: event_element(d, "교육"), "the training")
     assert "연수원" in bar.text
     assert driver.find_element(By.ID, "q").get_attribute("value") == "연수원"
+
+
+# -- reading well at every width, in both languages ----------------------------------------
+
+
+def page_data(client: FlaskClient, language: str) -> dict[str, Any]:
+    """What the page hands its script: ``{"text": ..., "messages": ...}``."""
+    html = client.get("/", headers={"Accept-Language": language}).get_data(as_text=True)
+    found = re.search(r'<script type="application/json" id="page-text">(.*?)</script>', html, re.S)
+    assert found
+    data: dict[str, Any] = json.loads(found[1])
+    return data
+
+
+def selected_department(driver: Browser) -> str:
+    return str(driver.find_element(By.ID, "department").get_attribute("value"))
+
+
+def visit(driver: Browser, url: str, language: str) -> None:
+    with english(driver) if language == "en" else nullcontext():
+        open_page(driver, url)
+
+
+def keep_screenshot(driver: Browser, name: str) -> None:
+    """A screenshot in test-artifacts/ to look at, as the tests' others are."""
+    screenshot(driver, name)
+
+
+@pytest.mark.parametrize("pixels", [DESKTOP, PHONE])
+def test_month_events_show_their_title_first_and_the_whole_event_as_a_tooltip(
+    site: Site, driver: Browser, pixels: int
+) -> None:
+    department = new_department(site.api)
+    new_event(
+        site.api,
+        department["id"],
+        event_date="2024-02-14",
+        title="예산 회의",
+        time="14:00~15:30",
+        location="본관 3층",
+    )
+    new_event(site.api, department["id"], event_date="2024-02-15", title="점검", time="오후 2시")
+
+    with width(driver, pixels):
+        open_page(driver, site.page(department=department["id"], month="2024-02", view="month"))
+        keep_screenshot(driver, f"month-events-{pixels}")
+        for title in ("예산 회의", "점검"):
+            element = wait_for(driver, lambda d: event_element(d, title), title)  # noqa: B023
+            placed = driver.execute_script(
+                """
+                const event = arguments[0];
+                const main = event.querySelector('.fc-event-main') || event;
+                const title = event.querySelector('.fc-event-title');
+                const box = main.getBoundingClientRect();
+                const rects = [...title.getClientRects()];
+                return {
+                  first: main.firstElementChild === title,
+                  inside: rects.length > 0 && rects.every(
+                    r => r.left >= box.left - 1 && r.right <= box.right + 1
+                      && r.bottom <= box.bottom + 1),
+                };
+                """,
+                element,
+            )
+            assert placed == {"first": True, "inside": True}, title
+        tooltip = event_element(driver, "예산 회의")
+        assert tooltip is not None
+        assert tooltip.get_attribute("title") == "예산 회의 · 14:00–15:30 · 본관 3층"
+        if pixels == DESKTOP:  # a phone's month leaves the time to the tooltip and the list
+            assert tooltip.text.startswith("예산 회의")
+            assert "14:00" in tooltip.text
+
+
+@pytest.mark.parametrize(("language", "label"), [("ko", "날짜로 이동"), ("en", "Go to date")])
+def test_a_date_link_and_the_date_picker_open_that_date(
+    site: Site, driver: Browser, language: str, label: str
+) -> None:
+    visit(driver, site.page(department=DEV, date="2024-01-20"), language)
+
+    assert driver.find_element(By.CSS_SELECTOR, "label[for=go-to-date]").text == label
+    january = "2024년 1월" if language == "ko" else "January 2024"
+    assert driver.find_element(By.CSS_SELECTOR, ".fc-toolbar-title").text == january
+    assert "팀 회의" in events_on(driver, "2024-01-20")
+    assert driver.find_element(By.ID, "go-to-date").get_attribute("value") == "2024-01-20"
+
+    before = loaded_count(driver)
+    set_date(driver, "go-to-date", "2023-11-05")
+    wait_loaded(driver, before)
+    november = "2023년 11월" if language == "ko" else "November 2023"
+    assert driver.find_element(By.CSS_SELECTOR, ".fc-toolbar-title").text == november
+    wait_for(driver, lambda d: "month=2023-11" in d.current_url, "the URL to show November")
+    assert f"department={DEV}" in driver.current_url
+
+
+def test_a_first_visit_opens_the_last_department_or_else_the_first_by_name(
+    engine_url: str, tmp_path: Path, driver: Browser
+) -> None:
+    with serve_site(site_settings(engine_url, tmp_path)) as fresh:
+        made = {name: new_department(fresh.api, name)["id"] for name in ("나팀", "가팀", "다팀")}
+        driver.get(fresh.url)
+        driver.execute_script("localStorage.clear()")
+
+        open_page(driver, fresh.url)
+        assert selected_department(driver) == made["가팀"]  # the first by name
+
+        open_page(driver, fresh.page(department=made["다팀"], month="2024-01"))
+        open_page(driver, fresh.url)
+        assert selected_department(driver) == made["다팀"]  # the last one used
+        assert f"department={made['다팀']}" in driver.current_url
+
+        click(driver, "#department")
+        before = loaded_count(driver)
+        driver.find_element(By.CSS_SELECTOR, f'#department option[value="{made["나팀"]}"]').click()
+        wait_loaded(driver, before)
+        open_page(driver, fresh.url)
+        assert selected_department(driver) == made["나팀"]
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("ko", "부서를 찾을 수 없습니다"), ("en", "Department not found")]
+)
+def test_a_link_to_an_unknown_department_says_so(
+    site: Site, driver: Browser, language: str, words: str
+) -> None:
+    missing = str(uuid.uuid4())
+    open_page(driver, site.page(department=DEV, month="2024-01"))  # remembered, not shown
+
+    visit(driver, site.page(department=missing, month="2024-01"), language)
+
+    status = driver.find_element(By.ID, "status")
+    assert words in status.text
+    assert "error" in str(status.get_attribute("class"))
+    assert selected_department(driver) == ""
+    assert driver.find_elements(By.CSS_SELECTOR, ".fc-event") == []
+    assert not driver.find_element(By.ID, "add-event").is_enabled()
+    assert f"department={missing}" in driver.current_url  # the link stays what it was
+
+    before = loaded_count(driver)
+    Select(driver.find_element(By.ID, "department")).select_by_value(DEV)
+    wait_loaded(driver, before)
+    assert "팀 회의" in events_on(driver, "2024-01-20")
+    assert words not in status_text(driver)
+
+
+def test_every_problem_type_and_writable_field_has_korean_and_english_words(
+    client: FlaskClient,
+) -> None:
+    document = api_document()
+    schemas = document["components"]["schemas"]
+    problem_types = re.findall(
+        r"/problems/([a-z-]+)", schemas["Problem"]["properties"]["type"]["description"]
+    )
+    assert set(problem_types) == set(PROBLEM_TYPES)
+    fields = {
+        f"{resource}.{name}"
+        for schema, resource in (
+            ("EventCreate", "event"),
+            ("EventUpdate", "event"),
+            ("DepartmentCreate", "department"),
+            ("DepartmentUpdate", "department"),
+        )
+        for name in schemas[schema]["properties"]
+    }
+    assert "event.end_date" in fields
+    assert "department.notify_emails" in fields
+
+    for language in LANGUAGES:
+        messages = page_data(client, language)["messages"]
+        for slug in problem_types:
+            assert messages["problems"].get(slug), (language, slug)
+        for field in fields:
+            entry = messages["fields"].get(field) or {}
+            assert entry.get("label"), (language, field)
+            assert entry.get("generic"), (language, field)
+        kinds = {kind for kind, _ in messages["field_rules"]}
+        assert kinds == set(messages["rules"]), language
+        assert messages["problem_other"]
+        assert messages["field_generic"]
+    # The two languages say different things (no English left in the Korean table).
+    korean, english_ = (page_data(client, lang)["messages"] for lang in ("ko", "en"))
+    for slug in problem_types:
+        assert korean["problems"][slug] != english_["problems"][slug]
+        assert re.search("[가-힣]", korean["problems"][slug]), slug
+
+
+BROKEN_DEPARTMENTS: list[dict[str, Any]] = [
+    {},
+    {"name": "   "},
+    {"name": 5},
+    {"name": "가" * 101},
+    {"name": "개발\u200b팀"},
+    {"name": "개발\n팀"},
+    {"name": "팀", "colour": "red"},
+    {"name": "팀", "notify_emails": ["not an address"]},
+    {"name": "팀", "notify_emails": [f"a{n}@example.com" for n in range(51)]},
+    {"name": "팀", "notify_emails": "a@example.com"},
+    {"name": "팀\ud800"},
+]
+BROKEN_EVENTS: list[dict[str, Any]] = [
+    {"title": "회의"},
+    {"event_date": "2024-02-30", "title": "회의"},
+    {"event_date": "20240101", "title": "회의"},
+    {"event_date": "2024-06-12", "title": "회의", "end_date": "2024-06-10"},
+    {"event_date": "2024-06-12", "title": "회의", "end_date": "2024-08-10"},
+    {"event_date": "2024-06-12", "title": "회의", "end_time": "25:00"},
+    {"event_date": "2024-06-12", "title": "회의", "end_time": "10:00"},
+    {"event_date": "2024-06-12", "title": "회의", "time": "오후 3시", "end_time": "14:00"},
+    {"event_date": "2024-06-12", "title": "회의", "location": "1층\n2층"},
+]
+
+
+def test_every_field_error_the_api_gives_is_recognised_by_the_pages_rules(
+    client: FlaskClient,
+) -> None:
+    """Each ``errors[].message`` of a 422 names a rule the page has its own words for."""
+    rules = [(kind, re.compile(pattern)) for kind, pattern in FIELD_RULES]
+    department = client.post("/api/departments", json={"name": "규칙팀"}).get_json()
+    sent = [("/api/departments", body) for body in BROKEN_DEPARTMENTS]
+    sent += [(f"/api/events/{department['id']}", body) for body in BROKEN_EVENTS]
+    # As JSON text with \u escapes: a lone surrogate is valid JSON, not valid UTF-8.
+    answers = [
+        client.post(path, data=json.dumps(body), content_type="application/json")
+        for path, body in sent
+    ]
+    seen = set()
+    for response in answers:
+        assert response.status_code == 422, response.get_json()
+        for entry in response.get_json()["errors"]:
+            kinds = [kind for kind, pattern in rules if pattern.search(entry["message"])]
+            assert kinds, entry
+            seen.add(kinds[0])
+    assert seen == {kind for kind, _ in FIELD_RULES}
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_api_errors_are_shown_in_the_pages_language_never_the_apis_english(
+    site: Site, driver: Browser, language: str
+) -> None:
+    department = new_department(site.api)
+    visit(driver, site.page(department=department["id"], month="2024-06", view="month"), language)
+    rules = MESSAGES[language]["rules"]
+
+    click(driver, 'td.fc-daygrid-day[data-date="2024-06-12"]')
+    visible_dialog(driver, "event-dialog")
+    type_into(driver, "event-title", "끝이 앞선 일정")
+    set_date(driver, "event-end-date", "2024-06-10")
+    type_into(driver, "event-time", "오후 3시")
+    click(driver, "#event-save")
+    error = shown(driver, "event-end-date-error", "the error beside the end date")
+    assert error.text == rules["before_start"]
+    assert "event_date" not in error.text
+
+    set_date(driver, "event-end-date", "")
+    driver.execute_script("document.getElementById('event-title').removeAttribute('maxlength')")
+    type_into(driver, "event-title", "가" * 201)
+    click(driver, "#event-save")
+    wait_for(
+        driver,
+        lambda d: (
+            d.find_element(By.ID, "event-title-error").text == rules["too_long"].format(n=200)
+        ),
+        "the length rule in the page's words",
+    )
+    assert not driver.find_element(By.ID, "event-end-date-error").is_displayed()
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+
+    click(driver, "#new-department")
+    visible_dialog(driver, "department-dialog")
+    type_into(driver, "department-name", "개발팀")
+    click(driver, "#department-dialog button[type=submit]")
+    taken = shown(driver, "department-name-error", "the taken name")
+    assert taken.text == MESSAGES[language]["problems"]["name-taken"].format(name="개발팀")
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    assert listed(site.api, department["id"]) == []
+
+
+WORDS_BROKEN_ACROSS_LINES = """
+const broken = [];
+for (const root of document.querySelectorAll('.bar, .fc-header-toolbar, #status')) {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.parentElement.getClientRects().length) continue;
+    for (const word of node.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, word.index);
+      range.setEnd(node, word.index + word[0].length);
+      const tops = [...range.getClientRects()].map(r => r.top);
+      if (tops.length && Math.max(...tops) - Math.min(...tops) > 4) broken.push(word[0]);
+    }
+  }
+}
+return broken;
+"""
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+@pytest.mark.parametrize("pixels", [DESKTOP, PHONE])
+def test_words_are_never_broken_and_a_phone_opens_the_list(
+    site: Site, driver: Browser, pixels: int, language: str
+) -> None:
+    with width(driver, pixels):
+        visit(driver, site.page(department=DEV, month="2024-01"), language)
+        keep_screenshot(driver, f"page-{language}-{pixels}")
+
+        assert driver.execute_script(WORDS_BROKEN_ACROSS_LINES) == []
+        overflow = driver.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0
+        view = "listMonth" if pixels == PHONE else "dayGridMonth"  # no view in the link
+        assert driver.find_elements(By.CSS_SELECTOR, f".fc-{view}-view")
+        if pixels == PHONE:
+            assert "view=list" in driver.current_url
+            visit(driver, site.page(department=DEV, month="2024-01", view="month"), language)
+            assert driver.find_elements(By.CSS_SELECTOR, ".fc-dayGridMonth-view")
+            assert driver.execute_script(WORDS_BROKEN_ACROSS_LINES) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "more"), [("ko", r"\+(\d+)개 더보기"), ("en", r"\+(\d+) more")]
+)
+@pytest.mark.parametrize("pixels", [DESKTOP, PHONE])
+def test_a_busy_day_shows_more_rather_than_stretching_the_month(
+    site: Site, driver: Browser, pixels: int, language: str, more: str
+) -> None:
+    department = new_department(site.api)
+    for n in range(9):
+        new_event(site.api, department["id"], event_date="2024-03-13", title=f"회의 {n + 1}")
+    new_event(site.api, department["id"], event_date="2024-03-16", title="토요 근무")
+
+    with width(driver, pixels):
+        visit(
+            driver, site.page(department=department["id"], month="2024-03", view="month"), language
+        )
+        keep_screenshot(driver, f"busy-day-{language}-{pixels}")
+
+        cell = driver.find_element(By.CSS_SELECTOR, 'td.fc-daygrid-day[data-date="2024-03-13"]')
+        link = cell.find_element(By.CSS_SELECTOR, ".fc-daygrid-more-link")
+        found = re.fullmatch(more, str(link.get_attribute("textContent")).strip())
+        assert found, link.get_attribute("textContent")
+        drawn = [
+            e
+            for e in cell.find_elements(By.CSS_SELECTOR, ".fc-daygrid-event-harness")
+            if e.is_displayed() and e.value_of_css_property("visibility") != "hidden"
+        ]
+        assert int(found[1]) + len(drawn) == 9
+        rows = [
+            r.size["height"] for r in driver.find_elements(By.CSS_SELECTOR, ".fc-daygrid-body tr")
+        ]
+        assert max(rows) - min(rows) <= 2  # the busy week is no taller than the others
+        saturday = driver.find_element(By.CSS_SELECTOR, 'td.fc-daygrid-day[data-date="2024-03-16"]')
+        calendar = driver.find_element(By.ID, "calendar")
+        right = saturday.location["x"] + saturday.size["width"]
+        assert right <= calendar.location["x"] + calendar.size["width"] + 1
+        assert (
+            driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            <= 0
+        )
+
+        link.click()
+        popover = wait_for(
+            driver, lambda d: d.find_element(By.CSS_SELECTOR, ".fc-popover"), "the day's popover"
+        )
+        titles = [t.text for t in popover.find_elements(By.CSS_SELECTOR, ".fc-event-title")]
+        assert sorted(titles) == sorted(f"회의 {n + 1}" for n in range(9))
+        driver.find_element(By.CSS_SELECTOR, ".fc-popover-close").click()
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_after_a_412_the_change_typed_is_shown_beside_the_saved_one_and_applied_again(
+    site: Site, driver: Browser, language: str
+) -> None:
+    department = new_department(site.api)
+    event = new_event(
+        site.api, department["id"], event_date="2024-04-12", title="원래 제목", location="A동"
+    )
+    path = f"/api/events/{department['id']}/{event['id']}"
+    visit(driver, site.page(department=department["id"], month="2024-04", view="month"), language)
+    open_event(driver, "원래 제목")
+
+    changed = site.api.patch(path, json={"title": "다른 사람이 바꾼 제목", "location": "B동"})
+    assert changed.status_code == 200
+    type_into(driver, "event-title", "내가 바꾼 제목")
+    type_into(driver, "event-description", "내가 적은 설명")
+    click(driver, "#event-save")
+
+    conflict = shown(driver, "event-conflict", "the conflict notice")
+    text = PAGE_TEXT[language]
+    assert text["conflict"] in conflict.text
+    rows = {
+        row.get_attribute("data-field"): [
+            c.text for c in row.find_elements(By.CSS_SELECTOR, "th, td")
+        ]
+        for row in conflict.find_elements(By.CSS_SELECTOR, "#event-conflict-rows tr")
+    }
+    labels = MESSAGES[language]["fields"]
+    # The fields the person edited, beside what is saved now; B동 was not theirs to show.
+    assert rows == {
+        "title": [labels["event.title"]["label"], "내가 바꾼 제목", "다른 사람이 바꾼 제목"],
+        "description": [
+            labels["event.description"]["label"],
+            "내가 적은 설명",
+            text["empty_value"],
+        ],
+    }
+    headers = [h.text for h in conflict.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert headers == [text["conflict_field"], text["conflict_yours"], text["conflict_theirs"]]
+    # What was typed stays in the form.
+    assert driver.find_element(By.ID, "event-title").get_attribute("value") == "내가 바꾼 제목"
+    assert site.api.get(path).get_json()["title"] == "다른 사람이 바꾼 제목"
+    keep_screenshot(driver, f"conflict-{language}")
+
+    assert driver.find_element(By.ID, "event-reapply").text == text["reapply"]
+    before = loaded_count(driver)
+    click(driver, "#event-reapply")  # sent again with If-Match: "2", the version saved now
+    wait_closed(driver, "event-dialog")
+    wait_loaded(driver, before)
+
+    stored = site.api.get(path).get_json()
+    assert (stored["title"], stored["description"], stored["version"]) == (
+        "내가 바꾼 제목",
+        "내가 적은 설명",
+        3,
+    )
+    assert stored["location"] == "B동"  # the other person's change to a field left alone
+
+
+def test_creating_a_department_during_a_search_says_it_was_created(
+    site: Site, driver: Browser
+) -> None:
+    open_page(driver, site.page(department=DEV, month="2024-01"))
+    before = loaded_count(driver)
+    type_into(driver, "q", "회의")
+    driver.find_element(By.ID, "q").send_keys(Keys.ENTER)
+    wait_loaded(driver, before)
+    assert "'회의'" in status_text(driver)
+
+    name = f"검색중팀 {uuid.uuid4().hex[:6]}"
+    click(driver, "#new-department")
+    visible_dialog(driver, "department-dialog")
+    type_into(driver, "department-name", name)
+    before = loaded_count(driver)
+    click(driver, "#department-dialog button[type=submit]")
+    wait_closed(driver, "department-dialog")
+    wait_loaded(driver, before)
+
+    assert status_text(driver) == PAGE_TEXT["ko"]["department_created"].format(name=name)
+    assert driver.find_element(By.ID, "q").get_attribute("value") == ""
+    assert "q=" not in driver.current_url

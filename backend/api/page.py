@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request, url_for
 
-from backend.api.page_text import LANGUAGES, PAGE_TEXT
+from backend.api.page_text import LANGUAGES, PAGE_TEXT, script_data
 from backend.errors import NotFound
 
 bp = Blueprint("page", __name__, template_folder="templates")
@@ -62,6 +62,7 @@ def calendar_page() -> Response:
         "calendar.html",
         lang=language,
         text=PAGE_TEXT[language],
+        script_data=script_data(language),
         nonce=nonce,
         asset=asset_url,
     )

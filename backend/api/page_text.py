@@ -6,6 +6,10 @@ writes at run time, so a word is translated in one place.
 
 from __future__ import annotations
 
+from typing import Any
+
+from backend.fields import MAX_EVENT_DAYS, MAX_EVENTS_PER_DAY
+
 LANGUAGES = ("ko", "en")  # the first is the default when the browser states no preference
 
 PAGE_TEXT: dict[str, dict[str, str]] = {
@@ -21,6 +25,11 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "department_description": "설명",
         "department_created": "부서 '{name}'을(를) 만들었습니다.",
         "department_renamed": "부서 이름을 '{name}'(으)로 바꿨습니다.",
+        "department_not_found": (
+            "부서를 찾을 수 없습니다. 링크가 가리키는 부서가 없으니 목록에서 고르세요."
+        ),
+        "go_to_date": "날짜로 이동",
+        "more_link": "+{n}개 더보기",
         "search": "검색",
         "search_placeholder": "제목, 설명, 장소",
         "search_results": "'{q}' 검색 결과 {count}건 (보이는 기간)",
@@ -34,7 +43,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "subscribe_url": "구독 주소",
         "subscribe_copied": "구독 주소를 복사했습니다.",
         "subscribe_copy_by_hand": "주소를 선택했습니다. Ctrl+C(⌘C)로 복사하세요.",
-        "copy": "복사",
+        "copy_address": "복사",
         "close": "닫기",
         "event_dialog_new": "새 일정",
         "event_dialog_edit": "일정 수정",
@@ -57,8 +66,16 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "event_saved": "'{title}' 일정을 저장했습니다. {time}",
         "event_deleted": "'{title}' 일정을 삭제했습니다.",
         "conflict": (
-            "그 사이에 다른 사람이 이 일정을 바꿨습니다. 다시 불러와서 확인한 뒤 저장하세요."
+            "그 사이에 다른 사람이 이 일정을 바꿨습니다. 내가 입력한 내용과 지금 저장된 내용을"
+            " 비교한 뒤, 내 변경을 다시 적용하거나 저장된 내용을 불러오세요."
         ),
+        "conflict_field": "항목",
+        "conflict_yours": "내가 입력한 내용",
+        "conflict_theirs": "지금 저장된 내용",
+        "conflict_same": "저장된 내용이 내가 입력한 내용과 같습니다.",
+        "reapply": "내 변경 다시 적용",
+        "use_theirs": "저장된 내용 불러오기",
+        "empty_value": "(없음)",
         "conflict_department": "그 사이에 다른 사람이 이 부서를 바꿨습니다. 다시 불러오세요.",
         "reload": "다시 불러오기",
         "reloaded": "최신 내용을 불러왔습니다.",
@@ -87,6 +104,12 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "department_description": "Description",
         "department_created": "Created the department '{name}'.",
         "department_renamed": "Renamed the department to '{name}'.",
+        "department_not_found": (
+            "Department not found: the link names a department that does not exist. Choose one"
+            " from the list."
+        ),
+        "go_to_date": "Go to date",
+        "more_link": "+{n} more",
         "search": "Search",
         "search_placeholder": "Title, description, place",
         "search_results": "{count} results for '{q}' (in the shown dates)",
@@ -100,7 +123,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "subscribe_url": "Subscription address",
         "subscribe_copied": "Copied the subscription address.",
         "subscribe_copy_by_hand": "The address is selected: press Ctrl+C (⌘C) to copy it.",
-        "copy": "Copy",
+        "copy_address": "Copy",
         "close": "Close",
         "event_dialog_new": "New event",
         "event_dialog_edit": "Edit event",
@@ -123,8 +146,16 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "event_saved": "Saved '{title}'. {time}",
         "event_deleted": "Deleted '{title}'.",
         "conflict": (
-            "Someone else changed this event in the meantime. Reload it, check, then save."
+            "Someone else changed this event in the meantime. Compare your change with what is"
+            " saved now, then apply yours again or load the saved version."
         ),
+        "conflict_field": "Field",
+        "conflict_yours": "Your change",
+        "conflict_theirs": "Saved now",
+        "conflict_same": "What is saved now is the same as what you entered.",
+        "reapply": "Apply my change again",
+        "use_theirs": "Load the saved version",
+        "empty_value": "(none)",
         "conflict_department": "Someone else changed this department in the meantime. Reload it.",
         "reload": "Reload",
         "reloaded": "Loaded the latest version.",
@@ -142,3 +173,172 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "more_pages": "Too many events: only some are shown.",
     },
 }
+
+
+# -- error messages ----------------------------------------------------------------------
+#
+# The API's problem+json speaks English (``detail``, ``errors[].message``); the page never
+# shows that text. It picks its own words by the problem ``type`` (the slug after
+# /problems/) and, for each ``errors[]`` entry, by the field and the kind of rule broken.
+# The kind is recognised from the start of the API's message by ``FIELD_RULES`` (patterns
+# that Python's re and JavaScript's RegExp read alike; group 1, if any, is ``{n}``).
+# An entry no rule recognises gets its field's generic message; a field the page does not
+# know gets ``field_generic``. ``tests/test_calendar_page.py`` checks that every problem
+# type and writable field of the OpenAPI document has words in both languages, and that
+# what the API answers for broken input is recognised.
+
+FIELD_RULES: tuple[tuple[str, str], ...] = (
+    ("required", r"^is required$"),
+    ("unknown_field", r"^is not a (field|parameter) of this"),
+    ("wrong_type", r"^must be (a string|a list of e-mail addresses|a JSON object), not "),
+    ("surrogate", r"^holds a lone UTF-16 surrogate"),
+    ("too_long", r"^must be at most (\d+) characters"),
+    ("empty", r"^must not be empty$"),
+    ("control", r"^must not contain control characters"),
+    ("invisible", r"^must not contain invisible characters"),
+    ("date", r"^must be a date written YYYY-MM-DD|is not a real calendar date$"),
+    ("clock", r"^must be a 24-hour time written HH:MM"),
+    ("too_many", r"^must hold at most (\d+) addresses"),
+    ("email", r"^is not an e-mail address"),
+    ("before_start", r"^must not be before event_date"),
+    ("too_many_days", r"^must be at most (\d+) days after event_date"),
+    ("needs_start", r"^needs a start"),
+    ("not_after_start", r"^must be later than the start \((\d\d:\d\d)\)"),
+)
+
+MESSAGES: dict[str, dict[str, Any]] = {
+    "ko": {
+        # By problem type. {name}: the name the person typed (department forms).
+        "problems": {
+            "bad-request": "요청을 읽지 못했습니다. 페이지를 새로 고친 뒤 다시 해 보세요.",
+            "unauthorized": "쓰기 권한이 없습니다. 토큰을 확인하세요.",
+            "not-found": "찾는 항목이 없습니다. 그 사이에 삭제되었을 수 있습니다.",
+            "method-not-allowed": "이 서버는 이 작업을 받지 않습니다.",
+            "name-taken": "'{name}' 이름은 이미 다른 부서가 쓰고 있습니다. 다른 이름을 고르세요.",
+            "has-events": "이 부서에는 아직 일정이 있습니다. 일정을 먼저 지우세요.",
+            "busy": "같은 항목이 동시에 여러 번 바뀌고 있어 적용하지 못했습니다. 다시 해 보세요.",
+            "day-full": (
+                f"이 날짜에는 일정을 더 넣을 수 없습니다 (하루 최대 {MAX_EVENTS_PER_DAY}건)."
+            ),
+            "idempotency-key-in-use": "같은 요청을 아직 처리하고 있습니다. 잠시 뒤 다시 해 보세요.",
+            "precondition-failed": "그 사이에 다른 사람이 바꿨습니다. 다시 불러오세요.",
+            "payload-too-large": "보낸 내용이 너무 큽니다 (최대 1 MiB).",
+            "unsupported-media-type": "서버가 읽을 수 없는 형식으로 보냈습니다.",
+            "validation-error": "입력한 내용을 확인하세요.",
+            "idempotency-key-reused": (
+                "같은 요청 키가 다른 내용으로 이미 쓰였습니다. 다시 해 보세요."
+            ),
+            "internal-error": "서버에서 오류가 났습니다. 잠시 뒤 다시 해 보세요.",
+            "storage-unavailable": "저장소가 지금 응답하지 않습니다. 잠시 뒤 다시 해 보세요.",
+        },
+        "problem_other": "요청을 처리하지 못했습니다 (HTTP {status}).",
+        # By the kind of rule an errors[] entry names (see FIELD_RULES).
+        "rules": {
+            "required": "꼭 입력해야 합니다.",
+            "unknown_field": "이 서버가 모르는 항목입니다.",
+            "wrong_type": "값의 형식이 맞지 않습니다.",
+            "surrogate": "깨진 문자가 들어 있습니다. 이모지 같은 문자를 다시 입력하세요.",
+            "too_long": "{n}자 이하로 입력하세요.",
+            "empty": "비워 둘 수 없습니다.",
+            "control": "줄바꿈이나 제어 문자는 쓸 수 없습니다.",
+            "invisible": "보이지 않는 문자(폭 없는 공백, 방향 제어 문자)는 쓸 수 없습니다.",
+            "date": "올바른 날짜를 입력하세요.",
+            "clock": "24시간제 HH:MM으로 입력하세요.",
+            "too_many": "주소는 {n}개까지 넣을 수 있습니다.",
+            "email": "올바른 이메일 주소가 아닙니다.",
+            "before_start": "끝나는 날짜는 날짜(시작일)보다 앞설 수 없습니다.",
+            "too_many_days": (f"끝나는 날짜는 시작일로부터 {MAX_EVENT_DAYS}일 안이어야 합니다."),
+            "needs_start": "끝나는 시간만 있습니다. 시간 칸에 시작 시간도 적으세요.",
+            "not_after_start": "끝나는 시간은 시작 시간({n})보다 늦어야 합니다.",
+        },
+        # By resource and field: its name, and what to say when no rule is recognised.
+        "fields": {
+            "event.event_date": {"label": "날짜", "generic": "날짜를 확인하세요."},
+            "event.title": {"label": "제목", "generic": "제목을 확인하세요."},
+            "event.time": {"label": "시간", "generic": "시간을 확인하세요."},
+            "event.description": {"label": "설명", "generic": "설명을 확인하세요."},
+            "event.end_date": {"label": "끝나는 날짜", "generic": "끝나는 날짜를 확인하세요."},
+            "event.end_time": {"label": "끝나는 시간", "generic": "끝나는 시간을 확인하세요."},
+            "event.location": {"label": "장소", "generic": "장소를 확인하세요."},
+            "department.name": {"label": "부서 이름", "generic": "부서 이름을 확인하세요."},
+            "department.description": {"label": "설명", "generic": "설명을 확인하세요."},
+            "department.notify_emails": {
+                "label": "알림 이메일",
+                "generic": "알림 이메일 주소를 확인하세요.",
+            },
+        },
+        "field_generic": "입력한 값을 확인하세요.",
+    },
+    "en": {
+        "problems": {
+            "bad-request": "The request could not be read. Reload the page and try again.",
+            "unauthorized": "You may not make changes: check the token.",
+            "not-found": "It does not exist; it may have been deleted meanwhile.",
+            "method-not-allowed": "This server does not accept that action.",
+            "name-taken": "Another department is already called '{name}'. Choose another name.",
+            "has-events": "This department still has events. Delete them first.",
+            "busy": "It was being changed too often at once to apply this. Try again.",
+            "day-full": (
+                f"This date cannot take more events (at most {MAX_EVENTS_PER_DAY} a day)."
+            ),
+            "idempotency-key-in-use": "The same request is still being processed. Try again soon.",
+            "precondition-failed": "Someone else changed it in the meantime. Reload it.",
+            "payload-too-large": "What was sent is too large (at most 1 MiB).",
+            "unsupported-media-type": "It was sent in a form the server cannot read.",
+            "validation-error": "Check what you entered.",
+            "idempotency-key-reused": (
+                "The same request key was already used for something else. Try again."
+            ),
+            "internal-error": "Something went wrong on the server. Try again in a moment.",
+            "storage-unavailable": "The storage is not answering right now. Try again soon.",
+        },
+        "problem_other": "The request could not be carried out (HTTP {status}).",
+        "rules": {
+            "required": "This is required.",
+            "unknown_field": "The server does not know this field.",
+            "wrong_type": "The value has the wrong form.",
+            "surrogate": "It holds a broken character. Enter emoji and such again.",
+            "too_long": "Use at most {n} characters.",
+            "empty": "This cannot be empty.",
+            "control": "Line breaks and control characters are not allowed.",
+            "invisible": (
+                "Invisible characters (zero-width spaces, direction controls) are not allowed."
+            ),
+            "date": "Enter a real date.",
+            "clock": "Write it as a 24-hour time, HH:MM.",
+            "too_many": "At most {n} addresses.",
+            "email": "That is not an e-mail address.",
+            "before_start": "The end date cannot be before the date.",
+            "too_many_days": f"The end date must be within {MAX_EVENT_DAYS} days of the date.",
+            "needs_start": "There is an end but no start: write the start time too.",
+            "not_after_start": "The end must be later than the start ({n}).",
+        },
+        "fields": {
+            "event.event_date": {"label": "Date", "generic": "Check the date."},
+            "event.title": {"label": "Title", "generic": "Check the title."},
+            "event.time": {"label": "Time", "generic": "Check the time."},
+            "event.description": {"label": "Description", "generic": "Check the description."},
+            "event.end_date": {"label": "End date", "generic": "Check the end date."},
+            "event.end_time": {"label": "End time", "generic": "Check the end time."},
+            "event.location": {"label": "Place", "generic": "Check the place."},
+            "department.name": {"label": "Name", "generic": "Check the name."},
+            "department.description": {
+                "label": "Description",
+                "generic": "Check the description.",
+            },
+            "department.notify_emails": {
+                "label": "Report e-mails",
+                "generic": "Check the e-mail addresses.",
+            },
+        },
+        "field_generic": "Check the value entered.",
+    },
+}
+
+
+def script_data(language: str) -> dict[str, Any]:
+    """What the page's script receives as JSON: its words and its error messages."""
+    return {
+        "text": PAGE_TEXT[language],
+        "messages": {**MESSAGES[language], "field_rules": [list(r) for r in FIELD_RULES]},
+    }

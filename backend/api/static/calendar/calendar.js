@@ -4,9 +4,15 @@
 (() => {
   "use strict";
 
-  const T = JSON.parse(document.getElementById("page-text").textContent);
+  const DATA = JSON.parse(document.getElementById("page-text").textContent);
+  const T = DATA.text;
+  const M = DATA.messages; // error messages by problem type, field and rule (page_text.py)
   const LANG = document.documentElement.lang;
   const TOKEN_KEY = "department-calendar.token";
+  // The last department shown in this browser: opened when a link names none. Only its id.
+  const DEPARTMENT_KEY = "department-calendar.department";
+  // Phones: the list view by default, and the month's events without their times.
+  const NARROW = window.matchMedia("(max-width: 40rem)");
   const VIEWS = { month: "dayGridMonth", week: "timeGridWeek", list: "listMonth" };
   const PAGE_LIMIT = 200;
   const MAX_PAGES = 25;
@@ -37,6 +43,34 @@
       return String(this.problem.type || "").split("/").pop();
     }
   }
+
+  // An error the page made itself, already in the page's language (no server, no token).
+  const localError = (status, text, errors) =>
+    new ApiError(status, { detail: text, errors, localized: true });
+
+  // -- errors in the page's words (never the API's English detail) -------------------------
+
+  const RULES = M.field_rules.map(([kind, pattern]) => [kind, new RegExp(pattern)]);
+
+  // The problem as a whole, by its type; {name} and the like come from `context`.
+  function problemText(error, context = {}) {
+    if (error.problem.localized) return error.message;
+    const text = Object.hasOwn(M.problems, error.slug) ? M.problems[error.slug] : M.problem_other;
+    return format(text, { status: error.status, ...context });
+  }
+
+  // One errors[] entry: by the kind of rule its message names, else by its field.
+  function fieldText(resource, field, message) {
+    for (const [kind, pattern] of RULES) {
+      const found = pattern.exec(message || "");
+      if (found) return format(M.rules[kind], { n: found[1] ?? "" });
+    }
+    const known = M.fields[`${resource}.${String(field).replace(/\[\d+\]$/, "")}`];
+    return known ? known.generic : M.field_generic;
+  }
+
+  const fieldLabel = (resource, field) =>
+    M.fields[`${resource}.${String(field).replace(/\[\d+\]$/, "")}`]?.label || field;
 
   async function readProblem(response) {
     const type = response.headers.get("Content-Type") || "";
@@ -69,7 +103,7 @@
           cache: "no-store",
         });
       } catch {
-        throw new ApiError(0, { detail: T.network_error });
+        throw localError(0, T.network_error);
       }
       if (response.status === 401 && writing) {
         if (token) {
@@ -77,7 +111,7 @@
           refused = true;
         }
         const given = await askForToken(refused);
-        if (!given) throw new ApiError(401, { detail: T.token_needed });
+        if (!given) throw localError(401, T.token_needed);
         sessionStorage.setItem(TOKEN_KEY, given);
         continue;
       }
@@ -115,10 +149,15 @@
 
   // -- status line and form errors ------------------------------------------------------------
 
-  function showStatus(message, isError = false) {
+  // A message that reports what the person just did (saved, created) outlives the fetch that
+  // follows it, which would otherwise replace it with the search's count.
+  let statusKept = false;
+
+  function showStatus(message, isError = false, { keep = false } = {}) {
     const status = $("status");
     status.textContent = message;
     status.classList.toggle("error", isError);
+    statusKept = keep;
   }
 
   function clearErrors(form) {
@@ -131,28 +170,34 @@
     }
   }
 
-  // problem+json in words: each errors[] entry next to the field it names, the rest on top.
-  function showErrors(form, error, extraFields = {}) {
+  // problem+json in the page's words: each errors[] entry next to the field it names, the
+  // rest on top. `resource` ("event", "department") picks the fields' words; `context`
+  // fills the problem's message ({name}).
+  function showErrors(form, error, { resource, extraFields = {}, context = {} } = {}) {
     clearErrors(form);
     const general = form.querySelector('[data-error-for=""]');
     const targets = [...form.querySelectorAll("[data-error-for]")];
-    const fieldErrors = [...(error.problem?.errors || [])];
+    const local = Boolean(error.problem.localized);
+    const fieldErrors = (error.problem?.errors || []).map(({ field, message }) => ({
+      field,
+      text: local ? message : fieldText(resource, field, message),
+    }));
     if (extraFields[error.slug]) {
-      fieldErrors.push({ field: extraFields[error.slug], message: error.message });
+      fieldErrors.push({ field: extraFields[error.slug], text: problemText(error, context) });
     }
     let unplaced = fieldErrors.length === 0;
-    for (const { field, message } of fieldErrors) {
+    for (const { field, text } of fieldErrors) {
       const target = targets.find((el) => el.dataset.errorFor.split(" ").includes(field));
       if (!target || target === general) {
         unplaced = true;
-        appendLine(general, `${field}: ${message}`);
+        appendLine(general, `${fieldLabel(resource, field)}: ${text}`);
         continue;
       }
-      appendLine(target, message);
+      appendLine(target, text);
       const input = form.querySelector(`[aria-describedby~="${target.id}"]`);
       if (input) input.setAttribute("aria-invalid", "true");
     }
-    if (unplaced && !extraFields[error.slug]) appendLine(general, error.message);
+    if (unplaced && !extraFields[error.slug]) appendLine(general, problemText(error, context));
     const firstInvalid = form.querySelector('[aria-invalid="true"]');
     if (firstInvalid) firstInvalid.focus();
   }
@@ -201,25 +246,52 @@
 
   // -- departments ----------------------------------------------------------------------------
 
-  const state = { departments: [], department: null, q: "" };
+  // `missing`: the id a link named that no department has; kept in the address, never
+  // swapped silently for another department.
+  const state = { departments: [], department: null, missing: null, q: "" };
 
   async function loadDepartments() {
-    state.departments = await listAll("/api/departments", {});
+    state.departments = await listAll("/api/departments", {}); // ordered by name
     const select = $("department");
     select.replaceChildren(...state.departments.map((d) => new Option(d.name, d.id)));
     const none = state.departments.length === 0;
     select.disabled = none;
-    for (const id of ["rename-department", "add-event", "subscribe"]) $(id).disabled = none;
     if (none) showStatus(T.no_departments);
   }
 
+  function remembered() {
+    try {
+      return localStorage.getItem(DEPARTMENT_KEY);
+    } catch {
+      return null; // storage switched off: the first department by name
+    }
+  }
+
+  // The department `id` names; with no id, the one last shown here, or the first by name.
   function selectDepartment(id) {
-    state.department =
-      state.departments.find((d) => d.id === id) || state.departments[0] || null;
+    const find = (wanted) => state.departments.find((d) => d.id === wanted) || null;
+    state.missing = null;
+    if (id) {
+      state.department = find(id);
+      if (!state.department && state.departments.length) state.missing = id;
+    } else {
+      state.department = find(remembered()) || state.departments[0] || null;
+    }
     $("department").value = state.department ? state.department.id : "";
+    for (const button of ["rename-department", "add-event", "subscribe"]) {
+      $(button).disabled = !state.department;
+    }
     document.title = state.department
       ? `${state.department.name} · ${T.app_title}`
       : T.app_title;
+    if (state.missing) showStatus(T.department_not_found, true, { keep: true });
+    if (state.department) {
+      try {
+        localStorage.setItem(DEPARTMENT_KEY, state.department.id);
+      } catch {
+        // not kept: the next visit opens the first department by name
+      }
+    }
   }
 
   let departmentEditing = null;
@@ -245,7 +317,8 @@
     const description = $("department-description").value;
     if (description || departmentEditing?.description) body.description = description || null;
     try {
-      const { body: saved } = departmentEditing
+      const renaming = Boolean(departmentEditing);
+      const { body: saved } = renaming
         ? await api("PATCH", departmentPath(departmentEditing.id), {
             body,
             etag: versionTag(departmentEditing),
@@ -253,21 +326,28 @@
         : await api("POST", "/api/departments", { body });
       $("department-dialog").close("ok");
       await loadDepartments();
+      const changed = saved.id !== state.department?.id;
       selectDepartment(saved.id);
+      if (!renaming && state.q) {
+        // A new department has nothing to search: the search ends with the switch to it.
+        state.q = "";
+        $("q").value = "";
+      }
       syncUrl(false);
-      calendar.refetchEvents();
-      showStatus(
-        format(departmentEditing ? T.department_renamed : T.department_created, {
-          name: saved.name,
-        }),
-      );
+      const message = renaming ? T.department_renamed : T.department_created;
+      showStatus(format(message, { name: saved.name }), false, { keep: changed });
+      if (changed) calendar.refetchEvents();
     } catch (error) {
       if (error.status === 412) {
         $("department-conflict").hidden = false;
         $("department-reload").focus();
         return;
       }
-      showErrors(form, error, { "name-taken": "name" });
+      showErrors(form, error, {
+        resource: "department",
+        extraFields: { "name-taken": "name" },
+        context: { name: body.name },
+      });
     }
   }
 
@@ -279,7 +359,7 @@
       openDepartmentDialog(body);
       showStatus(T.reloaded);
     } catch (error) {
-      showErrors($("department-form"), error);
+      showErrors($("department-form"), error, { resource: "department" });
     }
   }
 
@@ -311,6 +391,7 @@
 
   function fetchEvents(info, success, failure) {
     if (!state.department) {
+      fetchGeneration += 1;
       success([]);
       return;
     }
@@ -321,16 +402,22 @@
       (items) => {
         fetchGeneration += 1;
         success(items.map(toCalendarEvent));
-        if (q) showStatus(format(T.search_results, { q, count: items.length }));
+        if (statusKept) statusKept = false; // what was just done stays said
+        else if (q) showStatus(format(T.search_results, { q, count: items.length }));
         else if ($("status").classList.contains("error")) showStatus("");
       },
       (error) => {
         failure(error);
-        showStatus(format(T.load_failed, { detail: error.message }), true);
+        showStatus(format(T.load_failed, { detail: problemText(error) }), true);
       },
     );
   }
 
+  const timeRange = (record) =>
+    record.end_time ? `${record.start_time}–${record.end_time}` : record.start_time;
+
+  // The title comes first, so a narrow cell cuts the time, never the title. The month shows
+  // the start only (14:00); the week its range; the list has a column of its own for times.
   function eventContent(arg) {
     const record = arg.event.extendedProps.record;
     const nodes = [];
@@ -340,23 +427,32 @@
       el.textContent = text;
       nodes.push(el);
     };
-    if (arg.timeText && !arg.view.type.startsWith("list")) span("fc-event-time", arg.timeText);
     span("fc-event-title", arg.event.title);
+    if (record.start_time && arg.view.type.startsWith("dayGrid")) {
+      span("fc-event-time", record.start_time);
+    } else if (arg.timeText && arg.view.type.startsWith("timeGrid")) {
+      span("fc-event-time", arg.timeText);
+    }
     if (record.location) span("event-location", record.location);
     return { domNodes: nodes };
   }
 
+  // The whole event as the element's tooltip: title, time range, place, dates.
   function eventDidMount(info) {
     const record = info.event.extendedProps.record;
     const parts = [record.title];
-    if (record.start_time) {
-      parts.unshift(record.end_time ? `${record.start_time}–${record.end_time}` : record.start_time);
+    if (record.start_time) parts.push(timeRange(record));
+    if (record.end_date && record.end_date !== record.event_date) {
+      parts.push(`${record.event_date} – ${record.end_date}`);
     }
     if (record.location) parts.push(record.location);
     info.el.title = parts.join(" · ");
   }
 
-  let editing = null; // { record } while the event dialog edits an existing event
+  // { record } while the event dialog edits an existing event; after a 412, also
+  // { latest, action }: the version saved now and what the person was doing (save, delete).
+  let editing = null;
+  const FORM_FIELDS = ["title", "event_date", "end_date", "time", "location", "description"];
 
   function fillEventForm(values) {
     $("event-title").value = values.title || "";
@@ -375,7 +471,7 @@
     editing = record ? { record } : null;
     const form = $("event-form");
     clearErrors(form);
-    $("event-conflict").hidden = true;
+    hideConflict();
     $("event-dialog-title").textContent = record ? T.event_dialog_edit : T.event_dialog_new;
     $("event-delete").hidden = !record;
     fillEventForm(record || defaults);
@@ -403,17 +499,17 @@
   }
 
   async function saveEvent(event) {
-    event.preventDefault();
+    event?.preventDefault();
     const form = $("event-form");
     const body = eventBody();
     clearErrors(form);
     const missing = [];
-    if (!body.title) missing.push({ field: "title", message: $("event-title").validationMessage });
+    if (!body.title) missing.push({ field: "title", message: M.rules.required });
     if (!isRealDate(body.event_date)) {
-      missing.push({ field: "event_date", message: $("event-date").validationMessage });
+      missing.push({ field: "event_date", message: M.rules.date });
     }
     if (missing.length) {
-      showErrors(form, new ApiError(422, { errors: missing }));
+      showErrors(form, localError(422, M.problems["validation-error"], missing));
       return;
     }
     try {
@@ -425,10 +521,11 @@
         : await api("POST", eventsPath(state.department.id), { body });
       const message = editing ? T.event_saved : T.event_created;
       $("event-dialog").close("ok");
-      showStatus(format(message, { title: saved.title, time: describeTime(saved) }).trim());
+      const said = format(message, { title: saved.title, time: describeTime(saved) }).trim();
+      showStatus(said, false, { keep: true });
       calendar.refetchEvents();
     } catch (error) {
-      handleEventError(error);
+      handleEventError(error, "save");
     }
   }
 
@@ -438,24 +535,94 @@
     try {
       await api("DELETE", eventPath(record), { etag: versionTag(record) });
       $("event-dialog").close("ok");
-      showStatus(format(T.event_deleted, { title: record.title }));
+      showStatus(format(T.event_deleted, { title: record.title }), false, { keep: true });
       calendar.refetchEvents();
     } catch (error) {
-      handleEventError(error);
+      handleEventError(error, "delete");
     }
   }
 
-  function handleEventError(error) {
-    if (error.status === 412) {
-      $("event-conflict").hidden = false;
-      $("event-reload").focus();
+  function handleEventError(error, action) {
+    if (error.status === 412 && editing) {
+      showConflict(action);
     } else if (error.status === 404 && editing) {
       $("event-dialog").close("gone");
       showStatus(T.gone, true);
       calendar.refetchEvents();
     } else {
-      showErrors($("event-form"), error);
+      showErrors($("event-form"), error, { resource: "event" });
     }
+  }
+
+  // -- someone else changed the event meanwhile (412) ------------------------------------------
+
+  function hideConflict() {
+    $("event-conflict").hidden = true;
+    $("event-conflict-diff").hidden = true;
+    $("event-conflict-same").hidden = true;
+    $("event-conflict-rows").replaceChildren();
+    if (editing) delete editing.latest;
+  }
+
+  const sameValue = (a, b) => String(a ?? "").trim() === String(b ?? "").trim();
+
+  // The person's change beside the version saved now; what they typed stays in the form.
+  // They can apply their change again over the new version, or load the saved one. For a
+  // save, "their change" is the fields they edited; for a delete, the form against the new
+  // version (what would be deleted).
+  async function showConflict(action) {
+    const form = $("event-form");
+    const entered = Object.fromEntries(FORM_FIELDS.map((name) => [name, form.elements[name].value]));
+    let latest;
+    try {
+      ({ body: latest } = await api("GET", eventPath(editing.record)));
+    } catch (error) {
+      handleEventError(error, action);
+      return;
+    }
+    const original = editing.record;
+    const edited = FORM_FIELDS.filter((name) => !sameValue(entered[name], original[name]));
+    editing = { ...editing, latest, action, edited };
+    const shown = (value) => (sameValue(value, "") ? T.empty_value : value);
+    const compared = action === "delete" ? FORM_FIELDS : edited;
+    const rows = [];
+    for (const name of compared) {
+      const mine = shown(entered[name]);
+      const theirs = shown(latest[name]);
+      if (sameValue(mine, theirs)) continue;
+      const row = document.createElement("tr");
+      row.dataset.field = name;
+      for (const [tag, text] of [
+        ["th", fieldLabel("event", name)],
+        ["td", mine],
+        ["td", theirs],
+      ]) {
+        const cell = document.createElement(tag);
+        cell.textContent = text;
+        row.append(cell);
+      }
+      rows.push(row);
+    }
+    $("event-conflict-rows").replaceChildren(...rows);
+    $("event-conflict-diff").hidden = rows.length === 0;
+    $("event-conflict-same").hidden = rows.length !== 0;
+    $("event-conflict").hidden = false;
+    $("event-reapply").focus();
+  }
+
+  // The person's edits over the version saved now (its other fields as saved), sent with
+  // If-Match naming that version.
+  function reapplyEvent() {
+    if (!editing?.latest) return;
+    const { action, latest, edited } = editing;
+    const form = $("event-form");
+    for (const name of FORM_FIELDS) {
+      if (!edited.includes(name)) form.elements[name].value = latest[name] ?? "";
+    }
+    editing = { record: latest };
+    hideConflict();
+    if (action === "delete") deleteEvent();
+    else saveEvent();
   }
 
   async function reloadEvent() {
@@ -464,12 +631,12 @@
       editing = { record: body };
       clearErrors($("event-form"));
       fillEventForm(body);
-      $("event-conflict").hidden = true;
+      hideConflict();
       showStatus(T.reloaded);
       $("event-title").focus();
       calendar.refetchEvents();
     } catch (error) {
-      handleEventError(error);
+      handleEventError(error, "save");
     }
   }
 
@@ -484,7 +651,8 @@
 
   function readUrl() {
     const params = new URLSearchParams(window.location.search);
-    const view = VIEWS[params.get("view")] ? params.get("view") : "month";
+    const fallback = NARROW.matches ? "list" : "month";
+    const view = VIEWS[params.get("view")] ? params.get("view") : fallback;
     let date = null;
     const month = params.get("month") || "";
     if (/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) date = `${month}-01`;
@@ -497,12 +665,14 @@
 
   function currentUrl() {
     const params = new URLSearchParams();
-    if (state.department) params.set("department", state.department.id);
+    const department = state.department?.id || state.missing;
+    if (department) params.set("department", department);
     const view = viewKey(calendar.view.type);
     const start = isoDate(calendar.view.currentStart);
     if (view === "week") params.set("date", start);
     else params.set("month", start.slice(0, 7));
-    if (view !== "month") params.set("view", view);
+    // A phone opens links without a view in the list: its month links say "month".
+    if (view !== "month" || NARROW.matches) params.set("view", view);
     if (state.q) params.set("q", state.q);
     return `${window.location.pathname}?${params}`;
   }
@@ -519,7 +689,7 @@
   function applyUrl() {
     const wanted = readUrl();
     restoring = true;
-    const departmentChanged = wanted.department !== state.department?.id;
+    const departmentChanged = wanted.department !== (state.department?.id || state.missing);
     const qChanged = wanted.q !== state.q;
     state.q = wanted.q;
     $("q").value = wanted.q;
@@ -534,6 +704,8 @@
   // -- start ----------------------------------------------------------------------------------
 
   let calendar;
+  // FullCalendar's height is the calendar's, not a view's: it follows the view shown.
+  const heightFor = (type) => (type === "dayGridMonth" ? null : "auto");
 
   async function start() {
     const initial = readUrl();
@@ -542,7 +714,7 @@
     try {
       await loadDepartments();
     } catch (error) {
-      showStatus(format(T.load_failed, { detail: error.message }), true);
+      showStatus(format(T.load_failed, { detail: problemText(error) }), true);
     }
     selectDepartment(initial.department);
     // Built only now: FullCalendar fetches its events as soon as it exists.
@@ -557,8 +729,12 @@
         center: "title",
         right: "dayGridMonth,timeGridWeek,listMonth",
       },
-      height: "auto",
+      // The month keeps its shape (a busy day shows "+N more", it does not stretch the
+      // month); taller on a phone. The week and the list take the height they need.
+      aspectRatio: NARROW.matches ? 0.75 : 1.6,
+      height: heightFor(VIEWS[initial.view]),
       dayMaxEvents: true,
+      moreLinkText: (n) => format(T.more_link, { n }),
       eventDisplay: "block",
       displayEventEnd: true,
       eventTimeFormat: time24,
@@ -584,13 +760,21 @@
         info.jsEvent.preventDefault();
         openEventDialog(info.event.extendedProps.record);
       },
-      datesSet: () => syncUrl(false),
+      datesSet: () => {
+        const height = heightFor(calendar.view.type);
+        if (calendar.getOption("height") !== height) calendar.setOption("height", height);
+        if (document.activeElement !== $("go-to-date")) {
+          $("go-to-date").value = isoDate(calendar.getDate());
+        }
+        syncUrl(false);
+      },
     });
 
     calendar.render();
     syncUrl(true);
 
     $("department").addEventListener("change", (event) => {
+      if (state.missing) showStatus("");
       selectDepartment(event.target.value);
       syncUrl(false);
       calendar.refetchEvents();
@@ -605,6 +789,12 @@
     $("event-form").addEventListener("submit", saveEvent);
     $("event-delete").addEventListener("click", deleteEvent);
     $("event-reload").addEventListener("click", reloadEvent);
+    $("event-reapply").addEventListener("click", reapplyEvent);
+    $("go-to-date").addEventListener("change", (event) => {
+      const wanted = event.target.value;
+      // A date being typed passes through years like 0002: only plausible ones are followed.
+      if (isRealDate(wanted) && wanted >= "1900" && wanted < "2200") calendar.gotoDate(wanted);
+    });
     $("search").addEventListener("submit", (event) => {
       event.preventDefault();
       state.q = $("q").value.trim();
