@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.fields import MAX_EVENT_DAYS, MAX_EVENTS_PER_DAY
+from backend.storage.series import MAX_SERIES
 
 LANGUAGES = ("ko", "en")  # the first is the default when the browser states no preference
 
@@ -220,6 +221,14 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "day-full": (
                 f"이 날짜에는 일정을 더 넣을 수 없습니다 (하루 최대 {MAX_EVENTS_PER_DAY}건)."
             ),
+            "too-many-series": (
+                f"이 부서에는 반복 일정을 더 만들 수 없습니다 (최대 {MAX_SERIES}개). "
+                "끝난 반복 일정을 지우세요."
+            ),
+            "too-many-exceptions": (
+                "이 반복 일정에는 따로 바꾼 일정이 너무 많습니다. 모든 일정을 바꾸거나 "
+                "'이 일정 및 향후 일정'으로 바꾸세요."
+            ),
             "idempotency-key-in-use": "같은 요청을 아직 처리하고 있습니다. 잠시 뒤 다시 해 보세요.",
             "precondition-failed": "그 사이에 다른 사람이 바꿨습니다. 다시 불러오세요.",
             "payload-too-large": "보낸 내용이 너무 큽니다 (최대 1 MiB).",
@@ -260,6 +269,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "event.end_date": {"label": "끝나는 날짜", "generic": "끝나는 날짜를 확인하세요."},
             "event.end_time": {"label": "끝나는 시간", "generic": "끝나는 시간을 확인하세요."},
             "event.location": {"label": "장소", "generic": "장소를 확인하세요."},
+            "event.recurrence": {"label": "반복", "generic": "반복 설정을 확인하세요."},
             "department.name": {"label": "부서 이름", "generic": "부서 이름을 확인하세요."},
             "department.description": {"label": "설명", "generic": "설명을 확인하세요."},
             "department.notify_emails": {
@@ -280,6 +290,14 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "busy": "It was being changed too often at once to apply this. Try again.",
             "day-full": (
                 f"This date cannot take more events (at most {MAX_EVENTS_PER_DAY} a day)."
+            ),
+            "too-many-series": (
+                f"This department cannot take more repeating events (at most {MAX_SERIES}). "
+                "Delete one that has ended."
+            ),
+            "too-many-exceptions": (
+                "Too many occurrences of this repeating event were changed one by one. Change "
+                "all events, or this and following events."
             ),
             "idempotency-key-in-use": "The same request is still being processed. Try again soon.",
             "precondition-failed": "Someone else changed it in the meantime. Reload it.",
@@ -321,6 +339,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "event.end_date": {"label": "End date", "generic": "Check the end date."},
             "event.end_time": {"label": "End time", "generic": "Check the end time."},
             "event.location": {"label": "Place", "generic": "Check the place."},
+            "event.recurrence": {"label": "Repeat", "generic": "Check how it repeats."},
             "department.name": {"label": "Name", "generic": "Check the name."},
             "department.description": {
                 "label": "Description",
