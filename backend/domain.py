@@ -69,3 +69,16 @@ class Series:
 
     event: Event
     changed: frozenset[str] = frozenset()
+
+
+def instance_id(series_id: str, day: str) -> str:
+    """The id of a series's occurrence on ``day`` (``YYYY-MM-DD``): ``<id>_<YYYYMMDD>``."""
+    return f"{series_id}_{day.replace('-', '')}"
+
+
+def split_instance_id(ident: str) -> tuple[str, str] | None:
+    """(series id, ``YYYY-MM-DD``) of an instance id, or None."""
+    head, sep, tail = ident.rpartition("_")
+    if not sep or not head or len(tail) != 8 or not tail.isdigit():
+        return None
+    return head, f"{tail[:4]}-{tail[4:6]}-{tail[6:]}"

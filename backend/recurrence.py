@@ -428,6 +428,15 @@ class Schedule:
             if day not in self.excluded:
                 yield day
 
+    def rule_makes_first(self) -> bool:
+        """Whether the rule itself makes the first date (RFC 5545 leaves a DTSTART the
+        rule does not make undefined; this service counts it, as Google does, so the
+        feed names it with an RDATE)."""
+        if self.parts is None:
+            return True
+        first = next(iter(self._rrule()), None)
+        return first is not None and first.date() == self.first
+
     def occurs_on(self, day: date) -> bool:
         return next(self.dates(day, day), None) == day
 

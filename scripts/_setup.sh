@@ -19,18 +19,21 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]
   (cd "$ROOT" && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt) >&2
   echo "$wanted" > "$stamp"
 fi
-# Redocly CLI, the second linter of /openapi.json (tests/test_openapi_clients.py), pinned by
-# tools/openapi-lint/package-lock.json; installed again when the lock file changes.
-lint_dir="$ROOT/tools/openapi-lint"
-lint_stamp="$lint_dir/node_modules/.lock.sha256"
-lint_wanted=$(sha256sum "$lint_dir/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$lint_stamp" 2>/dev/null)" != "$lint_wanted" ]; then
-  if command -v npm >/dev/null 2>&1; then
-    echo "Installing Redocly CLI into $lint_dir/node_modules (npm ci)..." >&2
-    (cd "$lint_dir" && npm ci --no-audit --no-fund --loglevel=error >&2) && echo "$lint_wanted" > "$lint_stamp"
-  else
-    echo "warning: npm not found; the OpenAPI lint test needs Node.js 20.19+ and npm (apt-get install nodejs npm)" >&2
+# Node tools of the tests, each pinned by its package-lock.json and installed again when
+# the lock file changes: Redocly CLI, the second linter of /openapi.json
+# (tests/test_openapi_clients.py), and ical.js, a reader of the iCalendar feed
+# (tests/test_ics_recurring.py).
+for tool_dir in "$ROOT/tools/openapi-lint" "$ROOT/tools/ical-check"; do
+  tool_stamp="$tool_dir/node_modules/.lock.sha256"
+  tool_wanted=$(sha256sum "$tool_dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$tool_stamp" 2>/dev/null)" != "$tool_wanted" ]; then
+    if command -v npm >/dev/null 2>&1; then
+      echo "Installing $(basename "$tool_dir")'s tools into $tool_dir/node_modules (npm ci)..." >&2
+      (cd "$tool_dir" && npm ci --no-audit --no-fund --loglevel=error >&2) && echo "$tool_wanted" > "$tool_stamp"
+    else
+      echo "warning: npm not found; tests of $(basename "$tool_dir") need Node.js 20.19+ and npm (apt-get install nodejs npm)" >&2
+    fi
   fi
-fi
+done
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"

@@ -199,19 +199,25 @@ def test_a_google_calendar_export_imports_and_a_second_import_changes_nothing(
     second = import_file(client, department["id"], body)
     events = {e["title"]: e for e in _events(client, department["id"])}
 
-    assert (first["created"], first["updated"], first["deleted"]) == (4, 0, 0)
+    assert (first["created"], first["updated"], first["deleted"]) == (5, 0, 0)
+    # The cancelled event matches nothing here: it is reported (the line of its
+    # BEGIN:VEVENT), not counted as unchanged, both times.
     rejected = [(r["uid"], r["line"]) for r in first["rejected"]]
-    assert rejected == [("standup-weekly@google.com", 68)]  # the line of its BEGIN:VEVENT
-    assert "recurring" in first["rejected"][0]["reason"]
-    # The cancelled event matches nothing here, so it changes nothing either time.
-    assert (first["unchanged"], second["created"], second["updated"]) == (1, 0, 0)
+    assert rejected == [("cancelled-demo@google.com", 78)]
+    assert "nothing to delete" in first["rejected"][0]["reason"]
+    assert second["rejected"] == first["rejected"]
+    assert (first["unchanged"], second["created"], second["updated"]) == (0, 0, 0)
     assert second["unchanged"] == 5
     assert set(events) == {
         "삼일절",
         "주간 회의, 개발팀; 전원 참석",
         "고객사 통화 (UTC로 저장된 일정)",
         "제주 워크숍",
+        "스탠드업",
     }
+    standup = [e for e in _events(client, department["id"]) if e["title"] == "스탠드업"]
+    assert [e["event_date"] for e in standup[:3]] == ["2024-03-18", "2024-03-25", "2024-04-01"]
+    assert standup[0]["recurring_event_id"] == standup[1]["recurring_event_id"]
     holiday = events["삼일절"]
     assert (holiday["event_date"], holiday["end_date"], holiday["start_time"]) == (
         "2024-03-01",
@@ -276,7 +282,7 @@ def test_a_dry_run_reports_and_writes_nothing(
         client, department["id"], (DATA / "google-export.ics").read_bytes(), "?dry_run=true"
     )
 
-    assert result["created"] == 4
+    assert result["created"] == 5
     assert _events(client, department["id"]) == []
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from backend.api.context import settings, storage, today
+from backend.api.context import settings, storage, today, zone
 from backend.api.events import window_of
 from backend.api.inputs import bool_param, date_param, month_param, query, read_body
 from backend.api.openapi import (
@@ -26,7 +26,7 @@ from backend.api.openapi import (
 from backend.api.responses import calendar_etag, calendar_not_modified
 from backend.errors import BadRequest, FieldError
 from backend.ics import feed
-from backend.services.feed import FEED_MAX_EVENTS, feed_events
+from backend.services.feed import FEED_MAX_EVENTS, feed_events, feed_series
 from backend.services.imports import import_calendar
 from backend.storage import DateWindow
 
@@ -115,7 +115,14 @@ def calendar_feed(department_id: str) -> Response:
                 now.replace(year=now.year + FEED_YEARS_AHEAD, day=min(now.day, 28)).isoformat(),
             )
         events = feed_events(storage(), department_id, window, calendar, today=now)
-        body = feed.calendar(department, events, settings().calendar_timezone, _domain())
+        series = feed_series(storage(), department_id, window, calendar, zone())
+        body = feed.calendar(
+            department,
+            events,
+            settings().calendar_timezone,
+            _domain(),
+            [(s.series, s.changed) for s in series],
+        )
         response = Response(body, mimetype=ICS_MEDIA_TYPE)
         response.headers["Content-Type"] = f"{ICS_MEDIA_TYPE}; charset=utf-8"
         response.headers["Content-Disposition"] = f'inline; filename="calendar-{department_id}.ics"'

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
 
-from backend.domain import Department, Event
+from backend.domain import Department, Event, Series
 from backend.fields import EVENT, Text
+from backend.recurrence import Schedule
 
 PRODID = "-//Department Calendar//department-calendar//KO"
 # The event's own text for its time (오후 3:00), kept beside DTSTART for a round trip.
@@ -81,9 +83,62 @@ def vevent(event: Event, zone: ZoneInfo, domain: str) -> icalendar.Event:
     return component
 
 
-def calendar(department: Department, events: Iterable[Event], timezone: str, domain: str) -> bytes:
-    """The ``VCALENDAR`` of ``events``: CRLF lines folded at 75 octets, with a
-    ``VTIMEZONE`` for ``timezone``."""
+def series_vevents(
+    series: Series, changed: Sequence[Event], zone: ZoneInfo, domain: str
+) -> list[icalendar.Event]:
+    """A series as RFC 5545 writes one: a ``VEVENT`` for its first occurrence with
+    ``RRULE``/``EXDATE``/``RDATE`` (times in the calendar's ``TZID``, ``UNTIL`` in UTC for
+    a timed series), then one per changed instance, with the series's ``UID`` and a
+    ``RECURRENCE-ID`` naming the occurrence it replaces."""
+    event = series.event
+    schedule = Schedule(event.event_date, event.recurrence or (), event.start_time, zone)
+    clock = None if event.start_time is None else _clock(event.start_time)
+
+    def moment(day: date) -> date | datetime:
+        return day if clock is None else datetime.combine(day, clock, zone)
+
+    master = vevent(replace(event, recurrence=None), zone, domain)
+    synced = schedule.rule_makes_first()
+    if schedule.parts is not None:
+        parts = {k: v for k, v in schedule.parts.items() if k != "UNTIL"}
+        until = schedule.until
+        if not synced and "COUNT" in parts:
+            # Readers would count COUNT from the rule's own first date: say where it ends.
+            del parts["COUNT"]
+            until = schedule.ends()
+        if until is not None:
+            last = moment(until)
+            if isinstance(last, datetime):
+                parts["UNTIL"] = last.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+            else:
+                parts["UNTIL"] = last.strftime("%Y%m%d")
+        text = ";".join(f"{k}={v}" for k, v in parts.items())
+        master.add("rrule", icalendar.vRecur.from_ical(text))
+    if schedule.excluded:
+        master.add("exdate", [moment(day) for day in sorted(schedule.excluded)])
+    added = {day for day in schedule.added if day != schedule.first}
+    if not synced:
+        added.add(schedule.first)  # the first date is an occurrence the rule does not make
+    if added:
+        master.add("rdate", [moment(day) for day in sorted(added)])
+    components = [master]
+    for item in changed:
+        component = vevent(replace(item, recurring_event_id=None), zone, domain)
+        component["UID"] = icalendar.vText(uid_of(event, domain))
+        component.add("recurrence-id", moment(date.fromisoformat(item.original_date or "")))
+        components.append(component)
+    return components
+
+
+def calendar(
+    department: Department,
+    events: Iterable[Event],
+    timezone: str,
+    domain: str,
+    series: Iterable[tuple[Series, Sequence[Event]]] = (),
+) -> bytes:
+    """The ``VCALENDAR`` of ``events`` and ``series`` (each with its changed instances):
+    CRLF lines folded at 75 octets, with a ``VTIMEZONE`` for ``timezone``."""
     zone = ZoneInfo(timezone)
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
@@ -97,4 +152,7 @@ def calendar(department: Department, events: Iterable[Event], timezone: str, dom
     cal.add_component(icalendar.Timezone.from_tzid(timezone))
     for event in events:
         cal.add_component(vevent(event, zone, domain))
+    for one, changed in series:
+        for component in series_vevents(one, changed, zone, domain):
+            cal.add_component(component)
     return bytes(cal.to_ical())

@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from backend.domain import instance_id
 from backend.errors import BadRequest, FieldError, Invalid
 from backend.fields import EVENT, MAX_EVENT_DAYS, FieldProblem, Text
 from backend.ics.feed import TEXT_PROPERTIES, TIME_TEXT
+from backend.recurrence import RuleProblem, check_lines
 
 # Ids for events from other calendars: uuid5 of their UID, so a second import of the same
 # file finds the events the first one made.
@@ -26,7 +28,9 @@ ICS_NAMESPACE = uuid.UUID("0b9f1c43-52a5-4d57-8f0e-6a0d1ef5c2a4")
 _CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(;[^:]*)?:", re.ASCII)
 # The longest id this service writes or migrates (DynamoDB's sort key limit).
 _MAX_OWN_ID_BYTES = 1024
-_RECURRENCE = ("RRULE", "RDATE", "RECURRENCE-ID", "EXRULE")
+# RRULE parts that name days: a series whose first date moves to another day when its
+# zone is converted would need them moved too, which a rule cannot say.
+_DAY_PARTS = ("BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYSETPOS")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,13 @@ class Entry:
     fields: dict[str, Any] = field(default_factory=dict)
     cancelled: bool = False
     reason: str | None = None  # set when it cannot be imported
+    # A changed or cancelled occurrence (RECURRENCE-ID): its series's id and original date.
+    series_id: str | None = None
+    original_date: str | None = None
+
+    @property
+    def is_series(self) -> bool:
+        return bool(self.fields.get("recurrence"))
 
 
 def event_id_for(uid: str, domain: str) -> str:
@@ -116,22 +127,101 @@ def _entry(component: Any, line: int, zone: ZoneInfo, domain: str) -> Entry:
     if not uid:
         return Entry(line, "", reason="it has no UID")
     event_id = event_id_for(uid, domain)
-    if str(component.get("STATUS") or "").upper() == "CANCELLED":
-        return Entry(line, uid, event_id, cancelled=True)
-    recurring = [name for name in _RECURRENCE if name in component]
-    if recurring:
-        return Entry(
-            line, uid, event_id, reason=f"recurring events are not supported yet ({recurring[0]})"
-        )
+    cancelled = str(component.get("STATUS") or "").upper() == "CANCELLED"
     try:
+        if component.get("RECURRENCE-ID") is not None:
+            return _occurrence(component, line, uid, event_id, zone, cancelled=cancelled)
+        if cancelled:
+            return Entry(line, uid, event_id, cancelled=True)
         fields = _fields(component, zone)
+        recurrence = _recurrence(component, fields, zone)
     except (FieldProblem, ValueError) as exc:
         return Entry(line, uid, event_id, reason=str(exc))
     except OverflowError:  # e.g. DURATION:P99999999W, or 9999-12-31 23:00 UTC moved to +09:00
         return Entry(line, uid, event_id, reason="its start or end is outside the years 1 to 9999")
     except Invalid as exc:
         return Entry(line, uid, event_id, reason=str(exc))
+    if recurrence is not None:
+        fields["recurrence"] = recurrence
     return Entry(line, uid, event_id, fields)
+
+
+def _occurrence(
+    component: Any, line: int, uid: str, series_id: str, zone: ZoneInfo, *, cancelled: bool
+) -> Entry:
+    """A VEVENT with RECURRENCE-ID: one occurrence of the series ``uid``, changed or
+    (``STATUS:CANCELLED``) deleted."""
+    original = _local(component.decoded("RECURRENCE-ID"), zone)
+    day = (original.date() if isinstance(original, datetime) else original).isoformat()
+    ident = instance_id(series_id, day)
+    if cancelled:
+        return Entry(line, uid, ident, cancelled=True, series_id=series_id, original_date=day)
+    return Entry(line, uid, ident, _fields(component, zone), series_id=series_id, original_date=day)
+
+
+def _recurrence(component: Any, fields: dict[str, Any], zone: ZoneInfo) -> tuple[str, ...] | None:
+    """The ``recurrence`` lines of a VEVENT with RRULE/RDATE/EXDATE, checked as the API
+    checks them (``ValueError`` naming the line and part), or None."""
+    rules = component.get("RRULE")
+    if component.get("EXRULE") is not None:
+        raise ValueError("EXRULE is not supported (RFC 5545 deprecated it)")
+    if rules is None and component.get("RDATE") is None:
+        return None
+    if isinstance(rules, list):
+        raise ValueError("a second RRULE is not supported: one rule per series")  # noqa: TRY004
+    timed = (
+        fields.get("time") is not None
+        and fields.get("event_date") is not None
+        and (isinstance(component.decoded("DTSTART"), datetime))
+    )
+    lines = []
+    if rules is not None:
+        text = rules.to_ical().decode()
+        lines.append(f"RRULE:{text}")
+        start = component.decoded("DTSTART")
+        local = _local(start, zone)
+        moved = (
+            isinstance(start, datetime)
+            and isinstance(local, datetime)
+            and (local.date() != start.date())
+        )
+        if moved and any(f"{part}=" in text.upper() for part in _DAY_PARTS):
+            raise ValueError(
+                "its RRULE names days in another time zone, where its start falls on another "
+                "date than in this calendar's; such a series cannot be converted"
+            )
+    for name in ("EXDATE", "RDATE"):
+        values = [_rule_value(v, zone, timed) for v in _date_values(component, name)]
+        for start in range(0, len(values), 60):  # lines of at most ~1000 characters
+            lines.append(f"{name}:{','.join(values[start : start + 60])}")
+    try:
+        checked = check_lines(lines)
+    except RuleProblem as exc:
+        where = lines[exc.line].split(":", 1)[0] if 0 <= exc.line < len(lines) else "RRULE"
+        raise ValueError(f"{where}: {exc.message}") from None
+    return checked
+
+
+def _date_values(component: Any, name: str) -> list[Any]:
+    found = component.get(name)
+    if found is None:
+        return []
+    lists = found if isinstance(found, list) else [found]
+    values = []
+    for listed in lists:
+        for item in listed.dts:
+            if isinstance(item.dt, tuple):
+                message = f"{name} with a period (VALUE=PERIOD) is not supported"
+                raise ValueError(message)  # noqa: TRY004 - a rejection reason, not a type error
+            values.append(item.dt)
+    return values
+
+
+def _rule_value(value: Any, zone: ZoneInfo, timed: bool) -> str:
+    local = _local(value, zone)
+    if isinstance(local, datetime):
+        return local.strftime("%Y%m%dT%H%M%S") if timed else local.strftime("%Y%m%d")
+    return local.strftime("%Y%m%d")
 
 
 def _local(value: Any, zone: ZoneInfo) -> date | datetime:

@@ -8,10 +8,13 @@ shows people, and leaves out the oldest past. An explicit window keeps its first
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import islice
+from zoneinfo import ZoneInfo
 
-from backend.domain import Event
+from backend.domain import Event, Series
+from backend.services.recurring import schedule_of, served
 from backend.storage import CalendarState, DateWindow, Storage
 
 FEED_MAX_EVENTS = 5000
@@ -28,6 +31,19 @@ def feed_events(
     """The feed's events in calendar order. With ``today`` (the default window) and more
     events in the department than the cap, upcoming events are taken first and the past
     newest month first; otherwise the window is read in one pass (its first events)."""
+    found = _event_items(storage, department_id, window, calendar, today=today)
+    # Changed instances are written with their series (RECURRENCE-ID), not on their own.
+    return [e for e in found if e.recurring_event_id is None]
+
+
+def _event_items(
+    storage: Storage,
+    department_id: str,
+    window: DateWindow,
+    calendar: CalendarState,
+    *,
+    today: date | None,
+) -> list[Event]:
     events = storage.events
     reach_back = calendar.multi_day
     fits = calendar.counted and calendar.event_count <= FEED_MAX_EVENTS
@@ -60,3 +76,49 @@ def feed_events(
             chosen[event.id] = event
         end = start - timedelta(days=1)
     return sorted(chosen.values(), key=lambda e: e.sort_key)
+
+
+@dataclass(frozen=True)
+class FeedSeries:
+    """A series the feed writes (one ``VEVENT`` with its rule) and its changed instances
+    (a ``VEVENT`` each, with ``RECURRENCE-ID``)."""
+
+    series: Series
+    changed: list[Event]
+
+
+def feed_series(
+    storage: Storage,
+    department_id: str,
+    window: DateWindow,
+    calendar: CalendarState,
+    zone: ZoneInfo,
+) -> list[FeedSeries]:
+    """The series with an occurrence in the window (or a changed instance there), with
+    all their changed instances: one Query of the series and one BatchGetItem (100 keys a
+    call) of their changed instances, only when the department has series."""
+    if calendar.series_count <= 0 or window.empty:
+        return []
+    first = None if window.start is None else date.fromisoformat(window.start)
+    last = None if window.end is None else date.fromisoformat(window.end)
+    occurring: dict[str, bool] = {}
+    candidates = []
+    for series in storage.series.all(department_id):
+        event = series.event
+        begin = None if first is None else first - timedelta(days=event.days)
+        occurring[event.id] = next(schedule_of(event, zone).dates(begin, last), None) is not None
+        if occurring[event.id] or series.changed:
+            candidates.append(series)
+    changed = storage.series.changed_of(candidates)
+    found = []
+    for series in candidates:
+        own = [served(e, series) for e in changed.get(series.event.id, [])]
+        if occurring[series.event.id] or any(_overlaps(e, window) for e in own):
+            found.append(FeedSeries(series, own))
+    return found
+
+
+def _overlaps(event: Event, window: DateWindow) -> bool:
+    return (window.start is None or event.last_date >= window.start) and (
+        window.end is None or event.event_date <= window.end
+    )

@@ -18,7 +18,7 @@ from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from backend.domain import Event, Series, utc_now
+from backend.domain import Event, Series, instance_id, split_instance_id, utc_now
 from backend.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
 from backend.recurrence import RuleProblem, Schedule, ended_before, starting_at, with_exdate
 from backend.services import events
@@ -26,12 +26,7 @@ from backend.services.events import changed_event, new_event, refuse_full_day
 from backend.services.idempotency import Completing
 from backend.storage import DateWindow, SortKey, Storage
 from backend.storage.events import EventPage
-from backend.storage.series import (
-    MAX_CHANGED,
-    SeriesWrite,
-    instance_id,
-    split_instance_id,
-)
+from backend.storage.series import MAX_CHANGED, SeriesWrite
 from backend.storage.versioning import IfMatch, VersionMoved, require, write_attempts
 
 # One page of instances expands a series over at most this many days.
@@ -128,9 +123,12 @@ def create_series(
     fields: Mapping[str, Any],
     zone: ZoneInfo,
     completing: Completing[Event] | None = None,
+    *,
+    series_id: str | None = None,
 ) -> Event:
-    """A new series from a client's fields (``recurrence`` set)."""
-    event = new_event(department_id, fields)
+    """A new series from a client's fields (``recurrence`` set); ``series_id``: its id
+    (an import's, derived from a UID), else a new one."""
+    event = new_event(department_id, fields, event_id=series_id)
     check_series(event, zone)
     series = Series(event)
     also = completing.writes_for(event) if completing is not None else []

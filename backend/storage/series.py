@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from backend.domain import Event, Series
+from backend.domain import Event, Series, instance_id
 from backend.errors import Conflict, NotFound
 from backend.storage.batch import BatchIO
 from backend.storage.bookkeeping import KEY_TAKEN_OVER
@@ -58,19 +58,6 @@ MAX_CHANGED = 90
 
 def series_partition(department_id: str) -> str:
     return SERIES_PARTITION + department_id
-
-
-def instance_id(series_id: str, day: str) -> str:
-    """The id of a series's occurrence on ``day`` (``YYYY-MM-DD``): ``<id>_<YYYYMMDD>``."""
-    return f"{series_id}_{day.replace('-', '')}"
-
-
-def split_instance_id(ident: str) -> tuple[str, str] | None:
-    """(series id, ``YYYY-MM-DD``) of an instance id, or None."""
-    head, sep, tail = ident.rpartition("_")
-    if not sep or not head or len(tail) != 8 or not tail.isdigit():
-        return None
-    return head, f"{tail[:4]}-{tail[4:6]}-{tail[6:]}"
 
 
 def series_record(series: Series) -> dict[str, Any]:
@@ -218,16 +205,27 @@ class SeriesRepository:
 
     def changed_instances(self, series: Series) -> list[Event]:
         """A series's changed instances (BatchGetItem, strongly consistent)."""
-        if not series.changed:
-            return []
-        department_id, series_id = series.event.department_id, series.event.id
+        return self.changed_of([series]).get(series.event.id, [])
+
+    def changed_of(self, every: Sequence[Series]) -> dict[str, list[Event]]:
+        """The changed instances of each series, by series id, in calendar order: one
+        BatchGetItem per 100 of them (strongly consistent)."""
         keys = [
-            {"id": instance_id(series_id, day), "department_id": department_id}
-            for day in sorted(series.changed)
+            {"id": instance_id(s.event.id, day), "department_id": s.event.department_id}
+            for s in every
+            for day in sorted(s.changed)
         ]
+        if not keys:
+            return {}
         with translated_errors("read changed instances"):
             found = BatchIO(self._client).get(self.table, keys)
-        return sorted((event_from_plain(data) for data in found), key=lambda e: e.sort_key)
+        by_series: dict[str, list[Event]] = {}
+        for data in found:
+            event = event_from_plain(data)
+            by_series.setdefault(event.recurring_event_id or "", []).append(event)
+        for events in by_series.values():
+            events.sort(key=lambda e: e.sort_key)
+        return by_series
 
     # -- the one write -------------------------------------------------------------------
 
