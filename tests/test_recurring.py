@@ -329,3 +329,39 @@ def test_the_list_etag_changes_with_every_series_write(
         f"/api/events/{department}?month=2024-01", headers={"If-None-Match": third.headers["ETag"]}
     )
     assert not_modified.status_code == 304
+
+
+def test_a_department_with_series_is_409_and_its_cascade_takes_them(
+    client: FlaskClient, department: str, storage: Storage
+) -> None:
+    created = series(client, department)
+    client.patch(f"/api/events/{department}/{created['id']}_20240108", json={"title": "변경"})
+    create_event(client, department)
+    refused = client.delete(f"/api/departments/{department}")
+    assert_problem(refused, 409)
+    assert client.delete(f"/api/departments/{department}?cascade=true").status_code == 204
+    assert storage.series.all(department) == []
+    assert storage.events.find(department, f"{created['id']}_20240108") is None
+
+
+def test_a_department_of_only_series_is_409_too(client: FlaskClient, department: str) -> None:
+    series(client, department)
+    assert_problem(client.delete(f"/api/departments/{department}"), 409)
+
+
+def test_too_many_series_is_409(
+    client: FlaskClient, department: str, storage: Storage, dynamodb: Any
+) -> None:
+    # Brought to the brink on the department's item: 500 series through HTTP take long.
+    dynamodb.update_item(
+        TableName=storage.departments.table,
+        Key={"id": {"S": department}},
+        UpdateExpression="SET series_count = :n",
+        ExpressionAttributeValues={":n": {"N": "500"}},
+    )
+    response = client.post(
+        f"/api/events/{department}",
+        json={"event_date": "2024-01-01", "title": "x", "recurrence": WEEKLY},
+    )
+    body = assert_problem(response, 409)
+    assert body["type"].endswith("/problems/too-many-series")

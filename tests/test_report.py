@@ -12,6 +12,7 @@ from email.header import decode_header, make_header
 from email.message import Message as EmailMessage
 from email.utils import parsedate_to_datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -20,6 +21,7 @@ from backend.config import Settings
 from backend.report.job import ReportJob, render
 from backend.report.mail import Message, SesMailer, SmtpMailer, sender_address
 from backend.services.events import create_event
+from backend.services.recurring import create_series
 from backend.storage import Storage
 from tests.helpers import local_aws_client
 
@@ -350,3 +352,37 @@ def test_smtp_messages_have_a_date_and_a_well_formed_message_id(smtp: Any) -> No
     assert message_id.startswith("<")
     assert message_id.endswith("@example.com>")
     assert received["Message-ID"] == message_id
+
+
+def test_the_report_lists_the_instances_of_recurring_events_in_its_days(
+    storage: Storage, smtp: Any
+) -> None:
+    inbox, port = smtp
+    team = storage.departments.create("반복팀", None, ("team@example.com",))
+    create_series(
+        storage,
+        team.id,
+        {
+            "event_date": "2024-01-01",
+            "title": "스탠드업",
+            "time": "오전 9:30",
+            "recurrence": ("RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR", "EXDATE:20240124T093000"),
+        },
+        ZoneInfo("Asia/Seoul"),
+    )
+
+    ReportJob(storage, SmtpMailer("127.0.0.1", port, starttls=False), "c@example.com", 9).run(
+        DAY, 7
+    )
+
+    ((_, message),) = inbox.messages
+    text = next(
+        p.get_payload(decode=True).decode(p.get_content_charset())
+        for p in message.walk()
+        if p.get_content_type() == "text/plain"
+    )
+    # Monday 22nd and Friday 26th; Wednesday 24th is excluded.
+    assert [line[2:12] for line in text.splitlines() if "스탠드업" in line] == [
+        "2024-01-22",
+        "2024-01-26",
+    ]

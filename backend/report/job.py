@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from backend.domain import Department, Event
 from backend.errors import QuotaReached
 from backend.report.mail import Mailer, Message, sender_address
+from backend.services import listing
 from backend.storage import DateWindow, Storage
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class ReportJob:
     daily_limit: int
     s3: Any = None  # boto3 S3 client; reports are not stored without it
     bucket: str | None = None
+    calendar_timezone: str = "Asia/Seoul"  # where the events' dates and times are
 
     def run(self, day: date, days: int, *, dry_run: bool = False) -> Summary:
         summary = Summary(day.isoformat(), days, self.mailer.name, dry_run)
@@ -120,8 +122,13 @@ class ReportJob:
         return summary
 
     def _events(self, department_id: str, window: DateWindow) -> list[Event]:
-        multi_day = self.storage.events.calendar_state(department_id).multi_day
-        return list(self.storage.events.all_in(department_id, window, PAGE, reach_back=multi_day))
+        """The window's events, each occurrence of a recurring event among them."""
+        zone = ZoneInfo(self.calendar_timezone)
+        found = listing.all_in(
+            self.storage, department_id, window, zone=zone, today=datetime.now(zone).date(),
+            page_size=PAGE,
+        )  # fmt: skip
+        return list(found)
 
     # -- delivery, at most once per department and date ---------------------------------
 
@@ -218,7 +225,13 @@ def run_from_settings(
         else None
     )
     job = ReportJob(
-        storage, mailer, settings.mail_from, settings.daily_email_limit, s3, settings.reports_bucket
+        storage,
+        mailer,
+        settings.mail_from,
+        settings.daily_email_limit,
+        s3,
+        settings.reports_bucket,
+        settings.calendar_timezone,
     )
     when = date.fromisoformat(day) if day else today(settings.report_timezone)
     return job.run(when, int(days or settings.report_days), dry_run=dry_run).as_dict()

@@ -11,12 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from backend.domain import Department, utc_now
+from backend.domain import Department, instance_id, utc_now
 from backend.errors import Conflict, PreconditionFailed, StorageUnavailable
 from backend.services.idempotency import Completing
 from backend.storage import Storage
 from backend.storage.departments import new_department
 from backend.storage.dynamo import busy
+from backend.storage.series import SeriesWrite
 from backend.storage.versioning import Contended, IfMatch, VersionMoved, require, write_attempts
 
 # What one DELETE ?cascade=true may do: its events go in transactions of 99 (with the
@@ -119,21 +120,64 @@ def delete_department(
 
 def has_events(storage: Storage, department_id: str) -> bool:
     state = storage.events.calendar_state(department_id)
+    if state.series_count > 0:
+        return True
     if state.counted:
         return state.event_count > 0
     # Written before counting: only the index can tell, and it may lag.
     return storage.events.has_any(department_id)
 
 
+def _delete_series(storage: Storage, department_id: str, budget: int) -> tuple[int, int]:
+    """Delete the department's series, each with its changed instances in one transaction
+    (found by one consistent Query, never the index), within ``budget`` items; (deleted
+    items, series remaining)."""
+    every = storage.series.all(department_id) if has_series(storage, department_id) else []
+    deleted = 0
+    for n, series in enumerate(every):
+        size = 1 + len(series.changed)
+        if deleted + size > budget:
+            return deleted, len(every) - n
+        write = SeriesWrite(
+            department_id,
+            series,
+            None,
+            drop=tuple(instance_id(series.event.id, d) for d in sorted(series.changed)),
+        )
+        try:
+            storage.series.write(write)
+        except VersionMoved:
+            return deleted, len(every) - n  # changed meanwhile: the caller reads again
+        deleted += size
+    return deleted, 0
+
+
+def has_series(storage: Storage, department_id: str) -> bool:
+    return storage.events.calendar_state(department_id).series_count > 0
+
+
 def _delete_events(storage: Storage, department_id: str, budget: int) -> tuple[int, int]:
-    """Delete up to ``budget`` events in transactions of up to 99; (deleted, remaining)."""
+    """Delete up to ``budget`` events in transactions of up to 99, the department's
+    series first; (deleted, remaining)."""
     events = storage.events
-    deleted, idle = 0, 0
+    gone, series_left = _delete_series(storage, department_id, budget)
+    if series_left:
+        state = events.calendar_state(department_id)
+        return gone, series_left + max(state.event_count, 0)
+    deleted, idle = gone, 0
     while deleted < budget:
         state = events.calendar_state(department_id)
         if state.counted and state.event_count <= 0:
             return deleted, 0
-        batch = events.some_of(department_id, min(CASCADE_STEP, budget - deleted))
+        found = events.some_of(department_id, min(CASCADE_STEP, budget - deleted))
+        # Changed instances go with their series (a series written meanwhile, too).
+        batch = [e for e in found if e.recurring_event_id is None]
+        if found and not batch:
+            gone, series_left = _delete_series(storage, department_id, budget - deleted)
+            deleted += gone
+            if series_left or not gone:
+                return deleted, max(events.calendar_state(department_id).event_count, 1)
+            continue
         if not batch:
             if not state.counted:
                 return deleted, 0
@@ -150,8 +194,8 @@ def _delete_events(storage: Storage, department_id: str, budget: int) -> tuple[i
             events.remove(batch)
         except VersionMoved:
             # The index showed an event that changed or went: read them as they are.
-            found = [events.find(department_id, e.id) for e in batch]
-            batch = [e for e in found if e is not None]
+            again = [events.find(department_id, e.id) for e in batch]
+            batch = [e for e in again if e is not None]
             if not batch:
                 continue
             try:

@@ -73,6 +73,30 @@ def list_page(
     return EventPage([event for _, event in chosen], bound)
 
 
+def all_in(
+    storage: Storage,
+    department_id: str,
+    window: DateWindow,
+    *,
+    zone: ZoneInfo,
+    today: date,
+    page_size: int = 200,
+) -> Iterator[Event]:
+    """Every event and instance of the department in ``window`` (both ends given), in
+    calendar order, page by page."""
+    calendar = storage.events.calendar_state(department_id)
+    after: SortKey | None = None
+    while True:
+        page = list_page(
+            storage, department_id, window, after, page_size,
+            calendar=calendar, zone=zone, today=today,
+        )  # fmt: skip
+        yield from page.events
+        if page.after is None:
+            return
+        after = page.after
+
+
 def _chunk(
     window: DateWindow, after: SortKey | None, today: date, every: list[Series]
 ) -> tuple[date, SortKey | None]:
