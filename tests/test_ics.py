@@ -15,6 +15,9 @@ import vobject
 from flask.testing import FlaskClient
 
 from backend.fields import TITLE_MAX
+from backend.ics import reader
+from backend.services.events import new_event
+from backend.storage import Storage
 from tests.helpers import assert_problem, create_department, create_event
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -513,3 +516,54 @@ def test_a_uid_given_twice_in_one_file_is_created_once_then_updated(
     assert result["rejected"] == []
     items = client.get(f"/api/events/{department['id']}").get_json()["items"]
     assert [e["title"] for e in items] == ([] if dry_run else ["나중"])
+
+
+def test_a_feed_read_through_another_host_imports_without_copies(
+    client: FlaskClient, department: dict[str, Any]
+) -> None:
+    create_event(client, department["id"])
+    client.post(
+        f"/api/events/{department['id']}",
+        json={
+            "event_date": "2024-01-02",
+            "title": "반복",
+            "recurrence": ["RRULE:FREQ=DAILY;COUNT=3"],
+        },
+    )
+    exported = client.get(
+        f"/api/departments/{department['id']}/calendar.ics?month=2024-01",
+        headers={"Host": "127.0.0.1:5000"},
+    ).data
+    assert b"@127.0.0.1" in exported
+
+    result = client.post(
+        f"/api/events/{department['id']}/import",
+        data=exported,
+        content_type="text/calendar",
+        headers={"Host": "localhost:5000"},
+    ).get_json()
+
+    assert (result["created"], result["updated"], result["unchanged"]) == (0, 0, 2)
+    assert len(_events(client, department["id"])) == 4  # the event and three occurrences
+
+
+def test_an_event_imported_under_its_earlier_id_is_found_again(
+    client: FlaskClient, department: dict[str, Any], storage: Storage
+) -> None:
+    uid = "0f8fad5b-d9cb-469f-a165-70867728950e@calendar.example.org"
+    body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTART;VALUE=DATE:20240105\r\nSUMMARY:예전 가져오기\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+    # As an earlier version stored it: under the id derived from the whole UID.
+    earlier = reader.derived_id_for(uid, "localhost")
+    storage.events.create(
+        new_event(department["id"], {"event_date": "2024-01-05", "title": "예전 가져오기"},
+                  event_id=earlier)
+    )  # fmt: skip
+
+    result = import_file(client, department["id"], body)
+
+    assert (result["created"], result["unchanged"]) == (0, 1)
+    assert [e["id"] for e in _events(client, department["id"])] == [earlier]

@@ -25,6 +25,7 @@ from backend.recurrence import RuleProblem, check_lines
 # Ids for events from other calendars: uuid5 of their UID, so a second import of the same
 # file finds the events the first one made.
 ICS_NAMESPACE = uuid.UUID("0b9f1c43-52a5-4d57-8f0e-6a0d1ef5c2a4")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(;[^:]*)?:", re.ASCII)
 # The longest id this service writes or migrates (DynamoDB's sort key limit).
 _MAX_OWN_ID_BYTES = 1024
@@ -55,7 +56,20 @@ class Entry:
 def event_id_for(uid: str, domain: str) -> str:
     """Our own UIDs (``<id>@<domain>``) map back to their ids; others, and any whose local
     part could not be an id the API addresses (too long, a ``/``, a ``#``), to a derived id
-    (a UUID, whatever the UID's length)."""
+    (a UUID, whatever the UID's length).
+
+    An id this service makes is a UUID: ``<uuid>@<any host>`` maps back to it too, so a
+    feed read through another name (``localhost``, ``127.0.0.1``, a load balancer's) and
+    imported again finds its events rather than making copies."""
+    local, at, _ = uid.rpartition("@")
+    if at and _UUID.fullmatch(local):
+        return local.lower()
+    return derived_id_for(uid, domain)
+
+
+def derived_id_for(uid: str, domain: str) -> str:
+    """The id ``uid`` mapped to before UUIDs from any host were read as ours: a file
+    imported then finds what it made under this id."""
     local, at, host = uid.rpartition("@")
     if (
         at

@@ -61,11 +61,20 @@ def import_calendar(
     entries = sorted(parsed, key=lambda e: e.series_id is not None)
     # What exists, read in batches of 100 rather than one GetItem per VEVENT, and the
     # department's series in one Query when the file has any.
+    earlier = {e.event_id: reader.derived_id_for(e.uid, domain) for e in entries if e.event_id}
     existing = storage.events.find_many(
-        department_id, [e.event_id for e in entries if e.reason is None and e.event_id]
+        department_id,
+        [
+            ident
+            for e in entries
+            if e.reason is None and e.event_id
+            for ident in (e.event_id, earlier[e.event_id])
+        ],
     )
     recurring_file = any(e.is_series or e.series_id for e in entries)
     every = {s.event.id: s for s in storage.series.all(department_id)} if recurring_file else {}
+    # An event imported before under the id its UID used to map to keeps that id.
+    entries = [_earlier_id(e, earlier, existing, every) for e in entries]
     book = _Book(storage, department_id, ZoneInfo(timezone), existing, every, dry_run=dry_run)
     for entry in entries:
         if entry.reason is not None or entry.event_id is None:
@@ -100,6 +109,21 @@ def import_calendar(
         else:
             existing[entry.event_id] = after
     return result
+
+
+def _earlier_id(
+    entry: reader.Entry,
+    earlier: dict[str, str],
+    existing: dict[str, Event],
+    every: dict[str, Series],
+) -> reader.Entry:
+    ident = entry.event_id
+    if ident is None or entry.series_id is not None or ident in existing or ident in every:
+        return entry
+    old = earlier[ident]
+    if old != ident and (old in existing or old in every):
+        return dataclasses.replace(entry, event_id=old)
+    return entry
 
 
 def _cancellations_folded(entries: list[reader.Entry], zone: ZoneInfo) -> list[reader.Entry]:
