@@ -165,3 +165,60 @@ def test_each_request_makes_the_calls_the_cost_table_names(client: FlaskClient) 
         ]  # fmt: skip
     finally:
         access.removeHandler(calls)
+
+
+def test_each_recurring_request_makes_the_calls_the_cost_table_names(client: FlaskClient) -> None:
+    """docs/performance.md, the rows of recurring events: a series is read by one Query of
+    its department's series partition, an instance by one BatchGetItem, and every write is
+    the department's calendar state and one transaction."""
+    calls = _Calls()
+    access = logging.getLogger("backend.access")
+    access.addHandler(calls)
+
+    def made(method: str, url: str, status: int, **kwargs: Any) -> list[str]:
+        calls.operations.clear()
+        response = client.open(url, method=method, **kwargs)
+        assert response.status_code == status, response.get_data(as_text=True)
+        return calls.operations[-1]
+
+    calendar, transaction = ["GetItem"], ["TransactWriteItems"]
+    try:
+        dept = create_department(client)["id"]
+        events, month = f"/api/events/{dept}", "?month=2024-01"
+        plain = {"event_date": "2024-01-20", "title": "팀 회의"}
+        client.post(events, json=plain)
+        # Without series, a list is what it was: no read of series at all.
+        assert made("GET", events + month, 200) == [*calendar, "Query"]
+        weekly = plain | {"event_date": "2024-01-01", "recurrence": ["RRULE:FREQ=WEEKLY"]}
+        assert made("POST", events, 201, json=weekly) == calendar + transaction  # no day count
+        series = client.get(events + month + "&expand=false").get_json()["items"][0]["id"]
+        # With series: one more Query, of the department's series partition (consistent).
+        assert made("GET", events + month, 200) == [*calendar, "Query", "Query"]
+        assert made("GET", f"{events}/{series}", 200) == ["GetItem", "GetItem"]
+        instance = f"{events}/{series}_20240108"
+        assert made("GET", instance, 200) == ["BatchGetItem"]
+        change = {"title": "변경"}
+        assert made("PATCH", instance, 200, json=change) == [
+            "BatchGetItem",
+            *calendar,
+            *transaction,
+        ]
+        assert made("GET", f"{events}/{series}/instances?from=2024-01-01", 200) == [
+            "GetItem", "BatchGetItem"  # the series, its changed instances
+        ]  # fmt: skip
+        feed = f"/api/departments/{dept}/calendar.ics{month}"
+        assert made("GET", feed, 200) == ["GetItem", *calendar, "Query", "Query", "BatchGetItem"]
+        assert made("DELETE", f"{events}/{series}_20240115", 204) == [
+            "BatchGetItem", *calendar, *transaction
+        ]  # fmt: skip
+        following = f"{instance.replace('0108', '0122')}?scope=following"
+        assert made("PATCH", following, 200, json=change) == [
+            "BatchGetItem",
+            *calendar,
+            *transaction,
+        ]
+        assert made("DELETE", f"{events}/{series}", 204) == [
+            "GetItem", "GetItem", *calendar, *transaction
+        ]  # fmt: skip
+    finally:
+        access.removeHandler(calls)

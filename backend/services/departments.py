@@ -132,7 +132,7 @@ def _delete_series(storage: Storage, department_id: str, budget: int) -> tuple[i
     """Delete the department's series, each with its changed instances in one transaction
     (found by one consistent Query, never the index), within ``budget`` items; (deleted
     items, series remaining)."""
-    every = storage.series.all(department_id) if has_series(storage, department_id) else []
+    every = storage.series.all(department_id)
     deleted = 0
     for n, series in enumerate(every):
         size = 1 + len(series.changed)
@@ -152,32 +152,22 @@ def _delete_series(storage: Storage, department_id: str, budget: int) -> tuple[i
     return deleted, 0
 
 
-def has_series(storage: Storage, department_id: str) -> bool:
-    return storage.events.calendar_state(department_id).series_count > 0
-
-
 def _delete_events(storage: Storage, department_id: str, budget: int) -> tuple[int, int]:
-    """Delete up to ``budget`` events in transactions of up to 99, the department's
-    series first; (deleted, remaining)."""
+    """Delete up to ``budget`` events, the department's series first (each with its
+    changed instances), then the rest in transactions of up to 99; (deleted, remaining)."""
     events = storage.events
-    gone, series_left = _delete_series(storage, department_id, budget)
-    if series_left:
-        state = events.calendar_state(department_id)
-        return gone, series_left + max(state.event_count, 0)
-    deleted, idle = gone, 0
+    deleted, idle = 0, 0
     while deleted < budget:
         state = events.calendar_state(department_id)
-        if state.counted and state.event_count <= 0:
-            return deleted, 0
-        found = events.some_of(department_id, min(CASCADE_STEP, budget - deleted))
-        # Changed instances go with their series (a series written meanwhile, too).
-        batch = [e for e in found if e.recurring_event_id is None]
-        if found and not batch:
+        if state.series_count > 0:
             gone, series_left = _delete_series(storage, department_id, budget - deleted)
             deleted += gone
             if series_left or not gone:
-                return deleted, max(events.calendar_state(department_id).event_count, 1)
+                return deleted, series_left + max(state.event_count, 0)
             continue
+        if state.counted and state.event_count <= 0:
+            return deleted, 0
+        batch = events.some_of(department_id, min(CASCADE_STEP, budget - deleted))
         if not batch:
             if not state.counted:
                 return deleted, 0
