@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 
@@ -68,7 +69,17 @@ class Series:
     changed instances, each an event item of its own (``<series id>_<YYYYMMDD>``)."""
 
     event: Event
-    changed: frozenset[str] = frozenset()
+    # Each changed instance: its original date, and where it is now (first and last date).
+    changed: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def with_changed(self, event: Event, instance: Event) -> Series:
+        """``event`` (the series after a write) with ``instance`` among its changes."""
+        placed = (instance.event_date, instance.last_date)
+        return Series(event, {**self.changed, str(instance.original_date): placed})
+
+    def keeping(self, event: Event, days: Iterable[str]) -> Series:
+        """``event`` with only the changes of ``days`` (original dates) kept."""
+        return Series(event, {d: self.changed[d] for d in days if d in self.changed})
 
 
 def instance_id(series_id: str, day: str) -> str:

@@ -4,6 +4,7 @@ conflicts, throttling, index lag; see ``aws_lane``). Never a 500."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -243,3 +244,146 @@ def test_no_event_outlives_its_department_in_the_table(app: Flask, settings: Set
         and not storage.departments.exists(str(e["department_id"]))
     ]
     assert orphans == []
+
+
+# -- recurring events -------------------------------------------------------------------------
+
+
+def _truth(settings: Settings) -> Storage:
+    """The tables as they are, read without the lane's injected faults."""
+    return Storage(
+        local_aws_client("dynamodb", str(settings.endpoint_url)),
+        settings.departments_table,
+        settings.events_table,
+    )
+
+
+def _assert_families_whole(truth: Storage, department_id: str) -> None:
+    """Every changed instance has its series and is one its series knows; the department's
+    counts are exact."""
+    from backend.storage.dynamo import from_item  # noqa: PLC0415
+
+    stored = [from_item(i) for i in truth.batch_io().scan_raw(truth.events.table)]
+    items = [e for e in stored if e["department_id"] == department_id]
+    every = {s.event.id: s for s in truth.series.all(department_id)}
+    changed = {
+        str(e["id"]): str(e["recurring_event_id"]) for e in items if "recurring_event_id" in e
+    }
+    for ident, series_id in changed.items():
+        assert series_id in every, f"{ident} outlived its series"
+        assert ident.rsplit("_", 1)[1] in {d.replace("-", "") for d in every[series_id].changed}
+    for series in every.values():
+        for day in series.changed:
+            assert f"{series.event.id}_{day.replace('-', '')}" in changed
+    state = truth.events.calendar_state(department_id)
+    assert state.series_count == len(every)
+    assert state.event_count == len(items)
+
+
+def _series(app: Flask, department_id: str) -> str:
+    client = app.test_client()
+    body = {
+        "event_date": "2024-01-01",
+        "title": "주간 회의",
+        "recurrence": ["RRULE:FREQ=DAILY;COUNT=40"],
+    }
+    for _ in range(10):
+        response = client.post(f"/api/events/{department_id}", json=body)
+        if response.status_code != 503:
+            break
+        time.sleep(0.1)
+    assert response.status_code == 201, response.get_json()
+    return str(response.get_json()["id"])
+
+
+def test_instance_changes_racing_a_series_delete_leave_no_orphan(
+    app: Flask, settings: Settings, lane: AwsBehaviour | None
+) -> None:
+    """Changes to instances race the deletion of their series: whichever wins, no changed
+    instance outlives its series, and the counts stay exact."""
+    truth = _truth(settings)
+
+    def one_round(round_: int) -> tuple[int, ...]:
+        department = _set_up_department(app, f"반복 경쟁팀 {round_}")["id"]
+        series = _series(app, department)
+        barrier = Barrier(4)
+
+        def patch(day: int) -> int:
+            barrier.wait()
+            url = f"/api/events/{department}/{series}_202401{day:02d}"
+            return int(app.test_client().patch(url, json={"title": f"변경 {day}"}).status_code)
+
+        def delete() -> int:
+            barrier.wait()
+            return int(app.test_client().delete(f"/api/events/{department}/{series}").status_code)
+
+        with ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(patch, d) for d in (3, 4, 5)] + [pool.submit(delete)]
+            outcome = tuple(f.result() for f in futures)
+        assert 500 not in outcome, outcome
+        assert set(outcome[:3]) <= {200, 404, 409, 503}
+        _assert_families_whole(truth, department)
+        return outcome
+
+    with ThreadPoolExecutor(ROUNDS_AT_ONCE) as rounds:
+        outcomes = list(rounds.map(one_round, range(20 if lane else 8)))
+    assert any(o[3] == 204 for o in outcomes)
+
+
+def test_concurrent_changes_to_instances_of_one_series_all_apply(
+    app: Flask, settings: Settings, lane: AwsBehaviour | None
+) -> None:
+    """Without If-Match, changes to different instances of one series all apply, one
+    family version after another (a cancelled transaction is tried again)."""
+    department = _set_up_department(app, "반복 동시팀")["id"]
+    series = _series(app, department)
+
+    def send(client: Any) -> int:
+        day = 1 + threading_index(client)
+        url = f"/api/events/{department}/{series}_202401{day:02d}"
+        return int(client.patch(url, json={"location": f"{day}호실"}).status_code)
+
+    statuses = _race_indexed(app, send)
+    assert 500 not in statuses
+    assert statuses[200] + statuses[503] == WRITERS
+    listed = _read(app.test_client(), f"/api/events/{department}?month=2024-01&limit=50")
+    located = {i["event_date"]: i["location"] for i in listed.get_json()["items"]}
+    applied = [d for d in range(1, WRITERS + 1) if located[f"2024-01-{d:02d}"] == f"{d}호실"]
+    assert len(applied) == statuses[200]
+    _assert_families_whole(_truth(settings), department)
+
+
+def test_concurrent_instance_patches_with_one_if_match_give_exactly_one_200(app: Flask) -> None:
+    department = _set_up_department(app, "반복 조건팀")["id"]
+    series = _series(app, department)
+    etag = _read(app.test_client(), f"/api/events/{department}/{series}").headers["ETag"]
+
+    def send(client: Any) -> int:
+        day = 1 + threading_index(client)
+        url = f"/api/events/{department}/{series}_202401{day:02d}"
+        return int(client.patch(url, json={"title": "x"}, headers={"If-Match": etag}).status_code)
+
+    statuses = _race_indexed(app, send)
+    assert statuses[200] == 1, statuses
+    assert statuses[200] + statuses[412] + statuses[503] == WRITERS
+
+
+_INDEX = threading.local()
+
+
+def threading_index(_: Any) -> int:
+    """Which of the racing writers this thread is (0 .. WRITERS - 1)."""
+    return int(_INDEX.n)
+
+
+def _race_indexed(app: Flask, send: Any) -> Counter[int]:
+    barrier = Barrier(WRITERS)
+
+    def one(n: int) -> int:
+        _INDEX.n = n
+        client = app.test_client()
+        barrier.wait()
+        return int(send(client))
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        return Counter(pool.map(one, range(WRITERS)))

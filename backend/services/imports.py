@@ -210,7 +210,7 @@ class _Book:
                 self.every.pop(ident, None)
             else:
                 recurring.check_series(wanted, self.zone)
-                self.every[ident] = Series(wanted, current.changed if current else frozenset())
+                self.every[ident] = Series(wanted, current.changed if current else {})
         else:
             recurring.update(
                 self.storage,
@@ -277,13 +277,14 @@ class _Book:
         assert entry.event_id is not None  # noqa: S101
         day = entry.original_date or ""
         if self.dry_run:
-            changed = series.changed - {day} if delete else series.changed | {day}
-            lines = series.event.recurrence or ()
             if delete:
                 lines = recurrence_without(series.event, day)
-            self.every[series.event.id] = Series(
-                dataclasses.replace(series.event, recurrence=lines), changed
-            )
+                self.every[series.event.id] = series.keeping(
+                    dataclasses.replace(series.event, recurrence=lines),
+                    [d for d in series.changed if d != day],
+                )
+            elif wanted is not None:
+                self.every[series.event.id] = series.with_changed(series.event, wanted)
             if wanted is not None:
                 self.existing[entry.event_id] = wanted
             return

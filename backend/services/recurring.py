@@ -231,7 +231,7 @@ def _whole_series(
     check_series(wanted, zone)
     schedule = schedule_of(wanted, zone)
     keep = {d for d in series.changed if schedule.occurs_on(date.fromisoformat(d))}
-    drop = tuple(instance_id(current.id, d) for d in sorted(series.changed - keep))
+    drop = tuple(instance_id(current.id, d) for d in sorted(set(series.changed) - keep))
     # What a client changed of the series reaches its changed instances too, but for
     # where each one is (its dates).
     shared = {k: v for k, v in changes.items() if k not in _PLACE and k != "recurrence"}
@@ -241,7 +241,7 @@ def _whole_series(
             if item.original_date in keep:
                 rewritten = changed_event(item, shared)
                 put.append(replace(rewritten, updated_at=now, version=version))
-    after = Series(replace(wanted, updated_at=now, version=version), frozenset(keep))
+    after = series.keeping(replace(wanted, updated_at=now, version=version), keep)
     return SeriesWrite(department_id, series, after, put=tuple(put), drop=drop), after.event
 
 
@@ -258,8 +258,8 @@ def _split(
         updated_at=now,
         version=current.version + 1,
     )
-    before_cut = frozenset(d for d in series.changed if d < day)
-    drop = tuple(instance_id(current.id, d) for d in sorted(series.changed - before_cut))
+    before_cut = [d for d in series.changed if d < day]
+    drop = tuple(instance_id(current.id, d) for d in sorted(series.changed) if d >= day)
     base = replace(instance_of(series, day), recurring_event_id=None, original_date=None)
     fields = dict(changes)
     continued = changed_event(base, {k: v for k, v in fields.items() if k != "recurrence"})
@@ -278,7 +278,7 @@ def _split(
     write = SeriesWrite(
         current.department_id,
         series,
-        Series(ended, before_cut),
+        series.keeping(ended, before_cut),
         split=Series(fresh),
         drop=drop,
     )
@@ -301,7 +301,7 @@ def _one_instance(
         refuse_full_day(storage, department_id, wanted.event_date)
     version = series.event.version + 1
     item = replace(wanted, updated_at=now, version=version)
-    after = Series(replace(series.event, updated_at=now, version=version), series.changed | {day})
+    after = series.with_changed(replace(series.event, updated_at=now, version=version), item)
     return SeriesWrite(department_id, series, after, put=(item,)), item
 
 
@@ -367,22 +367,22 @@ def _delete_plan(series: Series, day: str | None, scope: str, now: str) -> Serie
         return SeriesWrite(department_id, series, None, drop=every)
     version = current.version + 1
     if scope == "following":
-        kept = frozenset(d for d in series.changed if d < day)
+        kept = [d for d in series.changed if d < day]
         ended = replace(
             current,
             recurrence=ended_before(current.recurrence or (), date.fromisoformat(day)),
             updated_at=now,
             version=version,
         )
-        drop = tuple(instance_id(current.id, d) for d in sorted(series.changed - kept))
-        return SeriesWrite(department_id, series, Series(ended, kept), drop=drop)
+        drop = tuple(instance_id(current.id, d) for d in sorted(series.changed) if d >= day)
+        return SeriesWrite(department_id, series, series.keeping(ended, kept), drop=drop)
     try:
         lines = with_exdate(current.recurrence or (), date.fromisoformat(day), current.start_time)
     except RuleProblem:
         raise _too_many_exceptions() from None
-    after = Series(
+    after = series.keeping(
         replace(current, recurrence=lines, updated_at=now, version=version),
-        series.changed - {day},
+        [d for d in series.changed if d != day],
     )
     drop = (instance_id(current.id, day),) if day in series.changed else ()
     return SeriesWrite(department_id, series, after, drop=drop)

@@ -5,7 +5,8 @@
   series's id. All series of a department are then one strongly consistent Query of the
   table (never a Scan, never a read per series), and a series is in no index (its first
   date is stored as ``first_date``, not ``event_date``), so writing one is no index write.
-  It also holds ``changed``: the original dates of its changed instances.
+  It also holds ``changed``: the original date of each changed instance and where it is
+  now, so that a list whose index lags behind still finds it (``listing``).
 - **A changed instance** (moved, retitled) is an ordinary event item,
   ``<series id>_<YYYYMMDD>`` with ``recurring_event_id`` and ``original_date``, so a
   window's Query finds it where it is now. An occurrence deleted on its own is an
@@ -68,14 +69,17 @@ def series_record(series: Series) -> dict[str, Any]:
     record["department_id"] = series.event.id
     record["first_date"] = record.pop("event_date")
     if series.changed:
-        record["changed"] = sorted(series.changed)
+        record["changed"] = {day: list(placed) for day, placed in series.changed.items()}
     return record
 
 
 def series_from_item(item: Mapping[str, Any]) -> Series:
     data = dict(from_item(item))
     department_id = str(data["id"])[len(SERIES_PARTITION) :]
-    changed = frozenset(str(d) for d in data.pop("changed", []) or [])
+    changed = {
+        str(day): (str(placed[0]), str(placed[1]))
+        for day, placed in (data.pop("changed", None) or {}).items()
+    }
     data["id"] = data["department_id"]
     data["department_id"] = department_id
     data["event_date"] = data.pop("first_date")
@@ -108,7 +112,7 @@ class SeriesWrite:
 
     @property
     def event_delta(self) -> int:
-        existing = self.before.changed if self.before is not None else frozenset()
+        existing = self.before.changed if self.before is not None else {}
         added = sum(1 for e in self.put if e.original_date not in existing)
         return (
             added
