@@ -1570,3 +1570,36 @@ def test_the_repeat_controls_fit_a_phone(site: Site, driver: Browser, language: 
             assert driver.find_element(By.ID, element_id).is_displayed(), element_id
         driver.switch_to.active_element.send_keys(Keys.ESCAPE)
         wait_closed(driver, "event-dialog")
+
+
+def test_a_new_rule_from_an_instance_on_is_a_new_series_there(site: Site, driver: Browser) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    made = new_event(
+        site.api,
+        dept,
+        event_date="2024-12-02",
+        title="보고",
+        recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO"],
+    )
+    open_page(driver, site.page(department=dept, month="2024-12"))
+
+    open_on(driver, "2024-12-16")
+    choose(driver, "event-repeat", "DAILY")
+    save_instance(driver, "following")
+
+    old = site.api.get(f"/api/events/{dept}/{made['id']}").get_json()
+    assert old["recurrence"] == ["RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20241215"]
+    fresh = [s for s in series_of(site.api, dept) if s["id"] != made["id"]]
+    assert [(s["event_date"], s["recurrence"]) for s in fresh] == [
+        ("2024-12-16", ["RRULE:FREQ=DAILY"])
+    ]
+    dates = [d for d, _ in instances(site.api, dept, "from=2024-12-01&to=2024-12-19")]
+    assert dates == [
+        "2024-12-02",
+        "2024-12-09",
+        "2024-12-16",
+        "2024-12-17",
+        "2024-12-18",
+        "2024-12-19",
+    ]

@@ -684,10 +684,16 @@
     if (!repeat.touched) return { changed: false };
     const { line, problems = [] } = ruleFromControls();
     if (problems.length) return { changed: false, problems };
-    if (line === undefined || line === repeat.rule) return { changed: false };
+    if (line === undefined || sameRule(line, repeat.rule)) return { changed: false };
     if (line === null) return { changed: Boolean(repeat.lines), value: null };
     return { changed: true, value: withRule(repeat.lines, line) };
   }
+
+  // The same rule written with its parts in another order.
+  const sameRule = (a, b) => {
+    const parts = (line) => (line ? line.split(/[:;]/).sort().join(";") : line);
+    return parts(a) === parts(b);
+  };
 
   function withRule(lines, line) {
     const others = (lines || []).filter((l) => !l.startsWith("RRULE:"));
