@@ -1603,3 +1603,36 @@ def test_a_new_rule_from_an_instance_on_is_a_new_series_there(site: Site, driver
         "2024-12-18",
         "2024-12-19",
     ]
+
+
+def test_an_instance_changed_meanwhile_is_a_412_and_reloads(site: Site, driver: Browser) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    made = new_event(
+        site.api,
+        dept,
+        event_date="2024-08-05",
+        title="원래 회의",
+        recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO"],
+    )
+    open_page(driver, site.page(department=dept, month="2024-08"))
+    open_on(driver, "2024-08-12")
+
+    changed = site.api.patch(f"/api/events/{dept}/{made['id']}", json={"title": "바뀐 회의"})
+    assert changed.status_code == 200
+    type_into(driver, "event-title", "내 회의")
+    click(driver, "#event-save")
+    answer_scope(driver, "all")
+    shown(driver, "event-conflict", "the conflict notice")
+    assert site.api.get(f"/api/events/{dept}/{made['id']}").get_json()["title"] == "바뀐 회의"
+
+    click(driver, "#event-reload")
+    wait_for(
+        driver,
+        lambda d: d.find_element(By.ID, "event-title").get_attribute("value") == "바뀐 회의",
+        "the series's latest title in the form",
+    )
+    type_into(driver, "event-title", "합의한 회의")
+    save_instance(driver, "all")
+    titles = {t for _, t in instances(site.api, dept, "month=2024-08")}
+    assert titles == {"합의한 회의"}

@@ -774,10 +774,14 @@
   const seriesPath = (record) =>
     `${eventsPath(record.department_id)}/${encodeURIComponent(record.recurring_event_id)}`;
 
-  // An event as read now, with its series when it is an instance (whose rule the repeat
-  // controls show) or a series itself.
-  async function readWithSeries(record) {
-    if (!record.recurring_event_id) return { record, series: record.recurrence ? record : null };
+  // An event with its series when it is an instance (whose rule the repeat controls show)
+  // or a series itself. An instance is read now (with its series); an event as listed,
+  // unless `reread`.
+  async function readWithSeries(record, { reread = false } = {}) {
+    if (!record.recurring_event_id) {
+      if (reread) ({ body: record } = await api("GET", eventPath(record)));
+      return { record, series: record.recurrence ? record : null };
+    }
     const [instance, series] = await Promise.all([
       api("GET", eventPath(record)),
       api("GET", seriesPath(record)),
@@ -1046,7 +1050,7 @@
 
   async function reloadEvent() {
     try {
-      const { record, series } = await readWithSeries(editing.record);
+      const { record, series } = await readWithSeries(editing.record, { reread: true });
       editing = { record, series };
       clearErrors($("event-form"));
       fillEventForm(record);
