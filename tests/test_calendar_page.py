@@ -1227,3 +1227,412 @@ def test_creating_a_department_during_a_search_says_it_was_created(
     assert status_text(driver) == PAGE_TEXT["ko"]["department_created"].format(name=name)
     assert driver.find_element(By.ID, "q").get_attribute("value") == ""
     assert "q=" not in driver.current_url
+
+
+# -- repeating events (recurrence.md, "The page") ------------------------------------------
+
+
+def instances(api: FlaskClient, department_id: str, query: str) -> list[tuple[str, str]]:
+    """(date, title) of each event the API lists for ``query`` (``month=2024-09``)."""
+    response = api.get(f"/api/events/{department_id}?{query}")
+    assert response.status_code == 200, response.get_json()
+    return [(i["event_date"], i["title"]) for i in response.get_json()["items"]]
+
+
+def series_of(api: FlaskClient, department_id: str) -> list[dict[str, Any]]:
+    """The department's series (and single events), each once."""
+    response = api.get(f"/api/events/{department_id}?from=2024-01-01&to=2025-12-31&expand=false")
+    assert response.status_code == 200
+    return [i for i in response.get_json()["items"] if "recurrence" in i]
+
+
+def open_on(driver: Browser, day: str) -> None:
+    """Open the first event drawn in the month's cell for ``day``."""
+    selector = f'td.fc-daygrid-day[data-date="{day}"] .fc-event'
+    element = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, selector), day)
+    element.click()
+    visible_dialog(driver, "event-dialog")
+
+
+def choose(driver: Browser, element_id: str, value: str) -> None:
+    Select(driver.find_element(By.ID, element_id)).select_by_value(value)
+
+
+def option_text(driver: Browser, element_id: str, value: str) -> str:
+    option = driver.find_element(By.CSS_SELECTOR, f'#{element_id} option[value="{value}"]')
+    return str(option.get_attribute("textContent"))
+
+
+def checked_days(driver: Browser) -> list[str]:
+    boxes = driver.find_elements(By.CSS_SELECTOR, 'input[name="repeat-day"]')
+    return [str(b.get_attribute("value")) for b in boxes if b.is_selected()]
+
+
+def tick_day(driver: Browser, day: str) -> None:
+    box = driver.find_element(By.CSS_SELECTOR, f'input[name="repeat-day"][value="{day}"]')
+    box.find_element(By.XPATH, "..").click()  # its label, as a person would
+
+
+def answer_scope(driver: Browser, scope: str, language: str = "ko") -> None:
+    """Answer the "이 일정 / 이 일정 및 향후 일정 / 모든 일정" question with ``scope``."""
+    dialog = visible_dialog(driver, "scope-dialog")
+    keep_screenshot(driver, f"repeat-scope-{language}")
+    text = PAGE_TEXT[language]
+    labels = [label.text for label in dialog.find_elements(By.CSS_SELECTOR, "label.choice")]
+    assert labels == [text["scope_this"], text["scope_following"], text["scope_all"]]
+    click(driver, f"#scope-{scope}")
+    click(driver, "#scope-ok")
+    wait_closed(driver, "scope-dialog")
+
+
+def save_instance(driver: Browser, scope: str, language: str = "ko") -> None:
+    before = loaded_count(driver)
+    click(driver, "#event-save")
+    answer_scope(driver, scope, language)
+    wait_closed(driver, "event-dialog")
+    wait_loaded(driver, before)
+
+
+def delete_instance(driver: Browser, scope: str, language: str = "ko") -> None:
+    before = loaded_count(driver)
+    click(driver, "#event-delete")
+    answer_scope(driver, scope, language)
+    wait_closed(driver, "event-dialog")
+    wait_loaded(driver, before)
+
+
+def marks(driver: Browser) -> list[str]:
+    return [
+        str(m.get_attribute("aria-label"))
+        for m in driver.find_elements(By.CSS_SELECTOR, ".fc-event .repeat-mark")
+    ]
+
+
+def test_a_weekly_series_is_made_on_the_page_and_one_instance_moved(
+    site: Site, driver: Browser
+) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    open_page(driver, site.page(department=dept, month="2024-09"))
+
+    click(driver, 'td.fc-daygrid-day[data-date="2024-09-02"]')  # a Monday
+    visible_dialog(driver, "event-dialog")
+    assert driver.find_element(By.ID, "event-repeat").get_attribute("value") == "none"
+    assert option_text(driver, "event-repeat", "none") == "반복 안 함"
+    type_into(driver, "event-title", "주간 회의")
+    type_into(driver, "event-time", "오전 10시")
+    choose(driver, "event-repeat", "WEEKLY")
+    assert checked_days(driver) == ["MO"]  # the event's weekday
+    assert option_text(driver, "event-repeat", "WEEKLY") == "매주 월요일"
+    tick_day(driver, "WE")
+    assert option_text(driver, "event-repeat", "WEEKLY") == "매주 월요일, 수요일"
+    save_and_wait(driver)
+
+    [made] = series_of(site.api, dept)
+    assert made["recurrence"] == ["RRULE:FREQ=WEEKLY;BYDAY=MO,WE"]
+    september = instances(site.api, dept, "month=2024-09")
+    assert [d for d, _ in september] == [
+        "2024-09-02", "2024-09-04", "2024-09-09", "2024-09-11", "2024-09-16",
+        "2024-09-18", "2024-09-23", "2024-09-25", "2024-09-30",
+    ]  # fmt: skip
+    assert events_on(driver, "2024-09-11") == ["주간 회의"]
+    drawn = driver.find_elements(By.CSS_SELECTOR, ".fc-event")
+    assert marks(driver) == ["반복 일정"] * len(drawn)  # every instance shows the mark
+    assert "반복 일정" in str(drawn[0].get_attribute("title"))
+    keep_screenshot(driver, "repeat-month")
+
+    # Move the instance of the 11th to the 12th, this event only.
+    open_on(driver, "2024-09-11")
+    assert driver.find_element(By.ID, "event-repeat").get_attribute("value") == "WEEKLY"
+    assert checked_days(driver) == ["MO", "WE"]  # the series's rule, read back
+    set_date(driver, "event-date", "2024-09-12")
+    save_instance(driver, "this")
+
+    moved = site.api.get(f"/api/events/{dept}/{made['id']}_20240911").get_json()
+    assert (moved["event_date"], moved["original_date"]) == ("2024-09-12", "2024-09-11")
+    dates = [d for d, _ in instances(site.api, dept, "month=2024-09")]
+    assert "2024-09-11" not in dates
+    assert "2024-09-12" in dates
+    assert len(dates) == 9
+    assert events_on(driver, "2024-09-12") == ["주간 회의"]
+    after = site.api.get(f"/api/events/{dept}/{made['id']}").get_json()
+    assert after["recurrence"] == made["recurrence"]  # the rule itself untouched
+
+
+def test_in_english_one_instance_is_deleted_the_following_retimed_and_all_renamed(
+    site: Site, driver: Browser
+) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    made = new_event(
+        site.api,
+        dept,
+        event_date="2024-10-01",
+        title="Standup",
+        time="09:00",
+        recurrence=["RRULE:FREQ=WEEKLY;BYDAY=TU"],
+    )
+    visit(driver, site.page(department=dept, month="2024-10", view="month"), "en")
+    assert set(marks(driver)) == {"Repeating event"}
+
+    # Delete the 8th alone: an EXDATE on the series.
+    open_on(driver, "2024-10-08")
+    assert option_text(driver, "event-repeat", "WEEKLY") == "Weekly on Tuesday"
+    delete_instance(driver, "this", "en")
+    dates = [d for d, _ in instances(site.api, dept, "month=2024-10")]
+    assert dates == ["2024-10-01", "2024-10-15", "2024-10-22", "2024-10-29"]
+    assert events_on(driver, "2024-10-08") == []
+
+    # From the 22nd on, at 10:30: a new series starts there.
+    open_on(driver, "2024-10-22")
+    type_into(driver, "event-time", "10:30")
+    save_instance(driver, "following", "en")
+    items = site.api.get(f"/api/events/{dept}?month=2024-10").get_json()["items"]
+    assert [(i["event_date"], i["start_time"]) for i in items] == [
+        ("2024-10-01", "09:00"), ("2024-10-15", "09:00"),
+        ("2024-10-22", "10:30"), ("2024-10-29", "10:30"),
+    ]  # fmt: skip
+    first = site.api.get(f"/api/events/{dept}/{made['id']}").get_json()
+    assert first["recurrence"] == [
+        "RRULE:FREQ=WEEKLY;BYDAY=TU;UNTIL=20241021",
+        "EXDATE:20241008T090000",
+    ]
+
+    # Rename all events of the first series, from one of its instances.
+    open_on(driver, "2024-10-15")
+    type_into(driver, "event-title", "Daily sync")
+    save_instance(driver, "all", "en")
+    items = site.api.get(f"/api/events/{dept}?month=2024-10").get_json()["items"]
+    assert [(i["event_date"], i["title"]) for i in items] == [
+        ("2024-10-01", "Daily sync"), ("2024-10-15", "Daily sync"),
+        ("2024-10-22", "Standup"), ("2024-10-29", "Standup"),
+    ]  # fmt: skip
+    renamed = site.api.get(f"/api/events/{dept}/{made['id']}").get_json()
+    assert renamed["event_date"] == "2024-10-01"  # the series did not move
+    assert renamed["recurrence"] == first["recurrence"]
+    assert "Daily sync" in status_text(driver)
+
+
+def test_changing_the_rule_of_all_keeps_the_exdates_and_deletes_following(
+    site: Site, driver: Browser
+) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    made = new_event(
+        site.api,
+        dept,
+        event_date="2024-11-04",
+        title="점검",
+        recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE:20241118"],
+    )
+    open_page(driver, site.page(department=dept, month="2024-11"))
+
+    open_on(driver, "2024-11-11")
+    choose(driver, "event-repeat", "custom")
+    assert driver.find_element(By.ID, "event-repeat-every").is_displayed()
+    type_into(driver, "event-repeat-interval", "2")
+    assert driver.find_element(By.ID, "event-repeat-unit").get_attribute("value") == "WEEKLY"
+    driver.find_element(By.CSS_SELECTOR, 'input[name="repeat-end"][value="count"]').click()
+    type_into(driver, "event-repeat-count", "6")
+    before = loaded_count(driver)
+    click(driver, "#event-save")
+    visible_dialog(driver, "scope-dialog")
+    # A new rule is for a series: "this event" alone cannot take it.
+    assert not driver.find_element(By.ID, "scope-this").is_enabled()
+    assert driver.find_element(By.ID, "scope-note").is_displayed()
+    click(driver, "#scope-all")
+    click(driver, "#scope-ok")
+    wait_closed(driver, "event-dialog")
+    wait_loaded(driver, before)
+
+    got = site.api.get(f"/api/events/{dept}/{made['id']}").get_json()
+    assert got["recurrence"] == [
+        "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO;COUNT=6",
+        "EXDATE:20241118",  # kept: only the RRULE line was replaced
+    ]
+    assert got["event_date"] == "2024-11-04"
+    listed_dates = [d for d, _ in instances(site.api, dept, "from=2024-11-01&to=2025-02-28")]
+    # The 18th of November stays excluded, and counts as one of the six.
+    assert listed_dates == ["2024-11-04", "2024-12-02", "2024-12-16", "2024-12-30", "2025-01-13"]
+
+    # Reopened, the controls show the custom rule; then delete this and following.
+    open_page(driver, site.page(department=dept, month="2024-12"))
+    open_on(driver, "2024-12-16")
+    assert driver.find_element(By.ID, "event-repeat").get_attribute("value") == "custom"
+    assert driver.find_element(By.ID, "event-repeat-interval").get_attribute("value") == "2"
+    assert driver.find_element(By.ID, "event-repeat-count").get_attribute("value") == "6"
+    delete_instance(driver, "following")
+    listed_dates = [d for d, _ in instances(site.api, dept, "from=2024-11-01&to=2025-02-28")]
+    assert listed_dates == ["2024-11-04", "2024-12-02"]
+
+
+def test_monthly_choices_follow_the_date_in_english(site: Site, driver: Browser) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    visit(driver, site.page(department=dept, month="2024-09", view="month"), "en")
+
+    click(driver, 'td.fc-daygrid-day[data-date="2024-09-27"]')  # the last Friday, the 4th
+    visible_dialog(driver, "event-dialog")
+    type_into(driver, "event-title", "Review")
+    choose(driver, "event-repeat", "MONTHLY")
+    assert driver.find_element(By.ID, "event-repeat-monthly").is_displayed()
+    by = {
+        value: option_text(driver, "event-repeat-monthly-by", value)
+        for value in ("day", "nth", "last")
+    }
+    assert by == {
+        "day": "Monthly on day 27",
+        "nth": "Monthly on the fourth Friday",
+        "last": "Monthly on the last Friday",
+    }
+    assert option_text(driver, "event-repeat", "YEARLY") == "Annually on September 27"
+    choose(driver, "event-repeat-monthly-by", "last")
+    save_and_wait(driver)
+
+    [made] = series_of(site.api, dept)
+    assert made["recurrence"] == ["RRULE:FREQ=MONTHLY;BYDAY=-1FR"]
+    dates = [d for d, _ in instances(site.api, dept, "from=2024-09-01&to=2024-12-31")]
+    assert dates == ["2024-09-27", "2024-10-25", "2024-11-29", "2024-12-27"]
+
+
+def test_a_rule_the_controls_cannot_show_is_kept_and_shown_as_text(
+    site: Site, driver: Browser
+) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    rule = ["RRULE:FREQ=MONTHLY;BYMONTHDAY=-1", "EXDATE:20241130"]
+    made = new_event(site.api, dept, event_date="2024-10-31", title="마감", recurrence=rule)
+    open_page(driver, site.page(department=dept, month="2024-10"))
+
+    open_on(driver, "2024-10-31")
+    assert driver.find_element(By.ID, "event-repeat").get_attribute("value") == "keep"
+    shown_rule = driver.find_element(By.ID, "event-repeat-rule")
+    assert "RRULE:FREQ=MONTHLY;BYMONTHDAY=-1" in shown_rule.text
+    type_into(driver, "event-title", "월말 마감")
+    save_instance(driver, "all")
+
+    got = site.api.get(f"/api/events/{dept}/{made['id']}").get_json()
+    assert (got["title"], got["recurrence"]) == ("월말 마감", rule)
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_the_repeat_controls_fit_a_phone(site: Site, driver: Browser, language: str) -> None:
+    department = new_department(site.api)
+    with width(driver, PHONE):
+        visit(
+            driver, site.page(department=department["id"], month="2024-09", view="month"), language
+        )
+        click(driver, "#add-event")
+        visible_dialog(driver, "event-dialog")
+        type_into(driver, "event-title", "주간 회의")
+        choose(driver, "event-repeat", "custom")
+        driver.find_element(By.CSS_SELECTOR, 'input[name="repeat-end"][value="until"]').click()
+        repeat = driver.find_element(By.CSS_SELECTOR, "#event-form .repeat")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", repeat)
+        keep_screenshot(driver, f"repeat-dialog-{language}-{PHONE}")
+        fit = driver.execute_script(
+            """
+            const dialog = document.getElementById('event-dialog');
+            const box = dialog.getBoundingClientRect();
+            const outside = [];
+            for (const el of dialog.querySelectorAll('.repeat *')) {
+              if (!el.getClientRects().length) continue;
+              const r = el.getBoundingClientRect();
+              if (r.left < box.left - 1 || r.right > box.right + 1) {
+                outside.push(el.id || el.tagName);
+              }
+            }
+            const broken = [];
+            const walker = document.createTreeWalker(
+              dialog.querySelector('.repeat'), NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+              if (!node.parentElement.getClientRects().length) continue;
+              if (node.parentElement.id === 'event-repeat-rule') continue;
+              for (const word of node.data.matchAll(/\\S+/g)) {
+                const range = document.createRange();
+                range.setStart(node, word.index);
+                range.setEnd(node, word.index + word[0].length);
+                const tops = [...range.getClientRects()].map(r => r.top);
+                if (tops.length && Math.max(...tops) - Math.min(...tops) > 4) broken.push(word[0]);
+              }
+            }
+            return {
+              overflow: dialog.scrollWidth - dialog.clientWidth,
+              outside, broken, width: box.width,
+            };
+            """
+        )
+        assert fit["overflow"] <= 0, fit
+        assert fit["outside"] == [], fit
+        assert fit["broken"] == [], fit
+        assert fit["width"] <= PHONE
+        for element_id in ("event-repeat-days", "event-repeat-every", "event-repeat-end"):
+            assert driver.find_element(By.ID, element_id).is_displayed(), element_id
+        driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+        wait_closed(driver, "event-dialog")
+
+
+def test_a_new_rule_from_an_instance_on_is_a_new_series_there(site: Site, driver: Browser) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    made = new_event(
+        site.api,
+        dept,
+        event_date="2024-12-02",
+        title="보고",
+        recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO"],
+    )
+    open_page(driver, site.page(department=dept, month="2024-12"))
+
+    open_on(driver, "2024-12-16")
+    choose(driver, "event-repeat", "DAILY")
+    save_instance(driver, "following")
+
+    old = site.api.get(f"/api/events/{dept}/{made['id']}").get_json()
+    assert old["recurrence"] == ["RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20241215"]
+    fresh = [s for s in series_of(site.api, dept) if s["id"] != made["id"]]
+    assert [(s["event_date"], s["recurrence"]) for s in fresh] == [
+        ("2024-12-16", ["RRULE:FREQ=DAILY"])
+    ]
+    dates = [d for d, _ in instances(site.api, dept, "from=2024-12-01&to=2024-12-19")]
+    assert dates == [
+        "2024-12-02",
+        "2024-12-09",
+        "2024-12-16",
+        "2024-12-17",
+        "2024-12-18",
+        "2024-12-19",
+    ]
+
+
+def test_an_instance_changed_meanwhile_is_a_412_and_reloads(site: Site, driver: Browser) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    made = new_event(
+        site.api,
+        dept,
+        event_date="2024-08-05",
+        title="원래 회의",
+        recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO"],
+    )
+    open_page(driver, site.page(department=dept, month="2024-08"))
+    open_on(driver, "2024-08-12")
+
+    changed = site.api.patch(f"/api/events/{dept}/{made['id']}", json={"title": "바뀐 회의"})
+    assert changed.status_code == 200
+    type_into(driver, "event-title", "내 회의")
+    click(driver, "#event-save")
+    answer_scope(driver, "all")
+    shown(driver, "event-conflict", "the conflict notice")
+    assert site.api.get(f"/api/events/{dept}/{made['id']}").get_json()["title"] == "바뀐 회의"
+
+    click(driver, "#event-reload")
+    wait_for(
+        driver,
+        lambda d: d.find_element(By.ID, "event-title").get_attribute("value") == "바뀐 회의",
+        "the series's latest title in the form",
+    )
+    type_into(driver, "event-title", "합의한 회의")
+    save_instance(driver, "all")
+    titles = {t for _, t in instances(site.api, dept, "month=2024-08")}
+    assert titles == {"합의한 회의"}

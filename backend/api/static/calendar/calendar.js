@@ -187,7 +187,10 @@
     }
     let unplaced = fieldErrors.length === 0;
     for (const { field, text } of fieldErrors) {
-      const target = targets.find((el) => el.dataset.errorFor.split(" ").includes(field));
+      const names = [field, String(field).replace(/\[\d+\]$/, "")];
+      const target = targets.find((el) =>
+        el.dataset.errorFor.split(" ").some((name) => names.includes(name)),
+      );
       if (!target || target === general) {
         unplaced = true;
         appendLine(general, `${fieldLabel(resource, field)}: ${text}`);
@@ -428,6 +431,12 @@
       nodes.push(el);
     };
     span("fc-event-title", arg.event.title);
+    if (record.recurring_event_id) {
+      span("repeat-mark", "↻");
+      const mark = nodes[nodes.length - 1];
+      mark.setAttribute("role", "img");
+      mark.setAttribute("aria-label", T.repeat_mark);
+    }
     if (record.start_time && arg.view.type.startsWith("dayGrid")) {
       span("fc-event-time", record.start_time);
     } else if (arg.timeText && arg.view.type.startsWith("timeGrid")) {
@@ -446,11 +455,306 @@
       parts.push(`${record.event_date} – ${record.end_date}`);
     }
     if (record.location) parts.push(record.location);
+    if (record.recurring_event_id) parts.push(T.repeat_mark);
     info.el.title = parts.join(" · ");
   }
 
-  // { record } while the event dialog edits an existing event; after a 412, also
-  // { latest, action }: the version saved now and what the person was doing (save, delete).
+  // -- repeating events: the dialog's repeat controls and RFC 5545 RRULE lines ---------------
+
+  const WEEKDAYS = ["SU", "MO", "TU", "WE", "TH", "FR", "SA"];
+  const WEEKDAY_NAMES = T.weekday_names.split(",");
+  const ORDINALS = T.ordinals.split(","); // first .. fourth, then last
+  const FREQS = ["DAILY", "WEEKLY", "MONTHLY", "YEARLY"];
+
+  // A date's place in its month: weekday (0 = Sunday), which one of the month (1..5), and
+  // whether it is the month's last such weekday.
+  function dayFacts(iso) {
+    const [y, m, d] = iso.split("-").map(Number);
+    const weekday = new Date(y, m - 1, d).getDay();
+    const length = new Date(y, m, 0).getDate();
+    return { y, m, d, weekday, nth: Math.ceil(d / 7), last: d + 7 > length };
+  }
+
+  // The controls' state while the dialog is open. `lines`: the series's recurrence as read
+  // (null for a single or new event); `rule`: its RRULE line; `touched`: the person changed
+  // a repeat control (only then does the page write a rule).
+  const repeat = { lines: null, rule: null, touched: false, daysTouched: false };
+
+  const repeatDate = () => {
+    const value = $("event-date").value;
+    return isRealDate(value) ? value : isoDate(new Date());
+  };
+  const dayBoxes = () => [...document.querySelectorAll('input[name="repeat-day"]')];
+  const endChoice = () => document.querySelector('input[name="repeat-end"]:checked').value;
+  const setEnd = (value) => {
+    for (const radio of document.querySelectorAll('input[name="repeat-end"]')) {
+      radio.checked = radio.value === value;
+    }
+  };
+
+  // What FREQ the controls describe, or null (does not repeat, or the kept rule).
+  function chosenFreq() {
+    const choice = $("event-repeat").value;
+    if (FREQS.includes(choice)) return choice;
+    if (choice === "custom") return $("event-repeat-unit").value;
+    return null;
+  }
+
+  // The options' words follow the event's date: "매주 화요일", "매월 셋째 화요일", ...
+  function labelRepeat() {
+    const facts = dayFacts(repeatDate());
+    const checked = dayBoxes().filter((box) => box.checked);
+    const days = (checked.length ? checked : [dayBoxes()[facts.weekday]]).map(
+      (box) => WEEKDAY_NAMES[WEEKDAYS.indexOf(box.value)],
+    );
+    const select = $("event-repeat");
+    select.querySelector('option[value="WEEKLY"]').textContent = format(T.repeat_weekly, {
+      days: days.join(T.weekday_join),
+    });
+    const monthDay = new Date(facts.y, facts.m - 1, facts.d).toLocaleDateString(LANG, {
+      month: "long",
+      day: "numeric",
+    });
+    select.querySelector('option[value="YEARLY"]').textContent = format(T.repeat_yearly, {
+      date: monthDay,
+    });
+    const by = $("event-repeat-monthly-by");
+    const weekday = WEEKDAY_NAMES[facts.weekday];
+    const option = (value) => by.querySelector(`option[value="${value}"]`);
+    option("day").textContent = format(T.repeat_monthly_day, { day: facts.d });
+    option("nth").textContent = format(T.repeat_monthly_nth, {
+      nth: ORDINALS[Math.min(facts.nth, 5) - 1],
+      weekday,
+    });
+    option("nth").hidden = facts.nth > 4; // a fifth weekday is the month's last
+    option("last").textContent = format(T.repeat_monthly_nth, { nth: ORDINALS[4], weekday });
+    option("last").hidden = !facts.last;
+    if (by.selectedOptions[0]?.hidden) by.value = "day";
+  }
+
+  function showRepeatParts() {
+    const choice = $("event-repeat").value;
+    const freq = chosenFreq();
+    $("event-repeat-every").hidden = choice !== "custom";
+    $("event-repeat-end").hidden = choice !== "custom";
+    $("event-repeat-days").hidden = freq !== "WEEKLY";
+    $("event-repeat-monthly").hidden = freq !== "MONTHLY";
+    $("event-repeat-rule").hidden = choice !== "keep";
+    $("event-repeat-until").disabled = endChoice() !== "until";
+    $("event-repeat-count").disabled = endChoice() !== "count";
+    labelRepeat();
+  }
+
+  // An RRULE line the controls can show (the parts this page writes), as their state; null
+  // for anything else (that rule is kept as it is and shown as text). `start`: the series's
+  // first date, which BYMONTHDAY and an ordinal BYDAY must agree with.
+  function parseRule(line, start) {
+    if (!line || !line.startsWith("RRULE:")) return null;
+    const parts = {};
+    for (const piece of line.slice(6).split(";")) {
+      const [key, value, extra] = piece.split("=");
+      if (!value || extra !== undefined || key in parts) return null;
+      parts[key] = value;
+    }
+    const known = ["FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "UNTIL", "COUNT"];
+    if (Object.keys(parts).some((key) => !known.includes(key))) return null;
+    const freq = parts.FREQ;
+    if (!FREQS.includes(freq)) return null;
+    const number = (text) => (/^[1-9]\d{0,2}$/.test(text) ? Number(text) : null);
+    const interval = parts.INTERVAL === undefined ? 1 : number(parts.INTERVAL);
+    if (interval === null) return null;
+    let until = null;
+    if (parts.UNTIL !== undefined) {
+      const found = /^(\d{4})(\d{2})(\d{2})$/.exec(parts.UNTIL);
+      if (!found || !isRealDate(`${found[1]}-${found[2]}-${found[3]}`)) return null;
+      until = `${found[1]}-${found[2]}-${found[3]}`;
+    }
+    const count = parts.COUNT === undefined ? null : number(parts.COUNT);
+    if (parts.COUNT !== undefined && count === null) return null;
+    if (until && count) return null;
+    const facts = dayFacts(start);
+    const state = {
+      freq,
+      interval,
+      days: [WEEKDAYS[facts.weekday]],
+      by: "day",
+      end: until ? "until" : count ? "count" : "never",
+      until,
+      count,
+    };
+    if (parts.BYDAY !== undefined && parts.BYMONTHDAY !== undefined) return null;
+    if (freq === "DAILY" || freq === "YEARLY") {
+      if (parts.BYDAY !== undefined || parts.BYMONTHDAY !== undefined) return null;
+    } else if (freq === "WEEKLY") {
+      if (parts.BYMONTHDAY !== undefined) return null;
+      if (parts.BYDAY !== undefined) {
+        const days = parts.BYDAY.split(",");
+        if (!days.every((day) => WEEKDAYS.includes(day))) return null;
+        state.days = WEEKDAYS.filter((day) => days.includes(day));
+      }
+    } else if (parts.BYMONTHDAY !== undefined) {
+      if (Number(parts.BYMONTHDAY) !== facts.d || !/^\d+$/.test(parts.BYMONTHDAY)) return null;
+    } else if (parts.BYDAY !== undefined) {
+      const found = /^(-1|[1-4])(SU|MO|TU|WE|TH|FR|SA)$/.exec(parts.BYDAY);
+      if (!found || found[2] !== WEEKDAYS[facts.weekday]) return null;
+      if (found[1] === "-1" ? !facts.last : Number(found[1]) !== facts.nth) return null;
+      state.by = found[1] === "-1" ? "last" : "nth";
+    }
+    state.custom = interval > 1 || state.end !== "never";
+    return state;
+  }
+
+  // The controls for an event: `lines` is the series's recurrence (null: does not repeat).
+  function fillRepeat(lines, start) {
+    repeat.lines = lines ? [...lines] : null;
+    repeat.rule = lines ? lines.find((line) => line.startsWith("RRULE:")) || null : null;
+    repeat.touched = false;
+    repeat.daysTouched = false;
+    const facts = dayFacts(start || repeatDate());
+    const select = $("event-repeat");
+    const keep = select.querySelector('option[value="keep"]');
+    const parsed = lines ? parseRule(repeat.rule, start) : null;
+    const state = parsed || { freq: null, interval: 1, days: [WEEKDAYS[facts.weekday]] };
+    keep.hidden = !lines || Boolean(parsed);
+    if (!lines) select.value = "none";
+    else if (!parsed) select.value = "keep";
+    else select.value = parsed.custom ? "custom" : parsed.freq;
+    $("event-repeat-unit").value = state.freq || "WEEKLY";
+    $("event-repeat-interval").value = String(state.interval || 1);
+    for (const box of dayBoxes()) box.checked = state.days.includes(box.value);
+    $("event-repeat-monthly-by").value = state.by || "day";
+    setEnd(state.end || "never");
+    $("event-repeat-until").value = state.until || "";
+    $("event-repeat-count").value = String(state.count || 10);
+    const text = $("event-repeat-rule");
+    text.textContent = lines && !parsed ? format(T.repeat_rule, { rule: lines.join(" ") }) : "";
+    showRepeatParts();
+  }
+
+  // The RRULE line the controls describe: null for "does not repeat", undefined for the
+  // rule kept as it is. Problems come back as errors[] entries for the repeat field.
+  function ruleFromControls() {
+    const choice = $("event-repeat").value;
+    if (choice === "keep") return { line: undefined };
+    const freq = chosenFreq();
+    if (!freq) return { line: null };
+    const facts = dayFacts(repeatDate());
+    const parts = [`FREQ=${freq}`];
+    const problems = [];
+    const custom = choice === "custom";
+    const whole = (id) => {
+      const text = $(id).value.trim();
+      if (/^[1-9]\d{0,2}$/.test(text)) return Number(text);
+      problems.push({ field: "recurrence", message: T.repeat_need_number });
+      return null;
+    };
+    if (custom) {
+      const interval = whole("event-repeat-interval");
+      if (interval > 1) parts.push(`INTERVAL=${interval}`);
+    }
+    if (freq === "WEEKLY") {
+      const days = dayBoxes()
+        .filter((box) => box.checked)
+        .map((box) => box.value);
+      if (!days.length) problems.push({ field: "recurrence", message: T.repeat_need_day });
+      parts.push(`BYDAY=${days.join(",")}`);
+    } else if (freq === "MONTHLY") {
+      const by = $("event-repeat-monthly-by").value;
+      if (by === "day") parts.push(`BYMONTHDAY=${facts.d}`);
+      else parts.push(`BYDAY=${by === "last" ? -1 : facts.nth}${WEEKDAYS[facts.weekday]}`);
+    }
+    if (custom && endChoice() === "until") {
+      const until = $("event-repeat-until").value;
+      if (!isRealDate(until) || until < repeatDate()) {
+        problems.push({ field: "recurrence", message: T.repeat_need_until });
+      } else {
+        parts.push(`UNTIL=${until.replaceAll("-", "")}`);
+      }
+    } else if (custom && endChoice() === "count") {
+      const count = whole("event-repeat-count");
+      if (count) parts.push(`COUNT=${count}`);
+    }
+    return { line: `RRULE:${parts.join(";")}`, problems };
+  }
+
+  // The recurrence to send, or undefined to leave it as it is: only when the person
+  // changed the controls. A series's other lines (EXDATE, RDATE) are kept; only its RRULE
+  // line is replaced.
+  function recurrenceChange() {
+    if (!repeat.touched) return { changed: false };
+    const { line, problems = [] } = ruleFromControls();
+    if (problems.length) return { changed: false, problems };
+    if (line === undefined || sameRule(line, repeat.rule)) return { changed: false };
+    if (line === null) return { changed: Boolean(repeat.lines), value: null };
+    return { changed: true, value: withRule(repeat.lines, line) };
+  }
+
+  // The same rule written with its parts in another order.
+  const sameRule = (a, b) => {
+    const parts = (line) => (line ? line.split(/[:;]/).sort().join(";") : line);
+    return parts(a) === parts(b);
+  };
+
+  function withRule(lines, line) {
+    const others = (lines || []).filter((l) => !l.startsWith("RRULE:"));
+    return [line, ...others];
+  }
+
+  function repeatTouched(event) {
+    repeat.touched = true;
+    if (event?.target?.name === "repeat-day") repeat.daysTouched = true;
+    showRepeatParts();
+  }
+
+  // The event's date moved: the words follow it, and so does the default weekday.
+  function repeatDateChanged() {
+    if (!repeat.daysTouched && !repeat.lines) {
+      const weekday = WEEKDAYS[dayFacts(repeatDate()).weekday];
+      for (const box of dayBoxes()) box.checked = box.value === weekday;
+    }
+    showRepeatParts();
+  }
+
+  // "이 일정 / 이 일정 및 향후 일정 / 모든 일정": which occurrences a change or a delete of
+  // an instance is for. Resolves to "this", "following", "all", or null (cancelled).
+  function askScope(action, { allowThis = true } = {}) {
+    const dialog = $("scope-dialog");
+    const form = $("scope-form");
+    $("scope-dialog-title").textContent =
+      action === "delete" ? T.scope_title_delete : T.scope_title_save;
+    $("scope-legend").textContent = $("scope-dialog-title").textContent;
+    $("scope-this").disabled = !allowThis;
+    $("scope-this").closest("label").classList.toggle("disabled", !allowThis);
+    $("scope-note").hidden = allowThis;
+    const first = allowThis ? $("scope-this") : $("scope-following");
+    first.checked = true;
+    return new Promise((resolve) => {
+      const onSubmit = (event) => {
+        event.preventDefault();
+        dialog.close(form.elements.scope.value);
+      };
+      form.addEventListener("submit", onSubmit);
+      dialog.addEventListener(
+        "close",
+        () => {
+          form.removeEventListener("submit", onSubmit);
+          const chosen = dialog.returnValue;
+          resolve(["this", "following", "all"].includes(chosen) ? chosen : null);
+        },
+        { once: true },
+      );
+      dialog.returnValue = "";
+      dialog.showModal();
+      first.focus();
+    });
+  }
+
+  const withScope = (path, scope) => (scope === "this" ? path : `${path}?scope=${scope}`);
+
+  // { record, series } while the event dialog edits an existing event (series: the series
+  // an instance belongs to, or the series itself); after a 412, also { latest, action }:
+  // the version saved now and what the person was doing (save, delete). `scope` and
+  // `lastScope`: the occurrences an instance's change is for, asked once per attempt.
   let editing = null;
   const FORM_FIELDS = ["title", "event_date", "end_date", "time", "location", "description"];
 
@@ -467,14 +771,47 @@
     output.hidden = !parsed;
   }
 
-  function openEventDialog(record, defaults = {}) {
-    editing = record ? { record } : null;
+  const seriesPath = (record) =>
+    `${eventsPath(record.department_id)}/${encodeURIComponent(record.recurring_event_id)}`;
+
+  // An event with its series when it is an instance (whose rule the repeat controls show)
+  // or a series itself. An instance is read now (with its series); an event as listed,
+  // unless `reread`.
+  async function readWithSeries(record, { reread = false } = {}) {
+    if (!record.recurring_event_id) {
+      if (reread) ({ body: record } = await api("GET", eventPath(record)));
+      return { record, series: record.recurrence ? record : null };
+    }
+    const [instance, series] = await Promise.all([
+      api("GET", eventPath(record)),
+      api("GET", seriesPath(record)),
+    ]);
+    return { record: instance.body, series: series.body };
+  }
+
+  function fillRepeatFor(series) {
+    fillRepeat(series ? series.recurrence : null, series ? series.event_date : undefined);
+  }
+
+  async function openEventDialog(record, defaults = {}) {
+    let series = null;
+    if (record) {
+      try {
+        ({ record, series } = await readWithSeries(record));
+      } catch (error) {
+        showStatus(error.status === 404 ? T.gone : problemText(error), true);
+        if (error.status === 404) calendar.refetchEvents();
+        return;
+      }
+    }
+    editing = record ? { record, series } : null;
     const form = $("event-form");
     clearErrors(form);
     hideConflict();
     $("event-dialog-title").textContent = record ? T.event_dialog_edit : T.event_dialog_new;
     $("event-delete").hidden = !record;
     fillEventForm(record || defaults);
+    fillRepeatFor(series);
     $("event-dialog").showModal();
     $("event-title").focus();
   }
@@ -508,17 +845,15 @@
     if (!isRealDate(body.event_date)) {
       missing.push({ field: "event_date", message: M.rules.date });
     }
+    const recurrence = recurrenceChange();
+    if (recurrence.problems) missing.push(...recurrence.problems);
     if (missing.length) {
       showErrors(form, localError(422, M.problems["validation-error"], missing));
       return;
     }
     try {
-      const { body: saved } = editing
-        ? await api("PATCH", eventPath(editing.record), {
-            body,
-            etag: versionTag(editing.record),
-          })
-        : await api("POST", eventsPath(state.department.id), { body });
+      const saved = await writeEvent(body, recurrence);
+      if (!saved) return; // the scope question was cancelled: the dialog stays open
       const message = editing ? T.event_saved : T.event_created;
       $("event-dialog").close("ok");
       const said = format(message, { title: saved.title, time: describeTime(saved) }).trim();
@@ -529,11 +864,99 @@
     }
   }
 
+  // The fields of `body` that differ from `record` (what the person changed in the form).
+  function editedFields(body, record) {
+    const changes = {};
+    for (const name of FORM_FIELDS) {
+      if (name in body && !sameValue(body[name], record[name])) changes[name] = body[name];
+    }
+    return changes;
+  }
+
+  const daysBetween = (from, to) => {
+    const utc = (iso) => Date.UTC(...iso.split("-").map((n, i) => Number(n) - (i === 1 ? 1 : 0)));
+    return Math.round((utc(to) - utc(from)) / 86400000);
+  };
+
+  // An instance's changes as changes of its whole series: a date moved by n days moves the
+  // series's start by n days; the other fields are the series's as they are.
+  function forSeries(changes, body, record, series) {
+    const whole = { ...changes };
+    delete whole.event_date;
+    delete whole.end_date;
+    const shift = daysBetween(record.event_date, body.event_date);
+    const start = addDays(series.event_date, shift);
+    if (shift) whole.event_date = start;
+    if (shift || "end_date" in changes) {
+      if (body.end_date) whole.end_date = addDays(start, daysBetween(body.event_date, body.end_date));
+      else if (series.end_date) whole.end_date = null;
+    }
+    return whole;
+  }
+
+  // The scope of an instance's change or delete: the one chosen before a 412 when the person
+  // applies their change again, else asked now (null: they cancelled).
+  async function scopeFor(action, options) {
+    const scope = editing.scope || (await askScope(action, options));
+    editing.scope = null;
+    editing.lastScope = scope;
+    return scope;
+  }
+
+  // Sends the dialog's event: a create, a change of an event or series, or of an instance
+  // for the occurrences the person chooses. The saved event, or null when they cancelled.
+  async function writeEvent(body, recurrence) {
+    const record = editing?.record;
+    if (!record) {
+      if (recurrence.changed && recurrence.value) body.recurrence = recurrence.value;
+      return (await api("POST", eventsPath(state.department.id), { body })).body;
+    }
+    const etag = versionTag(record);
+    if (!record.recurring_event_id) {
+      if (recurrence.changed) body.recurrence = recurrence.value;
+      return (await api("PATCH", eventPath(record), { body, etag })).body;
+    }
+    // A new rule is for a series: this occurrence alone cannot take one.
+    const scope = await scopeFor("save", { allowThis: !recurrence.changed });
+    if (!scope) return null;
+    if (scope === "this") return (await api("PATCH", eventPath(record), { body, etag })).body;
+    const changes = editedFields(body, record);
+    if (scope === "all") {
+      const whole = forSeries(changes, body, record, editing.series);
+      if (recurrence.changed) whole.recurrence = recurrence.value;
+      const path = withScope(eventPath(record), "all");
+      return (await api("PATCH", path, { body: whole, etag })).body;
+    }
+    const path = withScope(eventPath(record), "following");
+    const { body: fresh } = await api("PATCH", path, { body: changes, etag });
+    if (!recurrence.changed) return fresh;
+    // The series that starts here takes the new rule (its own EXDATEs kept), as a second
+    // change of that series: the API splits a series without changing its rule.
+    const value = recurrence.value && withRule(fresh.recurrence, recurrence.value[0]);
+    try {
+      const { body: reshaped } = await api("PATCH", eventPath(fresh), {
+        body: { recurrence: value },
+        etag: versionTag(fresh),
+      });
+      return reshaped;
+    } catch (error) {
+      showStatus(problemText(error), true, { keep: true });
+      return fresh;
+    }
+  }
+
   async function deleteEvent() {
     const record = editing.record;
-    if (!window.confirm(format(T.confirm_delete, { title: record.title }))) return;
+    let path = eventPath(record);
+    if (record.recurring_event_id) {
+      const scope = await scopeFor("delete");
+      if (!scope) return;
+      path = withScope(path, scope);
+    } else if (!window.confirm(format(T.confirm_delete, { title: record.title }))) {
+      return;
+    }
     try {
-      await api("DELETE", eventPath(record), { etag: versionTag(record) });
+      await api("DELETE", path, { etag: versionTag(record) });
       $("event-dialog").close("ok");
       showStatus(format(T.event_deleted, { title: record.title }), false, { keep: true });
       calendar.refetchEvents();
@@ -619,7 +1042,7 @@
     for (const name of FORM_FIELDS) {
       if (!edited.includes(name)) form.elements[name].value = latest[name] ?? "";
     }
-    editing = { record: latest };
+    editing = { record: latest, series: editing.series, scope: editing.lastScope };
     hideConflict();
     if (action === "delete") deleteEvent();
     else saveEvent();
@@ -627,10 +1050,11 @@
 
   async function reloadEvent() {
     try {
-      const { body } = await api("GET", eventPath(editing.record));
-      editing = { record: body };
+      const { record, series } = await readWithSeries(editing.record, { reread: true });
+      editing = { record, series };
       clearErrors($("event-form"));
-      fillEventForm(body);
+      fillEventForm(record);
+      fillRepeatFor(series);
       hideConflict();
       showStatus(T.reloaded);
       $("event-title").focus();
@@ -790,6 +1214,10 @@
     $("event-delete").addEventListener("click", deleteEvent);
     $("event-reload").addEventListener("click", reloadEvent);
     $("event-reapply").addEventListener("click", reapplyEvent);
+    const repeatField = document.querySelector("#event-form .repeat");
+    repeatField.addEventListener("change", repeatTouched);
+    repeatField.addEventListener("input", repeatTouched);
+    $("event-date").addEventListener("change", repeatDateChanged);
     $("go-to-date").addEventListener("change", (event) => {
       const wanted = event.target.value;
       // A date being typed passes through years like 0002: only plausible ones are followed.
