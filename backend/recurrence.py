@@ -535,6 +535,12 @@ def starting_at(lines: Sequence[str], old: Schedule, day: date, new_first: date)
     return _rewritten(lines, keep=lambda d: d >= min(day, new_first), until=None, count=count)
 
 
+def values_from(lines: Sequence[str], day: date) -> tuple[str, ...]:
+    """``lines`` without the EXDATE and RDATE values before ``day`` (a rule given for the
+    series that starts on ``day``)."""
+    return _rewritten(lines, keep=lambda d: d >= day, until=None, count=None)
+
+
 def _rewritten(
     lines: Sequence[str],
     *,

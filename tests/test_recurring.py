@@ -365,3 +365,38 @@ def test_too_many_series_is_409(
     )
     body = assert_problem(response, 409)
     assert body["type"].endswith("/problems/too-many-series")
+
+
+def test_following_takes_a_new_rule_or_none_in_one_request(
+    client: FlaskClient, department: str
+) -> None:
+    created = series(
+        client,
+        department,
+        recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE:20240108T100000,20240129T100000"],
+    )
+    response = client.patch(
+        f"/api/events/{department}/{created['id']}_20240115?scope=following",
+        json={
+            "recurrence": [
+                "RRULE:FREQ=WEEKLY;BYDAY=MO,FR",
+                "EXDATE:20240108T100000,20240129T100000",
+            ]
+        },
+    )
+    assert response.status_code == 200, response.get_json()
+    fresh = response.get_json()
+    # The EXDATE before the new series's start is left out; the later one stays.
+    assert fresh["recurrence"] == ["RRULE:FREQ=WEEKLY;BYDAY=MO,FR", "EXDATE:20240129T100000"]
+    assert dates(listed(client, department, "month=2024-01")) == [
+        "2024-01-01", "2024-01-15", "2024-01-19", "2024-01-22", "2024-01-26",
+    ]  # fmt: skip
+    alone = client.patch(
+        f"/api/events/{department}/{fresh['id']}_20240122?scope=following",
+        json={"recurrence": None},
+    )
+    assert alone.status_code == 200, alone.get_json()
+    assert "recurrence" not in alone.get_json()
+    assert dates(listed(client, department, "month=2024-01")) == [
+        "2024-01-01", "2024-01-15", "2024-01-19", "2024-01-22",
+    ]  # fmt: skip

@@ -20,7 +20,14 @@ from zoneinfo import ZoneInfo
 
 from backend.domain import Event, Series, instance_id, split_instance_id, utc_now
 from backend.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
-from backend.recurrence import RuleProblem, Schedule, ended_before, starting_at, with_exdate
+from backend.recurrence import (
+    RuleProblem,
+    Schedule,
+    ended_before,
+    starting_at,
+    values_from,
+    with_exdate,
+)
 from backend.services import events
 from backend.services.events import changed_event, new_event, refuse_full_day
 from backend.services.idempotency import Completing
@@ -202,15 +209,15 @@ def _update_plan(
         return SeriesWrite(department_id, None, after, single_before=single), after.event
     if target.day is None or scope == "all":
         return _whole_series(storage, series, changes, zone, now)
-    if "recurrence" in changes:
-        raise Invalid(
-            [FieldError("recurrence", "an instance has no recurrence of its own; change the "
-                        "series, or use scope=following")]
-        )  # fmt: skip
-    if scope == "following":
+    if scope == "following":  # a new rule here is the new series's
         if target.day == series.event.event_date:
             return _whole_series(storage, series, changes, zone, now)
         return _split(series, target.day, changes, zone, now)
+    if "recurrence" in changes:
+        raise Invalid(
+            [FieldError("recurrence", "an instance has no recurrence of its own; change the "
+                        "series, or this and following (scope=following)")]
+        )  # fmt: skip
     return _one_instance(storage, target, series, changes, now)
 
 
@@ -263,9 +270,11 @@ def _split(
     base = replace(instance_of(series, day), recurring_event_id=None, original_date=None)
     fields = dict(changes)
     continued = changed_event(base, {k: v for k, v in fields.items() if k != "recurrence"})
-    recurrence = fields.get("recurrence") or starting_at(
-        current.recurrence or (), old_schedule, cut, date.fromisoformat(continued.event_date)
-    )
+    start = date.fromisoformat(continued.event_date)
+    if fields.get("recurrence"):  # a new rule for the series that starts here
+        recurrence = values_from(fields["recurrence"], min(cut, start))
+    else:
+        recurrence = starting_at(current.recurrence or (), old_schedule, cut, start)
     fresh = replace(
         continued,
         id=str(uuid.uuid4()),
@@ -274,14 +283,14 @@ def _split(
         updated_at=now,
         version=1,
     )
+    kept = series.keeping(ended, before_cut)
+    if "recurrence" in fields and fields["recurrence"] is None:
+        # It no longer repeats from here: the series ends, and this one stands alone.
+        single = replace(fresh, recurrence=None)
+        write = SeriesWrite(current.department_id, series, kept, drop=drop, single_after=single)
+        return write, single
     check_series(fresh, zone)
-    write = SeriesWrite(
-        current.department_id,
-        series,
-        series.keeping(ended, before_cut),
-        split=Series(fresh),
-        drop=drop,
-    )
+    write = SeriesWrite(current.department_id, series, kept, split=Series(fresh), drop=drop)
     return write, fresh
 
 

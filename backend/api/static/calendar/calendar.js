@@ -927,22 +927,14 @@
       const path = withScope(eventPath(record), "all");
       return (await api("PATCH", path, { body: whole, etag })).body;
     }
-    const path = withScope(eventPath(record), "following");
-    const { body: fresh } = await api("PATCH", path, { body: changes, etag });
-    if (!recurrence.changed) return fresh;
-    // The series that starts here takes the new rule (its own EXDATEs kept), as a second
-    // change of that series: the API splits a series without changing its rule.
-    const value = recurrence.value && withRule(fresh.recurrence, recurrence.value[0]);
-    try {
-      const { body: reshaped } = await api("PATCH", eventPath(fresh), {
-        body: { recurrence: value },
-        etag: versionTag(fresh),
-      });
-      return reshaped;
-    } catch (error) {
-      showStatus(problemText(error), true, { keep: true });
-      return fresh;
+    // This and following: the series that starts here takes the new rule, if any (with
+    // the series's EXDATEs), in the same request that splits the series.
+    if (recurrence.changed) {
+      changes.recurrence =
+        recurrence.value && withRule(editing.series?.recurrence, recurrence.value[0]);
     }
+    const path = withScope(eventPath(record), "following");
+    return (await api("PATCH", path, { body: changes, etag })).body;
   }
 
   async function deleteEvent() {
