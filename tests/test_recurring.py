@@ -400,3 +400,56 @@ def test_following_takes_a_new_rule_or_none_in_one_request(
     assert dates(listed(client, department, "month=2024-01")) == [
         "2024-01-01", "2024-01-15", "2024-01-19", "2024-01-22",
     ]  # fmt: skip
+
+
+def test_a_series_spanning_days_is_listed_where_its_occurrences_overlap(
+    client: FlaskClient, department: str
+) -> None:
+    series(client, department, event_date="2024-01-05", end_date="2024-01-07", time=None,
+           recurrence=["RRULE:FREQ=WEEKLY;COUNT=3"])  # fmt: skip
+    items = listed(client, department, "from=2024-01-13&to=2024-01-13")
+    assert [(i["event_date"], i["end_date"]) for i in items] == [("2024-01-12", "2024-01-14")]
+
+
+@pytest.mark.parametrize(
+    ("first", "end", "query"),
+    [
+        ("9999-12-30", "9999-12-31", "from=9999-12-01"),
+        ("0001-01-01", "0001-01-02", "from=0001-01-01&to=0001-01-10"),
+    ],
+)
+def test_series_at_the_ends_of_the_calendar_never_break_a_list_or_feed(
+    client: FlaskClient, department: str, first: str, end: str, query: str
+) -> None:
+    made = series(
+        client, department, event_date=first, end_date=end, recurrence=["RRULE:FREQ=DAILY"]
+    )
+    items = listed(client, department, query)
+    assert items
+    assert all(i["end_date"] <= "9999-12-31" for i in items)
+    instances = client.get(f"/api/events/{department}/{made['id']}/instances?{query}")
+    assert instances.status_code == 200
+    feed = client.get(f"/api/departments/{department}/calendar.ics?{query}")
+    assert feed.status_code == 200
+    assert b"RRULE:FREQ=DAILY" in feed.data
+
+
+def test_if_match_guards_series_writes(client: FlaskClient, department: str) -> None:
+    created = series(client, department)
+    url = f"/api/events/{department}/{created['id']}"
+    stale = {"If-Match": f'"{created["version"]}"'}
+    assert client.patch(f"{url}_20240108", json={"title": "x"}).status_code == 200
+    assert_problem(client.patch(url, json={"title": "y"}, headers=stale), 412)
+    assert_problem(client.delete(url, headers=stale), 412)
+    assert_problem(client.delete(f"{url}_20240115?scope=following", headers=stale), 412)
+    current = client.get(url).headers["ETag"]
+    assert client.delete(url, headers={"If-Match": current}).status_code == 204
+
+
+def test_instances_limit_is_bounded(client: FlaskClient, department: str) -> None:
+    created = series(client, department, recurrence=["RRULE:FREQ=DAILY"])
+    url = f"/api/events/{department}/{created['id']}/instances"
+    assert_problem(client.get(f"{url}?limit=2001"), 400)
+    body = client.get(f"{url}?from=2024-01-01&to=2030-12-31&limit=2000").get_json()
+    assert len(body["items"]) == 367  # one page expands at most 366 days past its start
+    assert body["next_cursor"]

@@ -14,7 +14,7 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 from backend.domain import Event, Series
-from backend.services.recurring import schedule_of, served
+from backend.services.recurring import days_before, schedule_of, served
 from backend.storage import CalendarState, DateWindow, Storage
 
 FEED_MAX_EVENTS = 5000
@@ -105,7 +105,7 @@ def feed_series(
     candidates = []
     for series in storage.series.all(department_id):
         event = series.event
-        begin = None if first is None else first - timedelta(days=event.days)
+        begin = None if first is None else days_before(first, event.days)
         occurring[event.id] = next(schedule_of(event, zone).dates(begin, last), None) is not None
         if occurring[event.id] or series.changed:
             candidates.append(series)

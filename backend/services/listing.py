@@ -17,7 +17,13 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 from backend.domain import Event, Series, instance_id
-from backend.services.recurring import CHUNK_DAYS, instance_of, schedule_of, served
+from backend.services.recurring import (
+    CHUNK_DAYS,
+    days_before,
+    instance_of,
+    schedule_of,
+    served,
+)
 from backend.storage import CalendarState, DateWindow, SortKey, Storage
 from backend.storage.events import EventPage
 
@@ -168,7 +174,7 @@ def _placed(
     starts = [d for d in (window.start, after[0] if after else None) if d]
     begin = None
     if starts:
-        begin = date.fromisoformat(max(starts)) - timedelta(days=event.days)
+        begin = days_before(date.fromisoformat(max(starts)), event.days)
     for day in schedule_of(event, zone).dates(begin, end):
         text = day.isoformat()
         instance = instance_of(series, text)

@@ -66,7 +66,10 @@ def instance_of(series: Series, day: str) -> Event:
     event = series.event
     end_date = None
     if event.end_date is not None:
-        end_date = (date.fromisoformat(day) + timedelta(days=event.days)).isoformat()
+        first = date.fromisoformat(day)
+        # An occurrence that would run past the calendar's last day ends there.
+        last = date.max if (date.max - first).days < event.days else first + timedelta(event.days)
+        end_date = last.isoformat()
     return replace(
         event,
         id=instance_id(event.id, day),
@@ -76,6 +79,11 @@ def instance_of(series: Series, day: str) -> Event:
         recurring_event_id=event.id,
         original_date=day,
     )
+
+
+def days_before(day: date, days: int) -> date:
+    """``days`` before ``day``, or the first date there is."""
+    return date.min if (day - date.min).days < days else day - timedelta(days=days)
 
 
 def served(item: Event, series: Series) -> Event:
@@ -441,7 +449,7 @@ def instances(
         (served(e, series) for e in storage.series.changed_instances(series)),
         key=lambda e: e.sort_key,
     )
-    earliest = date.fromisoformat(begin) - timedelta(days=event.days)
+    earliest = days_before(date.fromisoformat(begin), event.days)
     occurring = (
         instance_of(series, day.isoformat())
         for day in schedule_of(event, zone).dates(earliest, stop)
