@@ -44,6 +44,9 @@ class _Accounting(logging.Handler):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events-per-day", type=int, default=3)
+    parser.add_argument(
+        "--series", type=int, default=20, help="recurring events for the second part (max 500)"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server("127.0.0.1", 0, JournalingApp(journal=None), threaded=True)
@@ -116,12 +119,79 @@ def main(argv: list[str] | None = None) -> int:
         data=feed.data,
         headers={"Content-Type": "text/calendar"},
     )
+    _recurring(client, dept, args.series, measure)
     print(
         "\ncapacity: ConsumedCapacity as the engine reports it (moto's accounting; on AWS a "
         "transactional write costs 2 WCU per item)"
     )
     server.shutdown()
     return 0
+
+
+RULES = (
+    "RRULE:FREQ=WEEKLY;BYDAY=MO,WE",
+    "RRULE:FREQ=DAILY;INTERVAL=2",
+    "RRULE:FREQ=MONTHLY;BYDAY=-1FR",
+    "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;COUNT=40",
+)
+
+
+def _recurring(client: Any, dept: str, count: int, measure: Any) -> None:
+    """The month list's cost and CPU without series, then with ``count`` of them (each
+    with a changed instance), and what each recurring request costs."""
+    url = f"/api/events/{dept}?month=2024-05"
+    without = _cpu_ms(client, url)
+    print(f"\n{count} recurring events (series), each with one changed instance\n")
+    first = None
+    for n in range(count):
+        body = {
+            "event_date": "2024-01-0" + str(1 + n % 7),
+            "title": f"반복 {n}",
+            "time": "오후 2시",
+            "recurrence": [RULES[n % len(RULES)]],
+        }
+        made = client.post(f"/api/events/{dept}", json=body).get_json()
+        first = first or made
+        instances = client.get(f"/api/events/{dept}/{made['id']}/instances?from=2024-05-01")
+        moved = instances.get_json()["items"][0]["id"]
+        client.patch(f"/api/events/{dept}/{moved}", json={"location": "회의실 B"})
+    if first is None:
+        return
+    listed = measure(f"month list with {count} series", "GET", url)
+    print(f"{'':<46} items: {len(listed.get_json()['items'])} (limit 50)")
+    measure("the same, ?expand=false", "GET", url + "&expand=false")
+    series = f"/api/events/{dept}/{first['id']}"
+    measure("get a series", "GET", series)
+    one = client.get(f"{series}/instances?from=2024-06-01&limit=3").get_json()["items"]
+    measure("get an instance", "GET", f"/api/events/{dept}/{one[0]['id']}")
+    measure(
+        "change one instance", "PATCH", f"/api/events/{dept}/{one[1]['id']}", json={"title": "x"}
+    )
+    measure("delete one instance", "DELETE", f"/api/events/{dept}/{one[2]['id']}")
+    measure("instances of a series (12 months)", "GET", f"{series}/instances?from=2024-01-01")
+    measure(
+        "feed with series (?from=2024-01-01&to=2024-12-31)",
+        "GET",
+        f"/api/departments/{dept}/calendar.ics?from=2024-01-01&to=2024-12-31",
+    )
+    with_series = _cpu_ms(client, url)
+    print(
+        f"\nmonth list CPU in the server, median of 30: {without:.1f} ms without series, "
+        f"{with_series:.1f} ms with {count}"
+    )
+
+
+def _cpu_ms(client: Any, url: str) -> float:
+    """The process CPU time one request takes (median of 30), engine included."""
+    import statistics  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    samples = []
+    for _ in range(30):
+        start = time.process_time()
+        client.get(url)
+        samples.append((time.process_time() - start) * 1000)
+    return statistics.median(samples)
 
 
 if __name__ == "__main__":

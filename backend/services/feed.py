@@ -103,7 +103,7 @@ def feed_series(
     last = None if window.end is None else date.fromisoformat(window.end)
     occurring: dict[str, bool] = {}
     candidates = []
-    for series in storage.series.all(department_id):
+    for series in storage.series.all(department_id, calendar.calendar_version):
         event = series.event
         begin = None if first is None else days_before(first, event.days)
         occurring[event.id] = next(schedule_of(event, zone).dates(begin, last), None) is not None

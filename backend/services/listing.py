@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from backend.domain import Event, Series, instance_id
 from backend.services.recurring import (
     CHUNK_DAYS,
+    dates_in,
     days_before,
     instance_of,
-    schedule_of,
     served,
 )
 from backend.storage import CalendarState, DateWindow, SortKey, Storage
@@ -55,7 +55,8 @@ def list_page(
     )
     if calendar.series_count <= 0 or window.empty:
         return page
-    every = {s.event.id: s for s in storage.series.all(department_id)}
+    found_series = storage.series.all(department_id, calendar.calendar_version)
+    every = {s.event.id: s for s in found_series}
     if not every:
         return page
     found = page.events
@@ -130,7 +131,8 @@ def _lagging(
         if instance_id(series.event.id, day) not in seen
         and (window.start is None or last >= window.start)
         and (window.end is None or first <= window.end)
-        and (reach is None or first <= reach)
+        # A full page's last date may go on in the next page: only dates before it.
+        and (reach is None or first < reach)
         and (after is None or first >= after[0])
     ]
     if not missing:
@@ -175,7 +177,7 @@ def _placed(
     begin = None
     if starts:
         begin = days_before(date.fromisoformat(max(starts)), event.days)
-    for day in schedule_of(event, zone).dates(begin, end):
+    for day in dates_in(event, zone, begin, end):
         text = day.isoformat()
         instance = instance_of(series, text)
         if window.start is not None and instance.last_date < window.start:

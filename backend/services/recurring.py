@@ -9,6 +9,7 @@ it changes when the series or any of its instances changes.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import uuid
 from collections.abc import Mapping
@@ -58,7 +59,28 @@ class Target:
 
 
 def schedule_of(event: Event, zone: ZoneInfo) -> Schedule:
-    return Schedule(event.event_date, event.recurrence or (), event.start_time, zone)
+    """The dates of a series (kept per process: the same rule is read once, and a rule
+    with COUNT counted once)."""
+    return _schedule(event.event_date, event.recurrence or (), event.start_time, zone)
+
+
+def dates_in(event: Event, zone: ZoneInfo, begin: date | None, end: date) -> tuple[date, ...]:
+    """A series's dates in ``[begin, end]`` (kept per process for the windows asked most:
+    a month's list asks the same dates of each series again and again)."""
+    key = (event.event_date, event.recurrence or (), event.start_time)
+    return _dates(key, zone, begin, end)
+
+
+@functools.lru_cache(maxsize=8192)
+def _dates(
+    key: tuple[str, tuple[str, ...], str | None], zone: ZoneInfo, begin: date | None, end: date
+) -> tuple[date, ...]:
+    return tuple(_schedule(*key, zone).dates(begin, end))
+
+
+@functools.lru_cache(maxsize=4096)
+def _schedule(first: str, lines: tuple[str, ...], at: str | None, zone: ZoneInfo) -> Schedule:
+    return Schedule(first, lines, at, zone)
 
 
 def instance_of(series: Series, day: str) -> Event:
@@ -452,7 +474,7 @@ def instances(
     earliest = days_before(date.fromisoformat(begin), event.days)
     occurring = (
         instance_of(series, day.isoformat())
-        for day in schedule_of(event, zone).dates(earliest, stop)
+        for day in dates_in(event, zone, earliest, stop)
         if day.isoformat() not in series.changed
     )
     merged = heapq.merge(filter(wanted, changed), filter(wanted, occurring), key=_sort_key)

@@ -21,6 +21,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -136,11 +138,44 @@ class SeriesWrite:
         )
 
 
+class _Recent:
+    """The series of the departments read last, each with the calendar version it was
+    read at (per process). Every write of a series is in a transaction that moves its
+    department's ``calendar_version``, so series read at a version are exactly the series
+    at that version: a list that has just read the version (strongly consistent) may use
+    them without reading again."""
+
+    def __init__(self, departments: int = 64, series: int = 20_000) -> None:
+        self._found: OrderedDict[str, tuple[int, list[Series]]] = OrderedDict()
+        self._departments, self._series = departments, series
+        self._lock = threading.Lock()
+
+    def get(self, department_id: str, version: int) -> list[Series] | None:
+        with self._lock:
+            found = self._found.get(department_id)
+            if found is None or found[0] != version:
+                return None
+            self._found.move_to_end(department_id)
+            return found[1]
+
+    def put(self, department_id: str, version: int, series: list[Series]) -> None:
+        with self._lock:
+            self._found[department_id] = (version, series)
+            self._found.move_to_end(department_id)
+            held = sum(len(s) for _, s in self._found.values())
+            while len(self._found) > self._departments or (
+                held > self._series and len(self._found) > 1
+            ):
+                _, (_, dropped) = self._found.popitem(last=False)
+                held -= len(dropped)
+
+
 class SeriesRepository:
     def __init__(self, client: DynamoDBClient, table: str, events: EventRepository) -> None:
         self._client = client
         self.table = table
         self._events = events
+        self._recent = _Recent()
 
     def _key(self, department_id: str, series_id: str) -> dict[str, Any]:
         if not (usable_key(department_id) and usable_key(series_id)):
@@ -152,11 +187,17 @@ class SeriesRepository:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def all(self, department_id: str) -> list[Series]:
+    def all(self, department_id: str, calendar_version: int | None = None) -> list[Series]:
         """Every series of a department: one strongly consistent Query of its partition
-        (more pages only past 1 MB)."""
+        (more pages only past 1 MB). With ``calendar_version`` (just read, strongly
+        consistent), series this process read at that version are answered without a read.
+        """
         if not usable_key(department_id):
             return []
+        if calendar_version is not None:
+            known = self._recent.get(department_id, calendar_version)
+            if known is not None:
+                return known
         params = {
             "TableName": self.table,
             "KeyConditionExpression": "id = :p",
@@ -164,11 +205,14 @@ class SeriesRepository:
             "ConsistentRead": True,
         }
         with translated_errors("read series"):
-            return [
+            found = [
                 series_from_item(item)
                 for page in pages(self._client.query, params)
                 for item in page.get("Items", [])
             ]
+        if calendar_version is not None:
+            self._recent.put(department_id, calendar_version, found)
+        return found
 
     def get(self, department_id: str, series_id: str) -> Series:
         found = self.find(department_id, series_id)
