@@ -278,6 +278,12 @@ def new_event(api: FlaskClient, department_id: str, **fields: Any) -> dict[str, 
     return body
 
 
+def series_in_new_department(api: FlaskClient, **fields: Any) -> tuple[str, dict[str, Any]]:
+    """A new department's id, and an event (a recurring one: ``fields``) made in it."""
+    dept = str(new_department(api)["id"])
+    return dept, new_event(api, dept, **fields)
+
+
 def listed(api: FlaskClient, department_id: str) -> list[dict[str, Any]]:
     response = api.get(f"/api/events/{department_id}")
     assert response.status_code == 200

@@ -47,6 +47,7 @@ from tests.browser import (
     sample_site,
     save_and_wait,
     screenshot,
+    series_in_new_department,
     serve_site,
     shown,
     site_settings,
@@ -1362,11 +1363,8 @@ def test_a_weekly_series_is_made_on_the_page_and_one_instance_moved(
 def test_in_english_one_instance_is_deleted_the_following_retimed_and_all_renamed(
     site: Site, driver: Browser
 ) -> None:
-    department = new_department(site.api)
-    dept = department["id"]
-    made = new_event(
+    dept, made = series_in_new_department(
         site.api,
-        dept,
         event_date="2024-10-01",
         title="Standup",
         time="09:00",
@@ -1416,11 +1414,8 @@ def test_in_english_one_instance_is_deleted_the_following_retimed_and_all_rename
 def test_changing_the_rule_of_all_keeps_the_exdates_and_deletes_following(
     site: Site, driver: Browser
 ) -> None:
-    department = new_department(site.api)
-    dept = department["id"]
-    made = new_event(
+    dept, made = series_in_new_department(
         site.api,
-        dept,
         event_date="2024-11-04",
         title="점검",
         recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE:20241118"],
@@ -1573,14 +1568,8 @@ def test_the_repeat_controls_fit_a_phone(site: Site, driver: Browser, language: 
 
 
 def test_a_new_rule_from_an_instance_on_is_a_new_series_there(site: Site, driver: Browser) -> None:
-    department = new_department(site.api)
-    dept = department["id"]
-    made = new_event(
-        site.api,
-        dept,
-        event_date="2024-12-02",
-        title="보고",
-        recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO"],
+    dept, made = series_in_new_department(
+        site.api, event_date="2024-12-02", title="보고", recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO"]
     )
     open_page(driver, site.page(department=dept, month="2024-12"))
 
@@ -1606,11 +1595,8 @@ def test_a_new_rule_from_an_instance_on_is_a_new_series_there(site: Site, driver
 
 
 def test_an_instance_changed_meanwhile_is_a_412_and_reloads(site: Site, driver: Browser) -> None:
-    department = new_department(site.api)
-    dept = department["id"]
-    made = new_event(
+    dept, made = series_in_new_department(
         site.api,
-        dept,
         event_date="2024-08-05",
         title="원래 회의",
         recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO"],

@@ -4,6 +4,7 @@ where a listing reads, and expired bookkeeping is swept."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -108,120 +109,117 @@ class _Calls(logging.Handler):
         self.operations.append(list(record.__dict__.get("dynamodb_operations", [])))
 
 
-def test_each_request_makes_the_calls_the_cost_table_names(client: FlaskClient) -> None:
-    """docs/performance.md, "What one request may read or write", row by row."""
+Made = Callable[..., list[str]]
+
+
+@pytest.fixture
+def made(client: FlaskClient) -> Iterator[Made]:
+    """``made(method, url, status, **kwargs)``: the DynamoDB operations of one request
+    (from the access log), which must answer ``status``."""
     calls = _Calls()
     access = logging.getLogger("backend.access")
     access.addHandler(calls)
 
-    def made(method: str, url: str, status: int, **kwargs: Any) -> list[str]:
+    def one(method: str, url: str, status: int, **kwargs: Any) -> list[str]:
         calls.operations.clear()
         response = client.open(url, method=method, **kwargs)
         assert response.status_code == status, response.get_data(as_text=True)
         return calls.operations[-1]
 
+    yield one
+    access.removeHandler(calls)
+
+
+def test_each_request_makes_the_calls_the_cost_table_names(client: FlaskClient, made: Made) -> None:
+    """docs/performance.md, "What one request may read or write", row by row."""
     count, calendar, transaction = ["Query"], ["GetItem"], ["TransactWriteItems"]
     read = ["GetItem"]  # the event (or the department) itself
-    try:
-        dept = create_department(client)["id"]
-        empty = create_department(client, "빈 부서")["id"]
-        events, month = f"/api/events/{dept}", "?month=2024-01"
-        body = {"event_date": "2024-01-20", "title": "팀 회의"}
-        assert made("POST", events, 201, json=body) == count + calendar + transaction
-        keyed = {"json": body | {"title": "주간 회의"}, "headers": {"Idempotency-Key": "k"}}
-        # The key's answer is written inside the create's own transaction.
-        assert made("POST", events, 201, **keyed) == ["PutItem", *count, *calendar, *transaction]
-        assert made("POST", events, 201, **keyed) == ["PutItem", "GetItem"]  # a replay
-        listed = client.get(events + month)
-        event = listed.get_json()["items"][0]["id"]
-        assert made("GET", events + month, 200) == [*calendar, "Query"]
-        poll = {"If-None-Match": listed.headers["ETag"]}
-        assert made("GET", events + month, 304, headers=poll) == calendar
-        assert made("GET", f"{events}/{event}", 200) == read
-        change = {"title": "팀 회의 2"}
-        assert made("PATCH", f"{events}/{event}", 200, json=change) == read + calendar + transaction
-        assert made("PATCH", f"{events}/{event}", 200, json=change) == read  # nothing changes
-        move = {"event_date": "2024-01-21"}
-        assert made("PATCH", f"{events}/{event}", 200, json=move) == [
-            *read, *count, *calendar, *transaction
-        ]  # fmt: skip
-        feed = f"/api/departments/{dept}/calendar.ics{month}"
-        ics = client.get(feed)
-        assert ics.data.count(b"BEGIN:VEVENT") == 2
-        assert made("GET", feed, 200) == [*read, *calendar, "Query"]
-        assert made("GET", feed, 304, headers={"If-None-Match": ics.headers["ETag"]}) == [
-            *read, *calendar
-        ]  # fmt: skip
-        imported = made(
-            "POST", f"/api/events/{empty}/import", 200,
-            data=ics.data, headers={"Content-Type": "text/calendar"},
-        )  # fmt: skip
-        # What exists is read in batches of 100; then per new event: count, calendar, write.
-        assert imported == [*read, "BatchGetItem", *(2 * [*count, *calendar, *transaction])]
-        assert made("DELETE", f"{events}/{event}", 204) == read + calendar + transaction
-        assert made("GET", "/api/departments", 200) == ["Scan"]
-        assert made("DELETE", f"/api/departments/{dept}?cascade=true", 204) == [
-            *read, *calendar, "Query", *calendar, *transaction, *calendar, *transaction
-        ]  # fmt: skip
-    finally:
-        access.removeHandler(calls)
+    dept = create_department(client)["id"]
+    empty = create_department(client, "빈 부서")["id"]
+    events, month = f"/api/events/{dept}", "?month=2024-01"
+    body = {"event_date": "2024-01-20", "title": "팀 회의"}
+    assert made("POST", events, 201, json=body) == count + calendar + transaction
+    keyed = {"json": body | {"title": "주간 회의"}, "headers": {"Idempotency-Key": "k"}}
+    # The key's answer is written inside the create's own transaction.
+    assert made("POST", events, 201, **keyed) == ["PutItem", *count, *calendar, *transaction]
+    assert made("POST", events, 201, **keyed) == ["PutItem", "GetItem"]  # a replay
+    listed = client.get(events + month)
+    event = listed.get_json()["items"][0]["id"]
+    assert made("GET", events + month, 200) == [*calendar, "Query"]
+    poll = {"If-None-Match": listed.headers["ETag"]}
+    assert made("GET", events + month, 304, headers=poll) == calendar
+    assert made("GET", f"{events}/{event}", 200) == read
+    change = {"title": "팀 회의 2"}
+    assert made("PATCH", f"{events}/{event}", 200, json=change) == read + calendar + transaction
+    assert made("PATCH", f"{events}/{event}", 200, json=change) == read  # nothing changes
+    move = {"event_date": "2024-01-21"}
+    assert made("PATCH", f"{events}/{event}", 200, json=move) == [
+        *read, *count, *calendar, *transaction
+    ]  # fmt: skip
+    feed = f"/api/departments/{dept}/calendar.ics{month}"
+    ics = client.get(feed)
+    assert ics.data.count(b"BEGIN:VEVENT") == 2
+    assert made("GET", feed, 200) == [*read, *calendar, "Query"]
+    assert made("GET", feed, 304, headers={"If-None-Match": ics.headers["ETag"]}) == [
+        *read, *calendar
+    ]  # fmt: skip
+    imported = made(
+        "POST", f"/api/events/{empty}/import", 200,
+        data=ics.data, headers={"Content-Type": "text/calendar"},
+    )  # fmt: skip
+    # What exists is read in batches of 100; then per new event: count, calendar, write.
+    assert imported == [*read, "BatchGetItem", *(2 * [*count, *calendar, *transaction])]
+    assert made("DELETE", f"{events}/{event}", 204) == read + calendar + transaction
+    assert made("GET", "/api/departments", 200) == ["Scan"]
+    assert made("DELETE", f"/api/departments/{dept}?cascade=true", 204) == [
+        *read, *calendar, "Query", *calendar, *transaction, *calendar, *transaction
+    ]  # fmt: skip
 
 
-def test_each_recurring_request_makes_the_calls_the_cost_table_names(client: FlaskClient) -> None:
+def test_each_recurring_request_makes_the_calls_the_cost_table_names(
+    client: FlaskClient, made: Made
+) -> None:
     """docs/performance.md, the rows of recurring events: a series is read by one Query of
     its department's series partition, an instance by one BatchGetItem, and every write is
     the department's calendar state and one transaction."""
-    calls = _Calls()
-    access = logging.getLogger("backend.access")
-    access.addHandler(calls)
-
-    def made(method: str, url: str, status: int, **kwargs: Any) -> list[str]:
-        calls.operations.clear()
-        response = client.open(url, method=method, **kwargs)
-        assert response.status_code == status, response.get_data(as_text=True)
-        return calls.operations[-1]
-
     calendar, transaction = ["GetItem"], ["TransactWriteItems"]
-    try:
-        dept = create_department(client)["id"]
-        events, month = f"/api/events/{dept}", "?month=2024-01"
-        plain = {"event_date": "2024-01-20", "title": "팀 회의"}
-        client.post(events, json=plain)
-        # Without series, a list is what it was: no read of series at all.
-        assert made("GET", events + month, 200) == [*calendar, "Query"]
-        weekly = plain | {"event_date": "2024-01-01", "recurrence": ["RRULE:FREQ=WEEKLY"]}
-        assert made("POST", events, 201, json=weekly) == calendar + transaction  # no day count
-        # With series: one more Query, of the department's series partition (consistent)...
-        assert made("GET", events + month, 200) == [*calendar, "Query", "Query"]
-        # ...which this process keeps by calendar version: until the next write, none.
-        assert made("GET", events + month + "&expand=false", 200) == [*calendar, "Query"]
-        series = client.get(events + month + "&expand=false").get_json()["items"][0]["id"]
-        assert made("GET", f"{events}/{series}", 200) == ["GetItem", "GetItem"]
-        instance = f"{events}/{series}_20240108"
-        assert made("GET", instance, 200) == ["BatchGetItem"]
-        change = {"title": "변경"}
-        assert made("PATCH", instance, 200, json=change) == [
-            "BatchGetItem",
-            *calendar,
-            *transaction,
-        ]
-        assert made("GET", f"{events}/{series}/instances?from=2024-01-01", 200) == [
-            "GetItem", "BatchGetItem"  # the series, its changed instances
-        ]  # fmt: skip
-        feed = f"/api/departments/{dept}/calendar.ics{month}"
-        client.post(events, json=plain)  # a write: the next read of series is a Query again
-        assert made("GET", feed, 200) == ["GetItem", *calendar, "Query", "Query", "BatchGetItem"]
-        assert made("DELETE", f"{events}/{series}_20240115", 204) == [
-            "BatchGetItem", *calendar, *transaction
-        ]  # fmt: skip
-        following = f"{instance.replace('0108', '0122')}?scope=following"
-        assert made("PATCH", following, 200, json=change) == [
-            "BatchGetItem",
-            *calendar,
-            *transaction,
-        ]
-        assert made("DELETE", f"{events}/{series}", 204) == [
-            "GetItem", "GetItem", *calendar, *transaction
-        ]  # fmt: skip
-    finally:
-        access.removeHandler(calls)
+    dept = create_department(client)["id"]
+    events, month = f"/api/events/{dept}", "?month=2024-01"
+    plain = {"event_date": "2024-01-20", "title": "팀 회의"}
+    client.post(events, json=plain)
+    # Without series, a list is what it was: no read of series at all.
+    assert made("GET", events + month, 200) == [*calendar, "Query"]
+    weekly = plain | {"event_date": "2024-01-01", "recurrence": ["RRULE:FREQ=WEEKLY"]}
+    assert made("POST", events, 201, json=weekly) == calendar + transaction  # no day count
+    # With series: one more Query, of the department's series partition (consistent)...
+    assert made("GET", events + month, 200) == [*calendar, "Query", "Query"]
+    # ...which this process keeps by calendar version: until the next write, none.
+    assert made("GET", events + month + "&expand=false", 200) == [*calendar, "Query"]
+    series = client.get(events + month + "&expand=false").get_json()["items"][0]["id"]
+    assert made("GET", f"{events}/{series}", 200) == ["GetItem", "GetItem"]
+    instance = f"{events}/{series}_20240108"
+    assert made("GET", instance, 200) == ["BatchGetItem"]
+    change = {"title": "변경"}
+    assert made("PATCH", instance, 200, json=change) == [
+        "BatchGetItem",
+        *calendar,
+        *transaction,
+    ]
+    assert made("GET", f"{events}/{series}/instances?from=2024-01-01", 200) == [
+        "GetItem", "BatchGetItem"  # the series, its changed instances
+    ]  # fmt: skip
+    feed = f"/api/departments/{dept}/calendar.ics{month}"
+    client.post(events, json=plain)  # a write: the next read of series is a Query again
+    assert made("GET", feed, 200) == ["GetItem", *calendar, "Query", "Query", "BatchGetItem"]
+    assert made("DELETE", f"{events}/{series}_20240115", 204) == [
+        "BatchGetItem", *calendar, *transaction
+    ]  # fmt: skip
+    following = f"{instance.replace('0108', '0122')}?scope=following"
+    assert made("PATCH", following, 200, json=change) == [
+        "BatchGetItem",
+        *calendar,
+        *transaction,
+    ]
+    assert made("DELETE", f"{events}/{series}", 204) == [
+        "GetItem", "GetItem", *calendar, *transaction
+    ]  # fmt: skip

@@ -36,13 +36,6 @@ WINDOW = ("2024-01-01", "2024-03-31")
 Occurrence = tuple[str, str, str | None, str]  # (series or event id, date, HH:MM, title)
 
 
-def post(client: FlaskClient, department_id: str, **fields: Any) -> dict[str, Any]:
-    response = client.post(f"/api/events/{department_id}", json=fields)
-    assert response.status_code == 201, response.get_json()
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
 def listed(client: FlaskClient, department_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     url = f"/api/events/{department_id}?from={WINDOW[0]}&to={WINDOW[1]}&limit=200"
@@ -77,22 +70,22 @@ def calendar(client: FlaskClient) -> str:
     """A department with weekly, daily, monthly and yearly series, a moved and a retitled
     instance, a deleted occurrence, an RDATE, and single events."""
     dept = str(create_department(client, "반복팀")["id"])
-    weekly = post(
+    weekly = create_event(
         client, dept, event_date="2024-01-01", title="주간 회의", time="오전 10시",
         recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO,TH;UNTIL=20240229"],
     )  # fmt: skip
     client.patch(f"/api/events/{dept}/{weekly['id']}_20240108", json={"event_date": "2024-01-09"})
     client.patch(f"/api/events/{dept}/{weekly['id']}_20240115", json={"title": "주간 회의 (연장)"})
     client.delete(f"/api/events/{dept}/{weekly['id']}_20240122")
-    post(
+    create_event(
         client, dept, event_date="2024-01-05", title="월간 보고",
         recurrence=["RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1", "RDATE:20240110"],
     )  # fmt: skip
-    post(
+    create_event(
         client, dept, event_date="2024-02-01", title="당직", time="18:00~20:00",
         recurrence=["RRULE:FREQ=DAILY;INTERVAL=3;COUNT=8", "EXDATE:20240204T180000"],
     )  # fmt: skip
-    post(
+    create_event(
         client, dept, event_date="2020-03-15", title="창립 기념일",
         recurrence=["RRULE:FREQ=YEARLY"],
     )  # fmt: skip

@@ -33,6 +33,7 @@ from backend.api.openapi import (
     empty_response,
     json_body,
     json_response,
+    limit_parameter,
     operation,
     param,
     window_params,
@@ -324,17 +325,7 @@ def delete_event(department_id: str, event_id: str) -> Response:
         errors=("404", *READ_ERRORS),
         parameters=[
             *window_params()[:2],
-            {
-                "name": "limit",
-                "in": "query",
-                "description": "Page size",
-                "schema": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": INSTANCES_MAX,
-                    "default": INSTANCES_DEFAULT,
-                },
-            },
+            limit_parameter(INSTANCES_MAX, INSTANCES_DEFAULT),
             param("Cursor"),
         ],
     )

@@ -298,17 +298,7 @@ def _parameters() -> dict[str, Any]:
             "schema": {"type": "string"},
             "example": _EXAMPLE_EVENT_ID,
         },
-        "Limit": {
-            "name": "limit",
-            "in": "query",
-            "description": "Page size",
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_LIMIT,
-                "default": DEFAULT_LIMIT,
-            },
-        },
+        "Limit": limit_parameter(MAX_LIMIT, DEFAULT_LIMIT),
         "Cursor": {
             "name": "cursor",
             "in": "query",
@@ -562,6 +552,16 @@ _PATH_PARAMETERS = {"department_id": "DepartmentId", "event_id": "EventId"}
 _MONTH_PATTERN = (
     "^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$"
 )
+
+
+def limit_parameter(maximum: int, default: int) -> dict[str, Any]:
+    """The ``limit`` query parameter of a list: a page size from 1 to ``maximum``."""
+    return {
+        "name": "limit",
+        "in": "query",
+        "description": "Page size",
+        "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+    }
 
 
 def window_params() -> list[dict[str, Any]]:
