@@ -95,6 +95,13 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
             ("ETag",),
         ),
         ProblemType(
+            "sync-token-expired",
+            410,
+            "Sync token expired",
+            "The sync token is older than the 30 days of history kept, from another "
+            "department, or not one this service issued: start again with ?sync=true.",
+        ),
+        ProblemType(
             "payload-too-large", 413, "Payload too large", "The request body is over 1 MiB."
         ),
         ProblemType(
@@ -238,6 +245,12 @@ class Conflict(CalendarError):
     @property
     def problem(self) -> ProblemType:
         return PROBLEM_TYPES[self.code]
+
+
+class SyncTokenExpired(CalendarError):
+    """A sync token that cannot be answered (410): the client starts a full sync again."""
+
+    slug = "sync-token-expired"
 
 
 class PreconditionFailed(CalendarError):

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
@@ -18,6 +19,7 @@ from backend.api.openapi import document
 from backend.config import Settings
 from backend.storage import Storage
 from backend.storage.dynamo import make_client
+from backend.storage.events import INDEX_SETTLE
 
 SEED_DEPARTMENT = {"name": "QA팀", "description": "품질 보증"}
 SEED_EVENT = {"event_date": "2024-01-25", "title": "테스트 이벤트", "time": "오후 3:00"}
@@ -155,3 +157,15 @@ def first(count: int) -> Callable[[str], bool]:
         return remaining[0] >= 0
 
     return decide
+
+
+def settle(dynamodb: Any, settings: Settings, department_id: str) -> None:
+    """Move the department's last change ``INDEX_SETTLE`` into the past, as if a minute
+    had gone by: lists then trust the index again and answer polls from the version."""
+    earlier = datetime.now(UTC) - INDEX_SETTLE - timedelta(seconds=1)
+    dynamodb.update_item(
+        TableName=settings.departments_table,
+        Key={"id": {"S": department_id}},
+        UpdateExpression="SET changed_at = :t",
+        ExpressionAttributeValues={":t": {"S": earlier.isoformat(timespec="milliseconds")}},
+    )

@@ -63,15 +63,17 @@ def test_folder_dump_uses_the_export_layout_and_restores_equal(
     assert main(["dump", str(dump_dir)], storage=storage, settings=settings) == 0
 
     summary = json.loads((dump_dir / "events" / "manifest-summary.json").read_text())
-    assert (summary["outputFormat"], summary["itemCount"]) == ("DYNAMODB_JSON", 30)
+    # 30 events and the change log's 30 records (one per write)
+    assert (summary["outputFormat"], summary["itemCount"]) == ("DYNAMODB_JSON", 60)
     [entry] = [
         json.loads(line)
         for line in (dump_dir / "events" / "manifest-files.json").read_text().splitlines()
     ]
     lines = gzip.decompress((dump_dir / entry["dataFileS3Key"]).read_bytes()).decode().splitlines()
-    assert len(lines) == 30
-    assert set(json.loads(lines[0])) == {"Item"}
-    assert json.loads(lines[0])["Item"]["title"]["S"].startswith("회의")
+    assert len(lines) == 60
+    assert all(set(json.loads(line)) == {"Item"} for line in lines)
+    titles = [json.loads(line)["Item"].get("title", {}).get("S", "") for line in lines]
+    assert sum(title.startswith("회의") for title in titles) == 30
 
     restored_settings, restored = other_tables(settings)
     assert main(["restore", str(dump_dir)], storage=restored, settings=restored_settings) == 0
@@ -89,7 +91,7 @@ def test_restore_refuses_tables_with_items_unless_forced(
     assert (
         main(["restore", str(tmp_path / "b"), "--force"], storage=storage, settings=settings) == 0
     )
-    assert len(items(storage, storage.events.table)) == 30
+    assert len(items(storage, storage.events.table)) == 60  # 30 events, 30 change records
 
 
 def test_a_damaged_dump_is_refused(tmp_path: Path, settings: Settings, storage: Storage) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -14,15 +14,19 @@ import pytest
 import vobject
 from flask.testing import FlaskClient
 
+from backend.config import Settings
 from backend.fields import TITLE_MAX
 from backend.ics import reader
 from backend.services.events import new_event
 from backend.storage import Storage
-from tests.helpers import assert_problem, create_department, create_event
+from tests.helpers import assert_problem, create_department, create_event, settle
 
 DATA = Path(__file__).resolve().parent / "data"
 SEOUL = ZoneInfo("Asia/Seoul")
 ICS = {"Content-Type": "text/calendar"}
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 
 @pytest.fixture
@@ -174,10 +178,14 @@ def test_the_default_window_is_a_year_back_to_two_years_ahead(
 
 
 def test_the_feed_has_the_calendar_etag_and_answers_304(
-    client: FlaskClient, department: dict[str, Any]
+    client: FlaskClient,
+    department: dict[str, Any],
+    dynamodb: DynamoDBClient,
+    settings: Settings,
 ) -> None:
     url = f"/api/departments/{department['id']}/calendar.ics"
     create_event(client, department["id"])
+    settle(dynamodb, settings, department["id"])
     etag = client.get(url).headers["ETag"]
 
     assert etag == client.get(f"/api/events/{department['id']}").headers["ETag"]

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -15,7 +15,10 @@ from flask.testing import FlaskClient
 from backend import create_app
 from backend.config import Settings, configure_logging
 from backend.storage import Storage
-from tests.helpers import create_department, create_event, dynamodb_errors, first
+from tests.helpers import create_department, create_event, dynamodb_errors, first, settle
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 
 @pytest.fixture
@@ -68,10 +71,14 @@ def test_each_request_logs_one_line_with_its_dynamodb_calls(
 
 
 def test_polling_a_list_with_its_etag_costs_one_small_read_and_no_query(
-    client: FlaskClient, access_log: list[logging.LogRecord]
+    client: FlaskClient,
+    access_log: list[logging.LogRecord],
+    dynamodb: DynamoDBClient,
+    settings: Settings,
 ) -> None:
     department = create_department(client, "개발팀")
     create_event(client, department["id"])
+    settle(dynamodb, settings, department["id"])  # a minute later
     etag = client.get(f"/api/events/{department['id']}?month=2024-01").headers["ETag"]
     access_log.clear()
 

@@ -23,7 +23,7 @@ from backend.api.openapi import (
     param,
     window_params,
 )
-from backend.api.responses import calendar_etag, calendar_not_modified
+from backend.api.responses import unchanged_calendar, with_calendar_tag
 from backend.errors import BadRequest, FieldError
 from backend.ics import feed
 from backend.services.feed import FEED_MAX_EVENTS, feed_events, feed_series
@@ -103,31 +103,28 @@ def calendar_feed(department_id: str) -> Response:
     args = query({"from": date_param, "to": date_param, "month": month_param})
     department = storage().departments.get(department_id)
     calendar = storage().events.calendar_state(department_id)
-    version = calendar.calendar_version
-    if calendar_not_modified(version):
-        response = Response(status=304)
-    else:
-        window, now = window_of(args), None
-        if not args:
-            now = today()
-            window = DateWindow(
-                now.replace(year=now.year - FEED_YEARS_BACK, day=min(now.day, 28)).isoformat(),
-                now.replace(year=now.year + FEED_YEARS_AHEAD, day=min(now.day, 28)).isoformat(),
-            )
-        events = feed_events(storage(), department_id, window, calendar, today=now)
-        series = feed_series(storage(), department_id, window, calendar, zone())
-        body = feed.calendar(
-            department,
-            events,
-            settings().calendar_timezone,
-            _domain(),
-            [(s.series, s.changed) for s in series],
+    if (unchanged := unchanged_calendar(calendar)) is not None:
+        return unchanged
+    window, now = window_of(args), None
+    if not args:
+        now = today()
+        window = DateWindow(
+            now.replace(year=now.year - FEED_YEARS_BACK, day=min(now.day, 28)).isoformat(),
+            now.replace(year=now.year + FEED_YEARS_AHEAD, day=min(now.day, 28)).isoformat(),
         )
-        response = Response(body, mimetype=ICS_MEDIA_TYPE)
-        response.headers["Content-Type"] = f"{ICS_MEDIA_TYPE}; charset=utf-8"
-        response.headers["Content-Disposition"] = f'inline; filename="calendar-{department_id}.ics"'
-    response.headers["ETag"] = calendar_etag(version)
-    return response
+    events = feed_events(storage(), department_id, window, calendar, today=now)
+    series = feed_series(storage(), department_id, window, calendar, zone())
+    body = feed.calendar(
+        department,
+        events,
+        settings().calendar_timezone,
+        _domain(),
+        [(s.series, s.changed) for s in series],
+    )
+    response = Response(body, mimetype=ICS_MEDIA_TYPE)
+    response.headers["Content-Type"] = f"{ICS_MEDIA_TYPE}; charset=utf-8"
+    response.headers["Content-Disposition"] = f'inline; filename="calendar-{department_id}.ics"'
+    return with_calendar_tag(response, calendar)
 
 
 @bp.post("/api/events/<department_id>/import")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from backend.errors import BadRequest, FieldError
+from backend.errors import BadRequest, FieldError, SyncTokenExpired
+from backend.services.sync import SyncPoint
 
 
 class CursorCodec:
@@ -19,6 +21,30 @@ class CursorCodec:
 
     def __init__(self, secret_key: str) -> None:
         self._serializer = URLSafeSerializer(secret_key, salt="list-cursor/v1")
+        self._tokens = URLSafeSerializer(secret_key, salt="sync-token/v1")
+
+    def sync_token(self, point: SyncPoint) -> str:
+        """The sync token of ``point``: signed, so only this service's tokens are read."""
+        return self._tokens.dumps(
+            {"d": point.department_id, "v": point.version, "t": int(point.issued.timestamp())}
+        )
+
+    def read_sync_token(self, token: str, department_id: str) -> SyncPoint:
+        """What ``token`` holds, or ``SyncTokenExpired`` (410) when it is not a token this
+        service issued for ``department_id``."""
+        try:
+            data = self._tokens.loads(token)
+        except BadSignature:
+            raise SyncTokenExpired("the sync token is not one this service issued") from None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("v"), int)
+            or not isinstance(data.get("t"), int)
+        ):
+            raise SyncTokenExpired("the sync token is malformed")
+        if data.get("d") != department_id:
+            raise SyncTokenExpired("the sync token belongs to another department")
+        return SyncPoint(department_id, data["v"], datetime.fromtimestamp(data["t"], UTC))
 
     def encode(self, scope: list[Any], position: tuple[str, ...]) -> str:
         """A cursor for the position after ``position`` in the list ``scope`` names."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import cast
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
 from flask import Blueprint, Response, url_for
 
@@ -39,14 +39,17 @@ from backend.api.openapi import (
     window_params,
 )
 from backend.api.responses import (
-    calendar_not_modified,
+    calendar_list_response,
     event_json,
     list_response,
     resource_response,
+    sync_response,
+    unchanged_calendar,
 )
 from backend.domain import Event
+from backend.errors import BadRequest, FieldError
 from backend.fields import EVENT
-from backend.services import events, listing, recurring
+from backend.services import events, listing, recurring, sync
 from backend.services.idempotency import Completing
 from backend.services.listing import EXPANSION_YEARS
 from backend.services.recurring import CHUNK_DAYS, INSTANCES_DEFAULT, INSTANCES_MAX, SCOPES
@@ -175,8 +178,14 @@ def list_events(department_id: str) -> Response:
             "cursor": text_param,
             "q": search_param,
             "expand": bool_param,
+            "sync": bool_param,
+            "sync_token": text_param,
         }
     )
+    if args.get("sync") or "sync_token" in args:
+        return sync_page(department_id, args)
+    if "cursor" in args and (resumed := sync_resumed(department_id, args)) is not None:
+        return resumed
     window = window_of(args)
     search = args.get("q")
     expand = args.get("expand", True)
@@ -187,9 +196,8 @@ def list_events(department_id: str) -> Response:
     if "cursor" in args:  # a bad cursor is 400 whatever the conditional headers say
         after = cast(SortKey, cursors().decode(args["cursor"], scope, 4))
     calendar = storage().events.calendar_state(department_id)  # 404 before any Query
-    version = calendar.calendar_version
-    if calendar_not_modified(version):
-        return list_response([], None, calendar_version=version, not_modified=True)
+    if (unchanged := unchanged_calendar(calendar)) is not None:
+        return unchanged
     limit = args.get("limit", DEFAULT_LIMIT)
     page = listing.list_page(
         storage(),
@@ -204,8 +212,126 @@ def list_events(department_id: str) -> Response:
         expand=expand,
     )
     next_cursor = None if page.after is None else cursors().encode(scope, page.after)
-    return list_response(
-        [event_json(e) for e in page.events], next_cursor, calendar_version=version
+    return calendar_list_response([event_json(e) for e in page.events], next_cursor, calendar)
+
+
+# -- incremental sync ---------------------------------------------------------------------
+
+_FULL_SCOPE, _FULL_WIDTH = "sync-full", 8
+_DELTA_SCOPE, _DELTA_WIDTH = "sync-delta", 3
+_NOT_WITH_SYNC = ("from", "to", "month", "q")
+
+
+def sync_page(department_id: str, args: dict[str, Any]) -> Response:
+    """A page of a full sync (``sync=true``) or of a delta (``sync_token``)."""
+    problems = [
+        FieldError(
+            name, "cannot be combined with sync or sync_token: a sync covers the whole calendar"
+        )
+        for name in _NOT_WITH_SYNC
+        if name in args
+    ]
+    if args.get("expand"):
+        problems.append(FieldError("expand", "a sync lists each series once (expand=false)"))
+    if args.get("sync") and "sync_token" in args:
+        problems.append(
+            FieldError("sync_token", "give either sync=true (a full sync) or sync_token")
+        )
+    if problems:
+        raise BadRequest("these parameters do not go together", problems)
+    limit = args.get("limit", DEFAULT_LIMIT)
+    if "sync_token" in args:
+        point = cursors().read_sync_token(args["sync_token"], department_id)
+        calendar = storage().events.calendar_state(department_id)
+        sync.check_token(point, calendar)
+        since, skip, issued = point.version, 0, point.issued
+        if "cursor" in args:
+            since, skip, issued = _delta_position(department_id, args["cursor"])
+            sync.check_token(sync.SyncPoint(department_id, since, issued), calendar)
+        return _delta(department_id, since, skip, issued, limit)
+    position = None
+    if "cursor" in args:
+        position = _full_position(department_id, args["cursor"])
+    return _full(department_id, position, limit)
+
+
+def sync_resumed(department_id: str, args: dict[str, Any]) -> Response | None:
+    """The next page of a sync when only its cursor was sent (None: not a sync cursor)."""
+    for scope, width in ((_FULL_SCOPE, _FULL_WIDTH), (_DELTA_SCOPE, _DELTA_WIDTH)):
+        try:
+            cursors().decode(args["cursor"], [scope, department_id], width)
+        except BadRequest:
+            continue
+        rest = {k: v for k, v in args.items() if k not in {"limit", "cursor", "expand"}}
+        if rest or args.get("expand"):
+            return None  # let the list say what does not fit
+        if scope == _FULL_SCOPE:
+            return sync_page(department_id, args | {"sync": True})
+        since, skip, issued = _delta_position(department_id, args["cursor"])
+        calendar = storage().events.calendar_state(department_id)
+        sync.check_token(sync.SyncPoint(department_id, since, issued), calendar)
+        return _delta(department_id, since, skip, issued, args.get("limit", DEFAULT_LIMIT))
+    return None
+
+
+def _delta(department_id: str, since: int, skip: int, issued: datetime, limit: int) -> Response:
+    page = sync.delta(storage(), department_id, since, skip, limit)
+    items = [
+        {"id": e.id, "status": "cancelled"} if isinstance(e, sync.Cancelled) else event_json(e)
+        for e in page.entries
+    ]
+    if page.after is not None:
+        version, offset = page.after
+        position = (str(version), str(offset), str(int(issued.timestamp())))
+        cursor = cursors().encode([_DELTA_SCOPE, department_id], position)
+        return sync_response(items, cursor, None)
+    assert page.token is not None  # noqa: S101 - the last page has one
+    return sync_response(items, None, cursors().sync_token(page.token))
+
+
+def _full(department_id: str, position: sync.FullPosition | None, limit: int) -> Response:
+    calendar = storage().events.calendar_state(department_id)
+    page = sync.full(storage(), department_id, position, limit, calendar)
+    items = [event_json(e) for e in page.entries]
+    if page.after is not None:
+        after = page.after
+        key = after.events_after or ("", "", "", "")
+        fields = (
+            str(after.began_version),
+            after.began_at.isoformat(),
+            "s" if after.series_after is not None else "e",
+            after.series_after or "",
+            *key,
+        )
+        cursor = cursors().encode([_FULL_SCOPE, department_id], fields)
+        return sync_response(items, cursor, None)
+    assert page.token is not None  # noqa: S101 - the last page has one
+    return sync_response(items, None, cursors().sync_token(page.token))
+
+
+def _full_position(department_id: str, cursor: str) -> sync.FullPosition:
+    fields = cursors().decode(cursor, [_FULL_SCOPE, department_id], _FULL_WIDTH)
+    try:
+        version, began = int(fields[0]), datetime.fromisoformat(fields[1])
+    except ValueError:
+        raise _malformed_cursor() from None
+    if fields[2] == "s":
+        return sync.FullPosition(version, began, fields[3], None)
+    return sync.FullPosition(version, began, None, cast(SortKey, tuple(fields[4:])))
+
+
+def _delta_position(department_id: str, cursor: str) -> tuple[int, int, datetime]:
+    fields = cursors().decode(cursor, [_DELTA_SCOPE, department_id], _DELTA_WIDTH)
+    try:
+        return int(fields[0]), int(fields[1]), datetime.fromtimestamp(int(fields[2]), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise _malformed_cursor() from None
+
+
+def _malformed_cursor() -> BadRequest:
+    return BadRequest(
+        "the cursor cannot be used here; start again without it",
+        [FieldError("cursor", "is malformed")],
     )
 
 

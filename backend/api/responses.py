@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import Response, jsonify, request
 
 from backend.api.inputs import not_modified
 from backend.domain import Department, Event
+from backend.storage import CalendarState
+from backend.storage.bookkeeping import utc_datetime
 
 
 def department_json(department: Department) -> dict[str, Any]:
@@ -49,30 +52,74 @@ def resource_response(
     return response
 
 
-def calendar_etag(calendar_version: int) -> str:
-    """The ETag of every list and feed of a department: its calendar's version, weak
-    because each list shows a different part of the same calendar."""
-    return f'W/"calendar-{calendar_version}"'
+def calendar_tag(calendar: CalendarState, body: bytes | None = None) -> str:
+    """The opaque part of a department list's or feed's ``ETag``.
+
+    Once the calendar's last change is older than ``INDEX_SETTLE``, its version alone:
+    every list and feed of the department shares it, and a poll holding it is answered
+    304 after one small read. Before that, the index a list reads may not show the last
+    change yet, so the version cannot vouch for the body: the tag adds a digest of the
+    body served (``body``), and changes again when the settled body is served.
+    """
+    tag = f"calendar-{calendar.calendar_version}"
+    if body is None:
+        return tag
+    return f"{tag}-{hashlib.sha256(body).hexdigest()[:16]}"
 
 
-def calendar_not_modified(calendar_version: int) -> bool:
-    """Whether a list's ``If-None-Match`` already holds the calendar's current ETag."""
+def calendar_etag(tag: str) -> str:
+    """Weak: each list shows a different part of the same calendar."""
+    return f'W/"{tag}"'
+
+
+def calendar_not_modified(tag: str) -> bool:
+    """Whether ``If-None-Match`` already holds the list's current tag."""
     tags = request.if_none_match
-    return bool(tags) and (tags.star_tag or tags.contains_weak(f"calendar-{calendar_version}"))
+    return bool(tags) and (tags.star_tag or tags.contains_weak(tag))
 
 
-def list_response(
-    items: list[dict[str, Any]],
-    next_cursor: str | None,
-    *,
-    calendar_version: int | None = None,
-    not_modified: bool = False,
+def list_response(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
+    return jsonify({"items": items, "next_cursor": next_cursor})
+
+
+def calendar_list_response(
+    items: list[dict[str, Any]], next_cursor: str | None, calendar: CalendarState
 ) -> Response:
-    response = (
-        Response(status=304)
-        if not_modified
-        else jsonify({"items": items, "next_cursor": next_cursor})
-    )
-    if calendar_version is not None:
-        response.headers["ETag"] = calendar_etag(calendar_version)
+    """A page of a department's calendar with its ``ETag`` (see ``calendar_tag``)."""
+    response = list_response(items, next_cursor)
+    return with_calendar_tag(response, calendar)
+
+
+def unchanged_calendar(calendar: CalendarState) -> Response | None:
+    """A 304 when the calendar has settled and ``If-None-Match`` holds its version's tag:
+    answered before any Query."""
+    tag = calendar_tag(calendar)
+    if calendar.settled(utc_datetime()) and calendar_not_modified(tag):
+        response = Response(status=304)
+        response.headers["ETag"] = calendar_etag(tag)
+        return response
+    return None
+
+
+def with_calendar_tag(response: Response, calendar: CalendarState) -> Response:
+    """``response`` (a list or feed of the calendar) with its ``ETag``, or a 304 when
+    ``If-None-Match`` holds it."""
+    tag = calendar_tag(calendar)
+    if not calendar.settled(utc_datetime()):
+        tag = calendar_tag(calendar, response.get_data())
+    if calendar_not_modified(tag):
+        response = Response(status=304)
+    response.headers["ETag"] = calendar_etag(tag)
+    return response
+
+
+def sync_response(
+    items: list[dict[str, Any]], next_cursor: str | None, next_sync_token: str | None
+) -> Response:
+    """A page of a sync: a list page whose last page carries ``next_sync_token``."""
+    body: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
+    if next_sync_token is not None:
+        body["next_sync_token"] = next_sync_token
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
     return response

@@ -35,6 +35,8 @@ SYSTEM_FIELDS = frozenset(
         "calendar_version",
         "multi_day",
         "series_count",
+        "changed_at",
+        "history_from",
         "recurrence",
         "recurring_event_id",
         "original_date",

@@ -17,13 +17,14 @@ from backend.services.idempotency import Completing
 from backend.storage import Storage
 from backend.storage.departments import new_department
 from backend.storage.dynamo import busy
+from backend.storage.events import MAX_REMOVE
 from backend.storage.series import SeriesWrite
 from backend.storage.versioning import Contended, IfMatch, VersionMoved, require, write_attempts
 
-# What one DELETE ?cascade=true may do: its events go in transactions of 99 (with the
-# department's count, the 100th item), at most this many per request.
-CASCADE_BUDGET = 990
-CASCADE_STEP = 99
+# What one DELETE ?cascade=true may do: its events go in transactions of MAX_REMOVE (with
+# the department's item and the change record), at most this many per request.
+CASCADE_BUDGET = 980
+CASCADE_STEP = MAX_REMOVE
 _INDEX_LAG_TRIES = 5
 
 
@@ -114,6 +115,8 @@ def delete_department(
             storage.departments.delete(current)
         except (VersionMoved, Contended):
             continue  # re-read: a new version (If-Match), or an event added meanwhile
+        # No write can add to its change log now (each needs the department's item).
+        storage.changes.purge(department_id)
         return CascadeResult(deleted, 0)
     raise busy("delete department")
 
@@ -154,7 +157,7 @@ def _delete_series(storage: Storage, department_id: str, budget: int) -> tuple[i
 
 def _delete_events(storage: Storage, department_id: str, budget: int) -> tuple[int, int]:
     """Delete up to ``budget`` events, the department's series first (each with its
-    changed instances), then the rest in transactions of up to 99; (deleted, remaining)."""
+    changed instances), then the rest in transactions of up to MAX_REMOVE; (deleted, remaining)."""
     events = storage.events
     deleted, idle = 0, 0
     while deleted < budget:

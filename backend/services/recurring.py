@@ -424,7 +424,8 @@ def _delete_plan(series: Series, day: str | None, scope: str, now: str) -> Serie
         [d for d in series.changed if d != day],
     )
     drop = (instance_id(current.id, day),) if day in series.changed else ()
-    return SeriesWrite(department_id, series, after, drop=drop)
+    cancelled = () if drop else (instance_id(current.id, day),)
+    return SeriesWrite(department_id, series, after, drop=drop, cancelled=cancelled)
 
 
 # -- one series's instances ------------------------------------------------------------------

@@ -54,6 +54,7 @@ class Storage:
         usage.instrument(client)
         self.departments = DepartmentRepository(client, departments_table)
         self.events = EventRepository(client, events_table, departments_table)
+        self.changes = self.events.changes
         self.series = SeriesRepository(client, events_table, self.events)
         self.mailings = MailingRepository(client, events_table)
         self.idempotency = IdempotencyRecords(client, events_table)

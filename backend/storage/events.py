@@ -22,7 +22,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -31,7 +31,8 @@ from backend.domain import Event
 from backend.errors import Conflict, NotFound
 from backend.fields import EVENT, MAX_EVENT_DAYS
 from backend.storage.batch import BatchIO
-from backend.storage.bookkeeping import KEY_TAKEN_OVER, is_bookkeeping_id
+from backend.storage.bookkeeping import KEY_TAKEN_OVER, is_bookkeeping_id, utc_datetime
+from backend.storage.changes import Change, ChangeLog
 from backend.storage.dynamo import (
     busy,
     cancelled_by,
@@ -68,6 +69,13 @@ _READ_AHEAD = 32
 # RCU at most), whatever the table holds: a window or search that reads this much without
 # filling its page answers what it has with a cursor to go on from, as Google's API does.
 READ_BUDGET = 1000
+# The most events one transaction deletes: DynamoDB's 100 items, less the department's
+# item and the change record.
+MAX_REMOVE = 98
+# How long after a write an index read may still miss it (DynamoDB's GSIs lag by well
+# under a second; this is far past that): until then, lists and feeds do not answer with
+# an ETag that only the department's item backs, and a full sync's token reaches back.
+INDEX_SETTLE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,15 @@ class CalendarState:
     multi_day: bool = True
     # How many recurring events (series) it holds: only then does a list read them.
     series_count: int = 0
+    # When its calendar last changed (None: not since change times were kept), and the
+    # version from which its change log is complete.
+    changed_at: datetime | None = None
+    history_from: int = 0
+
+    def settled(self, now: datetime) -> bool:
+        """Whether the last change is older than ``INDEX_SETTLE``: an index read now shows
+        every change up to ``calendar_version``."""
+        return self.changed_at is None or now - self.changed_at >= INDEX_SETTLE
 
 
 def event_from_item(item: Mapping[str, Any]) -> Event:
@@ -141,6 +158,7 @@ def event_record(event: Event) -> dict[str, Any]:
 
 class EventRepository:
     def __init__(self, client: DynamoDBClient, table: str, departments_table: str) -> None:
+        self.changes = ChangeLog(client, table)
         self._client = client
         self.table = table
         self._departments = departments_table
@@ -192,7 +210,8 @@ class EventRepository:
                 TableName=self._departments,
                 Key={"id": to_value(department_id)},
                 ConsistentRead=True,
-                ProjectionExpression="id, event_count, calendar_version, multi_day, series_count",
+                ProjectionExpression="id, event_count, calendar_version, multi_day, "
+                "series_count, changed_at, history_from",
             )
         item = response.get("Item")
         if item is None:
@@ -205,38 +224,54 @@ class EventRepository:
             # Departments written before the flag existed may hold multi-day events.
             multi_day=bool(data.get("multi_day", "event_count" not in data)),
             series_count=int(data.get("series_count", 0)),
+            changed_at=_instant(data.get("changed_at")),
+            history_from=int(data.get("history_from", 0)),
         )
 
     def touch_department(
         self,
         department_id: str,
-        counted: bool,
+        state: CalendarState,
         delta: int,
         multi_day: bool = False,
         *,
         series_delta: int = 0,
     ) -> TransactWriteItemTypeDef:
-        """The department half of an event write: it must exist, and its counters move.
+        """The department half of an event write: it must exist, still be at the version
+        read (``state``), and its version and counters move.
 
-        The condition on ``event_count`` keeps a count exact: an uncounted department's
-        count is never started by a write that cannot know the events before it.
+        The condition on ``calendar_version`` orders a department's writes, one version
+        each, so its change log has one record per version and no gap. The condition on
+        ``event_count`` keeps a count exact: an uncounted department's count is never
+        started by a write that cannot know the events before it.
         """
-        names = {"#count": "event_count"}
-        values: dict[str, Any] = {":one": to_value(1)}
-        expression = "ADD calendar_version :one"
+        names = {"#count": "event_count", "#version": "calendar_version"}
+        values: dict[str, Any] = {
+            ":seen": to_value(state.calendar_version),
+            ":next": to_value(state.calendar_version + 1),
+            ":now": to_value(utc_datetime().isoformat(timespec="milliseconds")),
+        }
+        sets = ["#version = :next", "changed_at = :now"]
+        adds = []
         if multi_day:
-            expression = "SET multi_day = :yes " + expression
+            sets.append("multi_day = :yes")
             values[":yes"] = to_value(True)
-        if counted:
-            condition = "attribute_exists(id) AND attribute_exists(#count)"
+        version = "#version = :seen"
+        if state.calendar_version == 0:
+            version = f"(attribute_not_exists(#version) OR {version})"
+        if state.counted:
+            condition = f"attribute_exists(id) AND attribute_exists(#count) AND {version}"
             if delta:
-                expression += ", #count :delta"
+                adds.append("#count :delta")
                 values[":delta"] = to_value(delta)
         else:
-            condition = "attribute_exists(id) AND attribute_not_exists(#count)"
+            condition = f"attribute_exists(id) AND attribute_not_exists(#count) AND {version}"
         if series_delta:
-            expression += ", series_count :series"
+            adds.append("series_count :series")
             values[":series"] = to_value(series_delta)
+        expression = "SET " + ", ".join(sets)
+        if adds:
+            expression += " ADD " + ", ".join(adds)
         return {
             "Update": {
                 "TableName": self._departments,
@@ -254,22 +289,29 @@ class EventRepository:
         department_id: str,
         build: Callable[[CalendarState], list[TransactWriteItemTypeDef]],
         on_condition: Callable[[ClientError], None],
+        changes: Sequence[Change],
     ) -> None:
-        """Run a transaction that includes the department's item (always item 0).
+        """Run a transaction that includes the department's item (always item 0, from
+        ``touch_department``) and, last, the change log's record of ``changes``.
 
         Retries what no condition caused (conflicting transactions, throttling) with
         jittered backoff; a failed department condition is re-read: a department that is
-        gone is ``NotFound``, one whose counting changed is simply tried again.
+        gone is ``NotFound``, one that another write moved on or whose counting changed
+        is simply tried again at its new version.
         """
         for _ in write_attempts():
             state = self.calendar_state(department_id)
+            items = build(state)
+            items.append(
+                self.changes.put_request(department_id, state.calendar_version + 1, changes)
+            )
             try:
                 with translated_errors(what):
                     # A token per attempt: botocore's own retries of it (a lost response)
                     # are answered without applying it twice, while an attempt DynamoDB
                     # cancelled is retried here as a new request.
                     self._client.transact_write_items(
-                        TransactItems=build(state), ClientRequestToken=str(uuid.uuid4())
+                        TransactItems=items, ClientRequestToken=str(uuid.uuid4())
                     )
             except ClientError as exc:
                 if is_contention(exc):
@@ -309,12 +351,13 @@ class EventRepository:
                 event.department_id,
                 lambda state: [
                     self.touch_department(
-                        event.department_id, state.counted, 1, event.end_date is not None
+                        event.department_id, state, 1, event.end_date is not None
                     ),
                     put,
                     *also,
                 ],
                 refuse,
+                [Change.of(event, "created")],
             )
         return event
 
@@ -340,11 +383,12 @@ class EventRepository:
                 current.department_id,
                 lambda state: [
                     self.touch_department(
-                        current.department_id, state.counted, 0, updated.end_date is not None
+                        current.department_id, state, 0, updated.end_date is not None
                     ),
                     {"Update": update},
                 ],
                 moved,
+                [Change.of(updated, "updated")],
             )
         except ClientError:
             if self.find(current.department_id, current.id) == updated:
@@ -352,8 +396,9 @@ class EventRepository:
             raise
 
     def remove(self, events: list[Event]) -> None:
-        """Delete ``events`` of one department (at most 99) at their versions, uncounting
-        them in the same transaction; ``VersionMoved`` when one of them changed or went."""
+        """Delete ``events`` of one department (at most ``MAX_REMOVE``) at their versions,
+        uncounting them in the same transaction; ``VersionMoved`` when one of them changed
+        or went."""
         department_id = events[0].department_id
         deletes: list[TransactWriteItemTypeDef] = [
             {
@@ -376,10 +421,11 @@ class EventRepository:
             "delete events",
             department_id,
             lambda state: [
-                self.touch_department(department_id, state.counted, -len(events)),
+                self.touch_department(department_id, state, -len(events)),
                 *deletes,
             ],
             moved,
+            [Change.of(event, "deleted") for event in events],
         )
 
     # -- reads ---------------------------------------------------------------------------
@@ -500,7 +546,7 @@ class EventRepository:
         params: dict[str, Any] = {
             "TableName": self.table,
             "ConsistentRead": True,
-            "ProjectionExpression": "department_id, end_date",
+            "ProjectionExpression": "id, department_id, end_date",
         }
         if len(department_ids) == 1:
             params["FilterExpression"] = "department_id = :d"
@@ -510,6 +556,8 @@ class EventRepository:
         with translated_errors("count events"):
             for page in pages(self._client.scan, params):
                 for item in page.get("Items", []):
+                    if is_bookkeeping_id(str(item["id"].get("S", ""))):
+                        continue  # series, change records: not events
                     department = str(item["department_id"].get("S", ""))
                     if department in department_ids:
                         counts[department] += 1
@@ -530,14 +578,17 @@ class EventRepository:
                 self._client.update_item(
                     TableName=self._departments,
                     Key={"id": to_value(department_id)},
+                    # Events written without change records (the migration's) come before
+                    # ``history_from``: a sync token from before them is refused.
                     UpdateExpression="SET event_count = :count, calendar_version = :next, "
-                    "multi_day = :multi",
+                    "multi_day = :multi, history_from = :next, changed_at = :now",
                     ConditionExpression=f"attribute_exists(id) AND {condition}",
                     ExpressionAttributeValues={
                         ":count": to_value(count),
                         ":seen": to_value(calendar_version),
                         ":next": to_value(calendar_version + 1),
                         ":multi": to_value(multi_day),
+                        ":now": to_value(utc_datetime().isoformat(timespec="milliseconds")),
                     },
                 )
         except ClientError as exc:
@@ -576,3 +627,11 @@ class _AlreadyWritten(Exception):
 def _update_request(table: str, key: dict[str, Any], version: int, updated: Event) -> Any:
     record = event_record(updated)
     return versioned_update(table, key, version, record, keys=("id", "department_id"))
+
+
+def _instant(value: Any) -> datetime | None:
+    """A stored ISO 8601 time, or None when absent or unreadable (written by others)."""
+    try:
+        return datetime.fromisoformat(str(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from backend.domain import Event, Series, instance_id
 from backend.errors import Conflict, NotFound
 from backend.storage.batch import BatchIO
 from backend.storage.bookkeeping import KEY_TAKEN_OVER
+from backend.storage.changes import Action, Change
 from backend.storage.dynamo import (
     cancelled_by,
     from_item,
@@ -107,6 +108,33 @@ class SeriesWrite:
     single_before: Event | None = None
     single_after: Event | None = None
     also: Sequence[TransactWriteItemTypeDef] = field(default_factory=tuple)
+    # Occurrences without an item of their own that the write removes (a new EXDATE).
+    cancelled: tuple[str, ...] = ()
+
+    @property
+    def changes(self) -> list[Change]:
+        """What the write does, for the change log."""
+        found: dict[str, Change] = {}
+        before, after = self.before, self.after
+        if after is not None:
+            replaced = before is not None or self.single_before is not None
+            found[after.event.id] = Change.of(after.event, "updated" if replaced else "created")
+        elif before is not None:
+            if self.single_after is not None:  # the series becomes a single event
+                found[before.event.id] = Change.of(self.single_after, "updated")
+            else:
+                found[before.event.id] = Change.of(before.event, "deleted")
+        if self.split is not None:
+            found[self.split.event.id] = Change.of(self.split.event, "created")
+        existing = before.changed if before is not None else {}
+        for event in self.put:
+            action: Action = "updated" if event.original_date in existing else "created"
+            found[event.id] = Change(event.id, action, "event", event)
+        for ident in self.drop:
+            found.setdefault(ident, Change(ident, "deleted", "event"))
+        for ident in self.cancelled:
+            found.setdefault(ident, Change(ident, "deleted", "occurrence"))
+        return list(found.values())
 
     @property
     def series_delta(self) -> int:
@@ -251,6 +279,37 @@ class SeriesRepository:
                 event = event_from_plain(data)
         return event, series
 
+    def find_items(
+        self, department_id: str, event_ids: Iterable[str], series_ids: Iterable[str]
+    ) -> tuple[dict[str, Event], dict[str, Series]]:
+        """The event items and series among the ids given that exist, by id: BatchGetItem,
+        100 keys a call (strongly consistent)."""
+        if not usable_key(department_id):
+            return {}, {}
+        keys = [
+            {"id": ident, "department_id": department_id}
+            for ident in dict.fromkeys(event_ids)
+            if usable_key(ident)
+        ] + [
+            {"id": series_partition(department_id), "department_id": ident}
+            for ident in dict.fromkeys(series_ids)
+            if usable_key(ident)
+        ]
+        if not keys:
+            return {}, {}
+        with translated_errors("read changed events"):
+            found = BatchIO(self._client).get(self.table, keys)
+        events: dict[str, Event] = {}
+        every: dict[str, Series] = {}
+        for data in found:
+            if str(data["id"]).startswith(SERIES_PARTITION):
+                series = series_from_item(to_item(data))
+                every[series.event.id] = series
+            else:
+                event = event_from_plain(data)
+                events[event.id] = event
+        return events, every
+
     def changed_instances(self, series: Series) -> list[Event]:
         """A series's changed instances (BatchGetItem, strongly consistent)."""
         return self.changed_of([series]).get(series.event.id, [])
@@ -343,7 +402,7 @@ class SeriesRepository:
                 )
             touch = self._events.touch_department(
                 department_id,
-                state.counted,
+                state,
                 change.event_delta,
                 multi_day,
                 series_delta=change.series_delta,
@@ -357,7 +416,7 @@ class SeriesRepository:
             if any(cancelled_by(exc, first_also + n) for n in range(len(change.also))):
                 raise Conflict(KEY_TAKEN_OVER, code="idempotency-key-in-use") from exc
 
-        self._events.transact("write recurring event", department_id, build, moved)
+        self._events.transact("write recurring event", department_id, build, moved, change.changes)
 
     def _series_write(
         self, before: Series | None, after: Series | None
