@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ _REQUEST_KEYS = re.compile(
     r"\b(KeyConditionExpression|ConditionExpression|UpdateExpression|TransactItems|"
     r"RequestItems|ExclusiveStartKey|ExpressionAttributeValues)\b"
 )
+# The vocabulary modules: what every layer may import.
+_VOCABULARY = ("config", "errors", "domain", "fields", "timetext", "recurrence")
 _ROOT_MODULES = {
     "__init__.py",  # create_app
     "app.py",  # flask run / gunicorn app:app
@@ -135,7 +138,9 @@ def test_no_private_name_crosses_a_module() -> None:
     assert not offenders
 
 
-@pytest.mark.parametrize("package", ["storage", "services", "migration", "report", "backup"])
+@pytest.mark.parametrize(
+    "package", ["storage", "services", "migration", "report", "backup", "webhooks"]
+)
 def test_lower_layers_never_import_the_api(package: str) -> None:
     offenders = [
         p.relative_to(BACKEND)
@@ -143,6 +148,56 @@ def test_lower_layers_never_import_the_api(package: str) -> None:
         if any(n.startswith("backend.api") for n in _imports(p))
     ]
     assert not offenders
+
+
+def _outside_webhooks_layer(names: set[str]) -> list[str]:
+    """What ``webhooks/`` may not import: anything but the standard library, urllib3, the
+    vocabulary and itself (no storage, services, API, Flask or boto3)."""
+    allowed = ("backend.webhooks", *(f"backend.{module}" for module in _VOCABULARY))
+    return sorted(
+        name
+        for name in names
+        if name.split(".")[0] not in {*sys.stdlib_module_names, "urllib3"}
+        and not any(name == a or name.startswith(f"{a}.") for a in allowed)
+    )
+
+
+def test_webhooks_import_only_the_standard_library_urllib3_and_the_vocabulary() -> None:
+    modules = _modules(BACKEND / "webhooks")
+    offenders = {
+        str(p.relative_to(BACKEND)): bad
+        for p in modules
+        if (bad := _outside_webhooks_layer(_imports(p)))
+    }
+
+    assert len(modules) >= 5
+    assert not offenders
+
+
+def test_the_webhooks_rule_refuses_storage_services_the_api_flask_and_boto3() -> None:
+    names = {
+        "json",
+        "urllib3.connection",
+        "backend.config.Settings",
+        "backend.webhooks.targets",
+        "backend.storage",
+        "backend.services.events",
+        "backend.api.inputs",
+        "backend.configuration",
+        "flask",
+        "boto3",
+        "botocore.exceptions",
+    }
+
+    assert _outside_webhooks_layer(names) == [
+        "backend.api.inputs",
+        "backend.configuration",
+        "backend.services.events",
+        "backend.storage",
+        "boto3",
+        "botocore.exceptions",
+        "flask",
+    ]
 
 
 def test_nothing_in_the_application_imports_moto() -> None:
