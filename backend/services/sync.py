@@ -7,10 +7,10 @@ strongly consistent BatchGetItem), never the index: what it returns and the toke
 with agree whatever the index shows.
 
 A full sync lists through ``department-date-index``, which may lag behind the writes of
-the last moments. Its token therefore reaches back to the last version written at least
-``INDEX_SETTLE`` before the full sync began (the version itself when the calendar has not
-changed since), so the first delta carries again whatever the index may not have shown.
-Clients apply entries by id, so seeing a change twice is harmless; missing one is not.
+the last moments. When the calendar changed within ``INDEX_SETTLE`` of the full sync's
+start, each of its pages is corrected by the change log's records of that time (one
+strongly consistent Query, and one BatchGetItem of the events they name): so the full
+sync shows every change up to the version it began at, which is its token's.
 """
 
 from __future__ import annotations
@@ -176,43 +176,60 @@ def full(
         position = FullPosition(position.began_version, position.began_at, None, None)
         if len(entries) == limit:
             return FullPage(entries, position, None)
+    room = limit - len(entries)
     page = storage.events.list_page(
-        department_id,
-        DateWindow(None, None),
-        position.events_after,
-        limit - len(entries),
-        reach_back=False,
+        department_id, DateWindow(None, None), position.events_after, room, reach_back=False
     )
+    found, after = page.events, page.after
+    if calendar.changed_at is not None and calendar.changed_at >= position.began_at - INDEX_SETTLE:
+        found, after = _with_recent(storage, department_id, position, (found, after), room)
     families: dict[str, Series] = {}
-    instances = [e for e in page.events if e.recurring_event_id is not None]
-    if instances:
+    if any(e.recurring_event_id is not None for e in found):
         families = {
             s.event.id: s for s in storage.series.all(department_id, calendar.calendar_version)
         }
-    for event in page.events:
+    for event in found:
         if event.recurring_event_id is None:
             entries.append(event)
         elif (family := families.get(event.recurring_event_id)) is not None:
             entries.append(served(event, family))
-    if page.after is not None:
-        after = FullPosition(position.began_version, position.began_at, None, page.after)
-        return FullPage(entries, after, None)
-    return FullPage(entries, None, _full_token(storage, department_id, position, calendar))
+    if after is not None:
+        return FullPage(
+            entries, FullPosition(position.began_version, position.began_at, None, after), None
+        )
+    token = SyncPoint(department_id, position.began_version, utc_datetime())
+    return FullPage(entries, None, token)
+
+
+def _with_recent(
+    storage: Storage,
+    department_id: str,
+    position: FullPosition,
+    page: tuple[list[Event], SortKey | None],
+    room: int,
+) -> tuple[list[Event], SortKey | None]:
+    """The index's page corrected by the changes of the last ``INDEX_SETTLE`` (which the
+    index may not show yet): each event they name is taken as it is now (one strongly
+    consistent BatchGetItem), in its place, or left out when gone."""
+    found, after = page
+    since = position.began_at - INDEX_SETTLE
+    records = storage.changes.written_since(department_id, since)
+    named = {c.id for record in records for c in record.changes if c.kind == "event"}
+    if not named:
+        return found, after
+    current = storage.events.find_many(department_id, named)
+    low = position.events_after
+    merged = [e for e in found if e.id not in named] + [
+        e
+        for e in current.values()
+        if (low is None or e.sort_key > low) and (after is None or e.sort_key <= after)
+    ]
+    merged.sort(key=lambda e: e.sort_key)
+    if len(merged) > room:
+        merged = merged[:room]
+        after = merged[-1].sort_key
+    return merged, after
 
 
 def _series_at(position: FullPosition, series_id: str) -> FullPosition:
     return FullPosition(position.began_version, position.began_at, series_id, None)
-
-
-def _full_token(
-    storage: Storage, department_id: str, position: FullPosition, calendar: CalendarState
-) -> SyncPoint:
-    """The token a full sync ends with: the version it began at when the index had
-    settled by then, else the last version written ``INDEX_SETTLE`` before it began."""
-    began = position.began_at
-    version = position.began_version
-    if calendar.changed_at is not None and calendar.changed_at > began - INDEX_SETTLE:
-        version = storage.changes.settled_version(
-            department_id, version, began - INDEX_SETTLE, calendar.history_from
-        )
-    return SyncPoint(department_id, version, utc_datetime())

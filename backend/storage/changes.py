@@ -46,6 +46,8 @@ HISTORY_DAYS = 30
 # A record's entries carry a summary (title, dates, time) for at most this many.
 SUMMARIES = 10
 _VERSION_WIDTH = 12
+# The most records a read of the last moments' changes returns.
+RECENT_MAX = 2000
 # The most records a department's deletion removes with it (40 BatchWriteItem calls).
 PURGE_MAX = 1000
 
@@ -194,33 +196,28 @@ class ChangeLog:
                     if limit is not None and found >= limit:
                         return
 
-    def settled_version(
-        self, department_id: str, version: int, before: datetime, floor: int
-    ) -> int:
-        """The newest version up to ``version`` whose record was written before ``before``
-        (``floor`` when every record after ``floor`` is younger): reading back from
-        ``version``, only the records written since ``before``."""
+    def written_since(
+        self, department_id: str, since: datetime, *, limit: int = RECENT_MAX
+    ) -> list[ChangeRecord]:
+        """The records written at or after ``since``, newest first (strongly consistent):
+        reading back from the newest, only those and one more."""
         request: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": "id = :p AND department_id BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {
-                ":p": to_value(partition(department_id)),
-                ":low": to_value(_sort_key(floor + 1)),
-                ":high": to_value(_sort_key(version)),
-            },
+            "KeyConditionExpression": "id = :p",
+            "ExpressionAttributeValues": {":p": to_value(partition(department_id))},
             "ConsistentRead": True,
             "ScanIndexForward": False,
-            "ProjectionExpression": "version, #at",
-            "ExpressionAttributeNames": {"#at": "at"},
-            "Limit": 100,
+            "Limit": 50,
         }
+        found: list[ChangeRecord] = []
         with translated_errors("read calendar changes"):
-            for response in pages(self._client.query, request):
+            for response in pages(self._client.query, request, growing_to=500):
                 for item in response.get("Items", []):
-                    data = from_item(item)
-                    if datetime.fromisoformat(str(data["at"])) < before:
-                        return int(data["version"])
-        return floor
+                    record = _record(from_item(item))
+                    if record.at < since or len(found) >= limit:
+                        return found
+                    found.append(record)
+        return found
 
     def purge(self, department_id: str, limit: int = PURGE_MAX) -> int:
         """Delete the change log of a department that is gone (up to ``limit`` records; any
