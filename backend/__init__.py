@@ -16,6 +16,7 @@ from backend.api import (
     options,
     page,
     security,
+    webhooks,
 )
 from backend.api.context import CURSORS_KEY, SETTINGS_KEY, STORAGE_KEY
 from backend.api.cursors import CursorCodec
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.register_blueprint(departments.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(calendar.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(page.bp)

@@ -93,3 +93,27 @@ def split_instance_id(ident: str) -> tuple[str, str] | None:
     if not sep or not head or len(tail) != 8 or not tail.isdigit():
         return None
     return head, f"{tail[:4]}-{tail[4:6]}-{tail[6:]}"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where a department's changes are announced (a team chat, or any HTTPS receiver).
+
+    ``delivered_version`` is the department's calendar version up to which every change
+    has been delivered; the rest is the state of the next delivery while it fails.
+    """
+
+    id: str
+    department_id: str
+    url: str
+    format: str  # "json" (ours, signed), "slack" or "teams"
+    language: str  # "ko" or "en": the words of chat messages
+    secret: str  # signs "json" deliveries; shown once, at creation
+    created_at: str
+    delivered_version: int
+    status: str = "active"  # "active", or "failing" after a day of failed attempts
+    attempts: int = 0  # failed attempts of the next delivery
+    failing_since: str | None = None  # its first failed attempt
+    next_attempt_at: str | None = None
+    last_error: str | None = None
+    last_delivered_at: str | None = None

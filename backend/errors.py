@@ -82,6 +82,12 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
             "change the whole series or split it (scope=following).",
         ),
         ProblemType(
+            "too-many-webhooks",
+            409,
+            "Too many webhooks",
+            "The department already has the most webhooks it may: 10. Delete one first.",
+        ),
+        ProblemType(
             "idempotency-key-in-use",
             409,
             "Idempotency key in use",

@@ -70,3 +70,31 @@ def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
     summary = run_from_settings(settings, day=event.get("date"), days=event.get("days"))
     logger.info("report finished", extra={"report": summary})
     return summary
+
+
+def deliver(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda handler of webhook deliveries: fed by the events table's stream (change
+    records only, by the event source's filter) for the departments that changed, and
+    every minute by a schedule for the retries that have come due."""
+    from backend.config import Settings, configure_logging  # noqa: PLC0415
+    from backend.services.notifications import Sending  # noqa: PLC0415
+    from backend.services.notifications import deliver as deliver_changes  # noqa: PLC0415
+    from backend.storage.changes import CHANGES_PREFIX  # noqa: PLC0415
+    from backend.storage.connection import connect  # noqa: PLC0415
+
+    settings = Settings.from_env(dotenv_path=None)
+    configure_logging("json", settings.log_level)
+    departments: set[str] | None = None
+    if "Records" in event:  # the stream: only the departments whose calendar changed
+        departments = {
+            key.removeprefix(CHANGES_PREFIX)
+            for record in event["Records"]
+            if (
+                key := record.get("dynamodb", {}).get("Keys", {}).get("id", {}).get("S", "")
+            ).startswith(CHANGES_PREFIX)
+        }
+    storage, _ = connect(settings)
+    done = deliver_changes(storage, Sending(allow_private=False), departments)
+    summary = {"delivered": done.delivered, "failed": done.failed, "waiting": done.waiting}
+    logger.info("webhook deliveries", extra={"deliveries": summary})
+    return summary

@@ -60,7 +60,12 @@ def test_every_function_logs_to_a_group_with_retention(template: dict[str, Any])
     resources = template["Resources"]
     functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
 
-    assert set(functions) == {"ApiFunction", "ReportFunction", "BackupFunction"}
+    assert set(functions) == {
+        "ApiFunction",
+        "ReportFunction",
+        "BackupFunction",
+        "DeliveryFunction",
+    }
     for function in functions.values():
         group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert resources[group]["Properties"]["RetentionInDays"]

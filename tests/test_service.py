@@ -120,7 +120,7 @@ def test_every_operation_has_an_id_for_client_generators(openapi: dict[str, Any]
         for method, op in item.items()
         if method != "parameters"
     ]
-    assert len(ids) == len(set(ids)) == 15
+    assert len(ids) == len(set(ids)) == 19
 
 
 def test_documented_problem_types_resolve(client: FlaskClient) -> None:
@@ -172,7 +172,11 @@ WRITES = {
     "createEvent",
     "updateEvent",
     "deleteEvent",
+    "createWebhook",
+    "deleteWebhook",
 }
+# Reads that show credentials (webhook URLs): they need the token where writes do.
+GUARDED_READS = {"listWebhooks", "getWebhook"}
 
 
 def test_a_server_without_tokens_does_not_claim_writes_need_one(
@@ -191,8 +195,8 @@ def test_a_server_with_tokens_says_which_operations_need_one(
     document: dict[str, Any] = guarded.test_client().get("/openapi.json").get_json()
     validate(document)
     for operation_id, (method, op) in _operations(document).items():
-        write = operation_id in WRITES
-        assert (method != "get") == write, operation_id
+        write = operation_id in WRITES | GUARDED_READS
+        assert (method != "get") == (operation_id in WRITES), operation_id
         assert op["security"] == ([{"bearerAuth": []}] if write else []), operation_id
         assert ("401" in op["responses"]) == write, operation_id
 

@@ -187,6 +187,54 @@ def _list_schema(item: str) -> dict[str, Any]:
     }
 
 
+def _webhook_schemas() -> dict[str, Any]:
+    text, when = {"type": "string"}, _nullable("string")
+    properties: dict[str, Any] = {
+        "id": text,
+        "department_id": text,
+        "url": text,
+        "format": {"type": "string", "enum": ["json", "slack", "teams"]},
+        "language": {"type": "string", "enum": ["ko", "en"]},
+        "status": {"type": "string", "enum": ["active", "failing"]},
+        "created_at": text,
+        "delivered_version": {"type": "integer", "minimum": 0},
+        "attempts": {"type": "integer", "minimum": 0},
+        "failing_since": when,
+        "next_attempt_at": when,
+        "last_error": when,
+        "last_delivered_at": when,
+    }
+    webhook: dict[str, Any] = {
+        "type": "object",
+        "description": "A webhook and the state of its deliveries; url shows its host "
+        "and last characters only",
+        "properties": properties,
+    }
+    required = ["id", "department_id", "url", "format", "language", "status"]
+    webhook["required"] = required
+    created = {
+        **webhook,
+        "description": "A new webhook, with the secret that signs its json deliveries",
+        "required": [*required, "secret"],
+        "properties": {**properties, "secret": text},
+    }
+    return {
+        "Webhook": webhook,
+        "WebhookCreated": created,
+        "WebhookList": _list_schema("Webhook"),
+        "WebhookCreate": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["url", "format"],
+            "properties": {
+                "url": {"type": "string", "minLength": 1, "maxLength": 2048},
+                "format": {"type": "string", "enum": ["json", "slack", "teams"]},
+                "language": {"type": "string", "enum": ["ko", "en"], "default": "ko"},
+            },
+        },
+    }
+
+
 def _schemas() -> dict[str, Any]:
     return {
         "Department": DEPARTMENT.output_schema(
@@ -199,6 +247,7 @@ def _schemas() -> dict[str, Any]:
         "EventCreate": EVENT.input_schema(creating=True),
         "EventUpdate": EVENT.input_schema(creating=False),
         "EventList": _list_schema("Event"),
+        **_webhook_schemas(),
         "CascadeProgress": {
             "type": "object",
             "description": "How far a cascading delete got in this request",
@@ -297,6 +346,14 @@ def _parameters() -> dict[str, Any]:
             "description": "The event's id",
             "schema": {"type": "string"},
             "example": _EXAMPLE_EVENT_ID,
+        },
+        "WebhookId": {
+            "name": "webhook_id",
+            "in": "path",
+            "required": True,
+            "description": "The webhook's id",
+            "schema": {"type": "string"},
+            "example": "5f2b9c1e7a3d4e60",
         },
         "Limit": limit_parameter(MAX_LIMIT, DEFAULT_LIMIT),
         "Cursor": {
@@ -545,7 +602,11 @@ def described_routes(app: Flask) -> Iterator[tuple[str, str, Operation]]:
 
 _FLASK_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 # The component parameter that describes each path variable of a route.
-_PATH_PARAMETERS = {"department_id": "DepartmentId", "event_id": "EventId"}
+_PATH_PARAMETERS = {
+    "department_id": "DepartmentId",
+    "event_id": "EventId",
+    "webhook_id": "WebhookId",
+}
 
 
 # YYYY-MM from 0001-01: the calendar has no year 0.
@@ -628,6 +689,7 @@ def document(app: Flask, *, writes_need_token: bool) -> dict[str, Any]:
             {"name": "departments", "description": "Departments: unique names, ETags"},
             {"name": "events", "description": "A department's calendar events"},
             {"name": "calendar", "description": "iCalendar feed and import"},
+            {"name": "webhooks", "description": "Change notifications to team chats"},
             {"name": "service", "description": "Liveness and readiness probes"},
         ],
         "paths": paths,

@@ -293,6 +293,10 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "day-full": (
                 f"이 날짜에는 일정을 더 넣을 수 없습니다 (하루 최대 {MAX_EVENTS_PER_DAY}건)."
             ),
+            "sync-token-expired": "동기화 기록이 만료되었습니다. 처음부터 다시 불러오세요.",
+            "too-many-webhooks": (
+                "이 부서에는 웹훅을 더 등록할 수 없습니다. 하나를 지운 뒤 다시 하세요."
+            ),
             "too-many-series": (
                 f"이 부서에는 반복 일정을 더 만들 수 없습니다 (최대 {MAX_SERIES}개). "
                 "끝난 반복 일정을 지우세요."
@@ -363,6 +367,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "day-full": (
                 f"This date cannot take more events (at most {MAX_EVENTS_PER_DAY} a day)."
             ),
+            "sync-token-expired": "The sync history has expired. Load everything again.",
+            "too-many-webhooks": "This department cannot take more webhooks. Delete one first.",
             "too-many-series": (
                 f"This department cannot take more repeating events (at most {MAX_SERIES}). "
                 "Delete one that has ended."

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, Response, request
 from flask_cors import CORS
@@ -15,6 +17,16 @@ logger = logging.getLogger(__name__)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID", "Retry-After"]
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+GUARDED = "__guarded_read__"
+
+
+def guarded(view: View) -> View:
+    """Mark a read that needs the bearer token like a write (it shows secrets)."""
+    setattr(view, GUARDED, True)
+    return view
 
 
 def token_is_valid(header: str | None, tokens: tuple[str, ...]) -> bool:
@@ -33,7 +45,9 @@ def install(app: Flask, settings: Settings) -> None:
 
         @app.before_request
         def require_token() -> None:
-            if request.method in WRITE_METHODS and not token_is_valid(
+            view = app.view_functions.get(request.endpoint or "")
+            needs_token = request.method in WRITE_METHODS or getattr(view, GUARDED, False)
+            if needs_token and not token_is_valid(
                 request.headers.get("Authorization"), settings.api_tokens
             ):
                 raise Unauthorized

@@ -117,6 +117,7 @@ def delete_department(
             continue  # re-read: a new version (If-Match), or an event added meanwhile
         # No write can add to its change log now (each needs the department's item).
         storage.changes.purge(department_id)
+        storage.webhooks.remove_all(department_id)
         return CascadeResult(deleted, 0)
     raise busy("delete department")
 

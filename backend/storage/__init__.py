@@ -26,6 +26,7 @@ from backend.storage.idempotency import IdempotencyRecords
 from backend.storage.mailings import MailingRepository
 from backend.storage.schema import DEPARTMENTS, EVENTS, TableSchema
 from backend.storage.series import SeriesRepository
+from backend.storage.webhooks import WebhookRepository
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -55,6 +56,7 @@ class Storage:
         self.departments = DepartmentRepository(client, departments_table)
         self.events = EventRepository(client, events_table, departments_table)
         self.changes = self.events.changes
+        self.webhooks = WebhookRepository(client, events_table, departments_table)
         self.series = SeriesRepository(client, events_table, self.events)
         self.mailings = MailingRepository(client, events_table)
         self.idempotency = IdempotencyRecords(client, events_table)

@@ -1,0 +1,1 @@
+"""Change notifications: the worker that delivers webhooks"""

@@ -1,0 +1,277 @@
+"""Webhooks and the state of their deliveries, in the ``events`` table.
+
+All webhooks of the service share one partition (``id`` = ``#webhooks``, range key
+``<department>/<webhook id>``): a delivery worker finds every webhook with one strongly
+consistent Query, and a department's with one Query of its prefix. They have no
+``event_date``, so no index holds them. A delivery is claimed with a lease (a conditional
+update) so that two workers never deliver one webhook's changes at once, which keeps them
+in order; its progress is a conditional update of ``delivered_version``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from backend.domain import Webhook
+from backend.errors import NotFound
+from backend.storage.dynamo import (
+    cancelled_by,
+    error_code,
+    from_item,
+    pages,
+    to_item,
+    to_value,
+    translated_errors,
+)
+from backend.storage.versioning import usable_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+logger = logging.getLogger(__name__)
+
+PARTITION = "#webhooks"
+_FIELDS = (
+    "url",
+    "format",
+    "language",
+    "secret",
+    "created_at",
+    "status",
+    "failing_since",
+    "next_attempt_at",
+    "last_error",
+    "last_delivered_at",
+)
+
+
+def _range_key(department_id: str, webhook_id: str) -> str:
+    return f"{department_id}/{webhook_id}"
+
+
+def _webhook(data: dict[str, Any]) -> Webhook:
+    fields: dict[str, Any] = {name: data.get(name) for name in _FIELDS}
+    return Webhook(
+        id=str(data["webhook_id"]),
+        department_id=str(data["department"]),
+        delivered_version=int(data.get("delivered_version", 0)),
+        attempts=int(data.get("attempts", 0)),
+        **fields,
+    )
+
+
+class WebhookRepository:
+    def __init__(self, client: DynamoDBClient, table: str, departments_table: str) -> None:
+        self._client = client
+        self.table = table
+        self._departments = departments_table
+
+    def _key(self, department_id: str, webhook_id: str) -> dict[str, Any]:
+        return {
+            "id": to_value(PARTITION),
+            "department_id": to_value(_range_key(department_id, webhook_id)),
+        }
+
+    def add(self, webhook: Webhook) -> None:
+        """Write a new webhook, provided its department exists (one transaction)."""
+        record = {
+            "id": PARTITION,
+            "department_id": _range_key(webhook.department_id, webhook.id),
+            "webhook_id": webhook.id,
+            "department": webhook.department_id,
+            "delivered_version": webhook.delivered_version,
+            "attempts": webhook.attempts,
+            **{name: getattr(webhook, name) for name in _FIELDS},
+        }
+        try:
+            with translated_errors("add webhook"):
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "ConditionCheck": {
+                                "TableName": self._departments,
+                                "Key": {"id": to_value(webhook.department_id)},
+                                "ConditionExpression": "attribute_exists(id)",
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": to_item({k: v for k, v in record.items() if v is not None}),
+                                "ConditionExpression": "attribute_not_exists(id)",
+                            }
+                        },
+                    ]
+                )
+        except ClientError as exc:
+            if cancelled_by(exc, 0):
+                raise NotFound("department", webhook.department_id) from exc
+            raise
+
+    def of_department(self, department_id: str) -> list[Webhook]:
+        """A department's webhooks, oldest first (one strongly consistent Query)."""
+        if not usable_key(department_id):
+            return []
+        found = self._query(
+            "id = :p AND begins_with(department_id, :prefix)",
+            {":p": to_value(PARTITION), ":prefix": to_value(department_id + "/")},
+        )
+        hooks = [w for w in found if w.department_id == department_id]
+        return sorted(hooks, key=lambda w: (w.created_at, w.id))
+
+    def all(self) -> list[Webhook]:
+        """Every webhook of the service (one strongly consistent Query of their partition)."""
+        return self._query("id = :p", {":p": to_value(PARTITION)})
+
+    def get(self, department_id: str, webhook_id: str) -> Webhook:
+        if not (usable_key(department_id) and usable_key(webhook_id)):
+            raise NotFound("webhook", webhook_id)
+        with translated_errors("get webhook"):
+            response = self._client.get_item(
+                TableName=self.table,
+                Key=self._key(department_id, webhook_id),
+                ConsistentRead=True,
+            )
+        if "Item" not in response:
+            raise NotFound("webhook", webhook_id)
+        return _webhook(from_item(response["Item"]))
+
+    def remove(self, department_id: str, webhook_id: str) -> None:
+        if not (usable_key(department_id) and usable_key(webhook_id)):
+            raise NotFound("webhook", webhook_id)
+        try:
+            with translated_errors("delete webhook"):
+                self._client.delete_item(
+                    TableName=self.table,
+                    Key=self._key(department_id, webhook_id),
+                    ConditionExpression="attribute_exists(id)",
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise NotFound("webhook", webhook_id) from exc
+            raise
+
+    def remove_all(self, department_id: str) -> int:
+        """Delete a department's webhooks (it is gone); returns how many went."""
+        hooks = self.of_department(department_id)
+        for hook in hooks:
+            try:
+                self.remove(department_id, hook.id)
+            except NotFound:
+                continue
+        return len(hooks)
+
+    # -- deliveries ---------------------------------------------------------------------
+
+    def claim(self, webhook: Webhook, now: datetime, until: datetime) -> bool:
+        """Take the webhook's deliveries until ``until``, unless another worker holds them."""
+        try:
+            with translated_errors("claim webhook"):
+                self._client.update_item(
+                    TableName=self.table,
+                    Key=self._key(webhook.department_id, webhook.id),
+                    UpdateExpression="SET lease_until = :until",
+                    ConditionExpression="attribute_exists(id) AND "
+                    "(attribute_not_exists(lease_until) OR lease_until < :now)",
+                    ExpressionAttributeValues={
+                        ":until": to_value(until.isoformat()),
+                        ":now": to_value(now.isoformat()),
+                    },
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, webhook: Webhook) -> None:
+        try:
+            with translated_errors("release webhook"):
+                self._client.update_item(
+                    TableName=self.table,
+                    Key=self._key(webhook.department_id, webhook.id),
+                    UpdateExpression="REMOVE lease_until",
+                    ConditionExpression="attribute_exists(id)",
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise  # else: deleted while it delivered
+
+    def delivered(self, webhook: Webhook, version: int, at: str) -> Webhook | None:
+        """Record that every change up to ``version`` has been delivered; None when the
+        webhook was deleted (or changed by another) meanwhile."""
+        if not self._update(
+            webhook,
+            "SET delivered_version = :v, attempts = :zero, #status = :active, "
+            "last_delivered_at = :at REMOVE failing_since, next_attempt_at, last_error",
+            {
+                ":v": to_value(version),
+                ":zero": to_value(0),
+                ":active": to_value("active"),
+                ":at": to_value(at),
+            },
+        ):
+            return None
+        return replace(
+            webhook,
+            delivered_version=version,
+            attempts=0,
+            status="active",
+            last_delivered_at=at,
+            failing_since=None,
+            next_attempt_at=None,
+            last_error=None,
+        )
+
+    def failed(self, webhook: Webhook) -> None:
+        """Record the state of a failing delivery (``webhook`` as it now is)."""
+        self._update(
+            webhook,
+            "SET attempts = :attempts, #status = :status, failing_since = :since, "
+            "next_attempt_at = :next, last_error = :error",
+            {
+                ":attempts": to_value(webhook.attempts),
+                ":status": to_value(webhook.status),
+                ":since": to_value(webhook.failing_since),
+                ":next": to_value(webhook.next_attempt_at),
+                ":error": to_value(webhook.last_error),
+            },
+        )
+
+    def _update(self, webhook: Webhook, expression: str, values: dict[str, Any]) -> bool:
+        values = values | {":seen": to_value(webhook.delivered_version)}
+        try:
+            with translated_errors("update webhook"):
+                self._client.update_item(
+                    TableName=self.table,
+                    Key=self._key(webhook.department_id, webhook.id),
+                    UpdateExpression=expression,
+                    # Only from the state this worker read (it holds the lease).
+                    ConditionExpression="attribute_exists(id) AND delivered_version = :seen",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=values,
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            logger.info("webhook %s changed or went while it delivered", webhook.id)
+            return False
+        return True
+
+    def _query(self, condition: str, values: dict[str, Any]) -> list[Webhook]:
+        request = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        found: list[Webhook] = []
+        with translated_errors("read webhooks"):
+            for response in pages(self._client.query, request):
+                found.extend(_webhook(from_item(i)) for i in response.get("Items", []))
+        return found

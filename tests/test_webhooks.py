@@ -1,0 +1,319 @@
+"""Change notifications end to end: webhooks registered through HTTP, deliveries to a real
+local receiver (order, signature, retries, failing, formats, refused private targets), the
+worker CLI and the Lambda handler of the stream."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from backend import create_app, lambda_handler
+from backend.config import Settings
+from backend.services.notifications import Sending, deliver
+from backend.storage import Storage
+from backend.storage.webhooks import PARTITION
+from backend.webhooks.signing import verify
+from tests.helpers import assert_problem, create_department, create_event
+from tests.receiver import Receiver
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+DEV = Sending(allow_private=True, timeout=2.0)
+
+
+@pytest.fixture
+def department(client: FlaskClient) -> str:
+    return str(create_department(client, "개발팀")["id"])
+
+
+def register(
+    client: FlaskClient, department: str, url: str, fmt: str = "json", **extra: Any
+) -> dict[str, Any]:
+    response = client.post(
+        f"/api/departments/{department}/webhooks", json={"url": url, "format": fmt, **extra}
+    )
+    assert response.status_code == 201, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def payloads(receiver: Receiver) -> list[dict[str, Any]]:
+    return [json.loads(r.body) for r in receiver.requests]
+
+
+def make_due(
+    dynamodb: DynamoDBClient, settings: Settings, hook: dict[str, Any], **state: str
+) -> None:
+    """As if the retry's wait had passed (and ``state`` held, such as an older first
+    failure): the webhook's next attempt is due now."""
+    earlier = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    values = {"next_attempt_at": earlier, **state}
+    dynamodb.update_item(
+        TableName=settings.events_table,
+        Key={
+            "id": {"S": PARTITION},
+            "department_id": {"S": f"{hook['department_id']}/{hook['id']}"},
+        },
+        UpdateExpression="SET " + ", ".join(f"{k} = :{k}" for k in values),
+        ExpressionAttributeValues={f":{k}": {"S": v} for k, v in values.items()},
+    )
+
+
+def test_a_webhook_is_registered_listed_without_its_secret_and_deleted(
+    client: FlaskClient, department: str
+) -> None:
+    url = "http://127.0.0.1:9/services/T000/B000/SECRETPART"
+    created = register(client, department, url, "slack", language="en")
+    assert created["secret"].startswith("whsec_")
+    assert created["url"] == "http://127.0.0.1:9/…PART"
+    assert (created["format"], created["language"], created["status"]) == ("slack", "en", "active")
+
+    listed = client.get(f"/api/departments/{department}/webhooks").get_json()["items"]
+    assert [w["id"] for w in listed] == [created["id"]]
+    assert "secret" not in listed[0]
+    assert "SECRET" not in json.dumps(listed)
+    one = client.get(f"/api/departments/{department}/webhooks/{created['id']}")
+    assert one.status_code == 200
+    assert "secret" not in one.get_json()
+
+    assert (
+        client.delete(f"/api/departments/{department}/webhooks/{created['id']}").status_code == 204
+    )
+    assert_problem(client.get(f"/api/departments/{department}/webhooks/{created['id']}"), 404)
+    assert_problem(client.delete(f"/api/departments/{department}/webhooks/{created['id']}"), 404)
+    assert_problem(client.get("/api/departments/nope/webhooks"), 404)
+    assert_problem(
+        client.post("/api/departments/nope/webhooks", json={"url": url, "format": "json"}), 404
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "http://127.0.0.1:9/x", "format": "xml"}, "format"),
+        ({"url": "http://127.0.0.1:9/x", "format": "json", "language": "ja"}, "language"),
+        ({"url": "ftp://example.com/x", "format": "json"}, "url"),
+        ({"url": "https://user:pw@example.com/x", "format": "json"}, "url"),
+        ({"format": "json"}, "url"),
+        ({"url": "http://127.0.0.1:9/x", "format": "json", "secret": "mine"}, "secret"),
+    ],
+)
+def test_bad_webhooks_are_422_naming_the_field(
+    client: FlaskClient, department: str, body: dict[str, Any], field: str
+) -> None:
+    problem = assert_problem(client.post(f"/api/departments/{department}/webhooks", json=body), 422)
+    assert field in {e["field"] for e in problem["errors"]}
+
+
+def test_production_refuses_private_and_plain_http_targets(
+    settings: Settings, storage: Storage
+) -> None:
+    token = "a-token-0123456789abcdef"
+    app = create_app(
+        replace(settings, flask_env="production", api_tokens=(token,), secret_key="s" * 40),
+        storage,
+    )
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    department = client.post("/api/departments", json={"name": "운영"}, headers=auth).get_json()
+    url = f"/api/departments/{department['id']}/webhooks"
+    for target in (
+        "https://127.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.1.2.3/hook",
+        "https://localhost/hook",
+        "http://hooks.slack.com/services/x",
+    ):
+        response = client.post(url, json={"url": target, "format": "json"}, headers=auth)
+        assert_problem(response, 422)
+    # Webhook URLs are credentials: reading them needs the token, as writes do.
+    assert_problem(client.get(url), 401)
+    assert client.get(url, headers=auth).status_code == 200
+
+
+def test_changes_are_delivered_in_order_signed_and_in_korean(
+    client: FlaskClient, storage: Storage, department: str
+) -> None:
+    with Receiver() as receiver:
+        hook = register(client, department, receiver.url)
+        event = create_event(client, department, title="팀 회의", time="14:00")
+        client.patch(f"/api/events/{department}/{event['id']}", json={"title": "팀 회의 (변경)"})
+        client.delete(f"/api/events/{department}/{event['id']}")
+
+        done = deliver(storage, DEV)
+
+    assert (done.delivered, done.failed) == (3, 0)
+    bodies = payloads(receiver)
+    assert [b["changes"][0]["action"] for b in bodies] == ["created", "updated", "deleted"]
+    assert [b["version"] for b in bodies] == sorted(b["version"] for b in bodies)
+    assert bodies[0]["changes"][0]["title"] == "팀 회의"
+    assert bodies[1]["changes"][0]["title"] == "팀 회의 (변경)"
+    assert bodies[0]["department_name"] == "개발팀"
+    assert "팀 회의".encode() in receiver.requests[0].body  # UTF-8, not \\u escapes
+    for received, body in zip(receiver.requests, bodies, strict=True):
+        assert received.headers["Calendar-Delivery"] == body["id"]
+        assert verify(hook["secret"], received.headers["Calendar-Signature"], received.body)
+        assert not verify("whsec_other", received.headers["Calendar-Signature"], received.body)
+    # Nothing new: the next pass sends nothing.
+    assert deliver(storage, DEV).delivered == 0
+    state = client.get(f"/api/departments/{department}/webhooks/{hook['id']}").get_json()
+    assert state["delivered_version"] == bodies[-1]["version"]
+    assert state["last_delivered_at"] is not None
+
+
+def test_a_failing_receiver_is_retried_in_order_and_a_deduplicating_one_sees_each_once(
+    client: FlaskClient,
+    storage: Storage,
+    department: str,
+    dynamodb: DynamoDBClient,
+    settings: Settings,
+) -> None:
+    with Receiver(statuses=[500, 503]) as receiver:
+        hook = register(client, department, receiver.url)
+        titles = [create_event(client, department, title=f"일정 {n}")["title"] for n in range(3)]
+
+        assert (deliver(storage, DEV).failed, len(receiver.requests)) == (1, 1)
+        state = client.get(f"/api/departments/{department}/webhooks/{hook['id']}").get_json()
+        assert state["attempts"] == 1
+        assert "HTTP 500" in state["last_error"]
+        assert state["next_attempt_at"] > datetime.now(UTC).isoformat()
+        assert deliver(storage, DEV).waiting == 1  # not due yet: nothing sent
+        assert len(receiver.requests) == 1
+
+        make_due(dynamodb, settings, hook)
+        assert deliver(storage, DEV).failed == 1  # 503
+        make_due(dynamodb, settings, hook)
+        done = deliver(storage, DEV)
+
+    assert done.delivered == 3
+    ids = [r.headers["Calendar-Delivery"] for r in receiver.requests]
+    assert ids[0] == ids[1] == ids[2]  # the same delivery, retried
+    unique = list(dict.fromkeys(ids))  # what a receiver that de-duplicates applies
+    applied = [
+        json.loads(receiver.requests[ids.index(i)].body)["changes"][0]["title"] for i in unique
+    ]
+    assert applied == titles
+    state = client.get(f"/api/departments/{department}/webhooks/{hook['id']}").get_json()
+    assert (state["status"], state["attempts"], state["last_error"]) == ("active", 0, None)
+
+
+def test_after_a_day_of_failures_the_webhook_is_marked_failing_and_recovers(
+    client: FlaskClient,
+    storage: Storage,
+    department: str,
+    dynamodb: DynamoDBClient,
+    settings: Settings,
+) -> None:
+    with Receiver(statuses=[500, 500]) as receiver:
+        hook = register(client, department, receiver.url, "teams")
+        create_event(client, department, title="주간 회의")
+        deliver(storage, DEV)
+        day_ago = (datetime.now(UTC) - timedelta(hours=24, minutes=1)).isoformat()
+        make_due(dynamodb, settings, hook, failing_since=day_ago)
+        deliver(storage, DEV)
+        state = client.get(f"/api/departments/{department}/webhooks/{hook['id']}").get_json()
+        assert state["status"] == "failing"
+        wait = datetime.fromisoformat(state["next_attempt_at"]) - datetime.now(UTC)
+        assert timedelta(minutes=55) < wait <= timedelta(hours=1)
+        make_due(dynamodb, settings, hook)
+        assert deliver(storage, DEV).delivered == 1
+
+    state = client.get(f"/api/departments/{department}/webhooks/{hook['id']}").get_json()
+    assert state["status"] == "active"
+    card = json.loads(receiver.requests[-1].body)
+    assert card["type"] == "message"
+    assert "주간 회의" in json.dumps(card, ensure_ascii=False)
+
+
+def test_a_slow_receiver_times_out_and_never_slows_the_api(
+    client: FlaskClient, storage: Storage, department: str
+) -> None:
+    with Receiver(delay=3.0) as receiver:
+        register(client, department, receiver.url, "slack")
+        started = datetime.now(UTC)
+        create_event(client, department, title="느린 수신")
+        assert datetime.now(UTC) - started < timedelta(seconds=1)  # no delivery in a request
+        done = deliver(storage, Sending(allow_private=True, timeout=0.5))
+    assert done.failed == 1
+    state = client.get(f"/api/departments/{department}/webhooks").get_json()["items"][0]
+    assert "timed out" in state["last_error"]
+
+
+def test_private_targets_are_refused_at_delivery_in_production(
+    client: FlaskClient, storage: Storage, department: str
+) -> None:
+    with Receiver() as receiver:
+        register(client, department, receiver.url)  # allowed in development
+        create_event(client, department)
+        done = deliver(storage, Sending(allow_private=False))
+    assert done.failed == 1
+    assert receiver.connections == 0
+    state = client.get(f"/api/departments/{department}/webhooks").get_json()["items"][0]
+    assert state["last_error"].startswith("refused")
+
+
+def test_two_workers_at_once_deliver_each_change_once(
+    client: FlaskClient, storage: Storage, department: str
+) -> None:
+    with Receiver(delay=0.2) as receiver:
+        register(client, department, receiver.url)
+        for n in range(3):
+            create_event(client, department, title=f"동시 {n}")
+        threads = [threading.Thread(target=deliver, args=(storage, DEV)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    ids = [r.headers["Calendar-Delivery"] for r in receiver.requests]
+    assert len(ids) == len(set(ids)) == 3
+
+
+def test_deleting_a_department_deletes_its_webhooks(
+    client: FlaskClient, storage: Storage, department: str
+) -> None:
+    register(client, department, "http://127.0.0.1:9/hook")
+    assert client.delete(f"/api/departments/{department}").status_code == 204
+    assert storage.webhooks.all() == []
+
+
+def test_the_stream_handler_delivers_for_the_departments_in_its_records(
+    app: Flask,
+    storage: Storage,
+    settings: Settings,
+    department: str,
+    client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DYNAMODB_MODE", "endpoint")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", str(settings.endpoint_url))
+    monkeypatch.setenv("DEPARTMENTS_TABLE", settings.departments_table)
+    monkeypatch.setenv("EVENTS_TABLE", settings.events_table)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", settings.region)
+    with Receiver() as receiver:
+        hook = register(client, department, receiver.url)
+        create_event(client, department, title="스트림")
+        other = str(create_department(client, "다른 팀")["id"])
+        stream: dict[str, Any] = {
+            "Records": [
+                {"eventName": "INSERT", "dynamodb": {"Keys": {"id": {"S": f"#changes#{other}"}}}}
+            ]
+        }
+        # The record names another department: nothing to send for this one.
+        assert lambda_handler.deliver(stream, None)["delivered"] == 0
+        stream["Records"][0]["dynamodb"]["Keys"]["id"]["S"] = f"#changes#{department}"
+        summary = lambda_handler.deliver(stream, None)
+    # In production (the Lambda), a loopback receiver is refused: the attempt is recorded.
+    assert summary == {"delivered": 0, "failed": 1, "waiting": 0}
+    assert receiver.connections == 0
+    state = storage.webhooks.get(department, hook["id"])
+    assert state.attempts == 1
