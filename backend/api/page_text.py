@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.fields import MAX_EVENT_DAYS, MAX_EVENTS_PER_DAY
+from backend.public_holidays import FIRST_YEAR, LAST_YEAR
 from backend.storage.series import MAX_SERIES
 
 LANGUAGES = ("ko", "en")  # the first is the default when the browser states no preference
@@ -30,6 +31,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
             "부서를 찾을 수 없습니다. 링크가 가리키는 부서가 없으니 목록에서 고르세요."
         ),
         "go_to_date": "날짜로 이동",
+        "holiday": "공휴일",
         "more_link": "+{n}개 더보기",
         "search": "검색",
         "search_placeholder": "제목, 설명, 장소",
@@ -146,6 +148,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
             " from the list."
         ),
         "go_to_date": "Go to date",
+        "holiday": "Korean public holiday",
         "more_link": "+{n} more",
         "search": "Search",
         "search_placeholder": "Title, description, place",
@@ -428,8 +431,10 @@ MESSAGES: dict[str, dict[str, Any]] = {
 
 
 def script_data(language: str) -> dict[str, Any]:
-    """What the page's script receives as JSON: its words and its error messages."""
+    """What the page's script receives as JSON: its words, its error messages and the
+    years whose public holidays the API knows."""
     return {
         "text": PAGE_TEXT[language],
+        "holiday_years": [FIRST_YEAR, LAST_YEAR],
         "messages": {**MESSAGES[language], "field_rules": [list(r) for r in FIELD_RULES]},
     }

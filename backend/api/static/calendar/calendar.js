@@ -84,7 +84,7 @@
 
   // One call to the API. Writes carry the session's token, if any; a 401 asks for one (once
   // per browser session, again only when the server refuses it) and repeats the call.
-  async function api(method, path, { body, etag } = {}) {
+  async function api(method, path, { body, etag, cached = false } = {}) {
     const writing = method !== "GET";
     let refused = false;
     for (;;) {
@@ -100,7 +100,8 @@
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
           credentials: "same-origin",
-          cache: "no-store",
+          // Only answers the server says may be kept (the holidays) come from the cache.
+          cache: cached ? "default" : "no-store",
         });
       } catch {
         throw localError(0, T.network_error);
@@ -372,7 +373,7 @@
   // event ends (exclusively) the day after its end_date.
   function toCalendarEvent(record) {
     const last = record.end_date || record.event_date;
-    const shown = { id: record.id, title: record.title, extendedProps: { record } };
+    const shown = { id: record.id, title: record.title, extendedProps: { record, rank: 1 } };
     if (!record.start_time) {
       return { ...shown, allDay: true, start: record.event_date, end: addDays(last, 1) };
     }
@@ -423,6 +424,12 @@
   // the start only (14:00); the week its range; the list has a column of its own for times.
   function eventContent(arg) {
     const record = arg.event.extendedProps.record;
+    if (!record) {
+      const name = document.createElement("span");
+      name.className = "holiday-name";
+      name.textContent = arg.event.title;
+      return { domNodes: [name] };
+    }
     const nodes = [];
     const span = (className, text) => {
       const el = document.createElement("span");
@@ -449,6 +456,13 @@
   // The whole event as the element's tooltip: title, time range, place, dates.
   function eventDidMount(info) {
     const record = info.event.extendedProps.record;
+    if (!record) {
+      const { holiday } = info.event.extendedProps;
+      // In English, the Korean name too, as people here say it.
+      const parts = LANG === "ko" ? [holiday.name] : [holiday.name_en, holiday.name];
+      info.el.title = [...parts, T.holiday].join(" · ");
+      return;
+    }
     const parts = [record.title];
     if (record.start_time) parts.push(timeRange(record));
     if (record.end_date && record.end_date !== record.event_date) {
@@ -458,6 +472,87 @@
     if (record.recurring_event_id) parts.push(T.repeat_mark);
     info.el.title = parts.join(" · ");
   }
+
+  // -- Korean public holidays -----------------------------------------------------------------
+
+  // As Google's Korean holiday calendar shows them: the holiday's name on its day (an
+  // all-day entry before the day's events, in every view) and the day's number in red.
+  // Each year is asked for once per page (one request per new range of years shown).
+  const HOLIDAY_YEARS = DATA.holiday_years; // the years the server knows: [first, last]
+  const holidayYears = new Map(); // year -> Promise of that year's holidays
+  const holidayNames = new Map(); // YYYY-MM-DD -> the names of that day's holidays
+
+  function loadHolidays(first, last) {
+    const from = Math.max(first, HOLIDAY_YEARS[0]);
+    const to = Math.min(last, HOLIDAY_YEARS[1]);
+    const missing = [];
+    for (let year = from; year <= to; year += 1) if (!holidayYears.has(year)) missing.push(year);
+    if (missing.length) {
+      const [low, high] = [missing[0], missing[missing.length - 1]];
+      const query = new URLSearchParams({ from: String(low), to: String(high) });
+      const asked = api("GET", `/api/holidays?${query}`, { cached: true }).then(({ body }) => {
+        for (const holiday of body.items) {
+          const name = LANG === "ko" ? holiday.name : holiday.name_en;
+          const names = holidayNames.get(holiday.date) || [];
+          if (!names.includes(name)) holidayNames.set(holiday.date, [...names, name]);
+        }
+        return body.items;
+      });
+      for (let year = low; year <= high; year += 1) {
+        const own = asked.then((items) => items.filter((h) => h.date.startsWith(`${year}-`)));
+        // A failure is forgotten, so that the next view asks again.
+        own.catch(() => holidayYears.delete(year));
+        holidayYears.set(year, own);
+      }
+    }
+    const years = [];
+    for (let year = from; year <= to; year += 1) years.push(holidayYears.get(year));
+    return Promise.all(years).then((lists) => lists.flat());
+  }
+
+  // An event source: holidays are not the department's, so never open, edit or search them.
+  function fetchHolidays(info, success) {
+    const last = new Date(info.end.getTime() - 1);
+    loadHolidays(info.start.getFullYear(), last.getFullYear()).then(
+      (items) => {
+        success(
+          items.map((holiday) => ({
+            id: `holiday-${holiday.date}-${holiday.name}`,
+            title: LANG === "ko" ? holiday.name : holiday.name_en,
+            start: holiday.date,
+            allDay: true,
+            interactive: false,
+            classNames: ["holiday"],
+            backgroundColor: "#fce8e6",
+            borderColor: "#fce8e6",
+            textColor: "#a50e0e",
+            extendedProps: { holiday, rank: 0 },
+          })),
+        );
+        window.setTimeout(markHolidayDays, 0);
+      },
+      () => success([]), // the calendar works without them; the next range asks again
+    );
+  }
+
+  const isHoliday = (date) => holidayNames.has(isoDate(date));
+
+  // Day cells and headers drawn before their year's holidays arrived are marked now; those
+  // drawn later are marked as they are drawn (dayCellClassNames, dayHeaderClassNames).
+  function markHolidayDays() {
+    const days = document.querySelectorAll(
+      "#calendar .fc-daygrid-day[data-date], #calendar .fc-col-header-cell[data-date], " +
+        "#calendar .fc-list-day[data-date]",
+    );
+    for (const day of days) {
+      const names = holidayNames.get(day.dataset.date);
+      day.classList.toggle("holiday", Boolean(names));
+    }
+  }
+
+  const holidayClass = (arg) => (isHoliday(arg.date) ? ["holiday"] : []);
+  // The month's column headers are weekdays, not days.
+  const holidayHeaderClass = (arg) => (arg.view.type === "dayGridMonth" ? [] : holidayClass(arg));
 
   // -- repeating events: the dialog's repeat controls and RFC 5545 RRULE lines ---------------
 
@@ -1157,7 +1252,14 @@
       slotLabelFormat: time24,
       eventInteractive: true,
       nowIndicator: true,
-      events: fetchEvents,
+      // The day's holidays first, then FullCalendar's own order.
+      eventOrder: "rank,start,-duration,allDay,title",
+      eventSources: [
+        { id: "events", events: fetchEvents },
+        { id: "holidays", events: fetchHolidays },
+      ],
+      dayCellClassNames: holidayClass,
+      dayHeaderClassNames: holidayHeaderClass,
       eventContent,
       eventDidMount,
       eventsSet: () => {
@@ -1174,6 +1276,7 @@
       },
       eventClick: (info) => {
         info.jsEvent.preventDefault();
+        if (!info.event.extendedProps.record) return; // a holiday
         openEventDialog(info.event.extendedProps.record);
       },
       datesSet: () => {
