@@ -1714,3 +1714,83 @@ def test_holidays_are_asked_once_per_new_range_of_years(site: Site, driver: Brow
         lambda d: holiday_names(d, 'td.fc-daygrid-day[data-date="2025-12-25"]'),
         "Christmas",
     )
+
+
+# -- categories ------------------------------------------------------------------------------
+
+# calendar.js's palette and hash: a category's colour is a function of its name alone.
+CATEGORY_COLOURS = [
+    "#0b57d0",
+    "#137333",
+    "#b3261e",
+    "#8430ce",
+    "#b06000",
+    "#007b83",
+    "#c2185b",
+    "#5f6368",
+]
+
+
+def category_colour(name: str) -> str:
+    """FNV-1a over the name's UTF-16 units, as calendar.js's categoryColour."""
+    units = name.encode("utf-16-le")
+    hashed = 0x811C9DC5
+    for n in range(0, len(units), 2):
+        hashed ^= int.from_bytes(units[n : n + 2], "little")
+        hashed = (hashed * 0x01000193) & 0xFFFFFFFF
+    return CATEGORY_COLOURS[hashed % len(CATEGORY_COLOURS)]
+
+
+def rgba(hex_colour: str) -> str:
+    red, green, blue = (int(hex_colour[n : n + 2], 16) for n in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, 1)"
+
+
+def test_categories_have_one_colour_each_and_the_form_offers_the_recent_ones(
+    site: Site, driver: Browser
+) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    new_event(site.api, dept, event_date="2024-03-05", title="주간 회의", category="회의")
+    new_event(site.api, dept, event_date="2024-03-07", title="기획 회의", category="회의")
+    new_event(site.api, dept, event_date="2024-03-12", title="휴가", category="연차")
+    new_event(site.api, dept, event_date="2024-03-14", title="점심")
+    open_page(driver, site.page(department=dept, month="2024-03", view="month"))
+
+    colours = {}
+    for title in ("주간 회의", "기획 회의", "휴가", "점심"):
+        element = wait_for(driver, lambda d: event_element(d, title), title)  # noqa: B023
+        colours[title] = element.value_of_css_property("background-color")
+    assert colours["주간 회의"] == colours["기획 회의"] == rgba(category_colour("회의"))
+    assert colours["휴가"] == rgba(category_colour("연차"))
+    assert colours["점심"] not in {rgba(c) for c in CATEGORY_COLOURS}  # no category: default
+    meeting = event_element(driver, "주간 회의")
+    assert meeting is not None
+    assert meeting.get_attribute("data-category") == "회의"
+    assert "회의" in str(meeting.get_attribute("title"))
+    keep_screenshot(driver, "categories")
+
+    # The form offers the department's categories, the latest first, then the usual ones.
+    click(driver, "#add-event")
+    visible_dialog(driver, "event-dialog")
+    offered = driver.execute_script(
+        "return [...document.querySelectorAll('#event-category-options option')].map(o => o.value)"
+    )
+    assert offered[:2] == ["연차", "회의"]
+    assert "출장" in offered
+    assert len(offered) == len(set(offered))
+    set_date(driver, "event-date", "2024-03-20")
+    type_into(driver, "event-title", "부산 출장")
+    type_into(driver, "event-category", " 출장 ")
+    save_and_wait(driver)
+    trip = wait_for(driver, lambda d: event_element(d, "부산 출장"), "the trip")
+    assert trip.value_of_css_property("background-color") == rgba(category_colour("출장"))
+    stored = {e["title"]: e.get("category") for e in listed(site.api, dept)}
+    assert stored["부산 출장"] == "출장"
+
+    # Cleared in the form, it is cleared in the API and the event takes the default colour.
+    open_event(driver, "휴가")
+    assert driver.find_element(By.ID, "event-category").get_attribute("value") == "연차"
+    driver.find_element(By.ID, "event-category").clear()
+    save_and_wait(driver)
+    assert "category" not in next(e for e in listed(site.api, dept) if e["title"] == "휴가")

@@ -369,11 +369,64 @@
 
   // -- events ---------------------------------------------------------------------------------
 
+  // -- categories: one colour per category name, the same on every page and every day -------
+
+  // Dark enough for white text (contrast at least 4.5:1) and told apart from each other.
+  const CATEGORY_COLOURS = [
+    "#0b57d0", // blue
+    "#137333", // green
+    "#b3261e", // red
+    "#8430ce", // purple
+    "#b06000", // amber
+    "#007b83", // teal
+    "#c2185b", // pink
+    "#5f6368", // grey
+  ];
+
+  // FNV-1a over the name's UTF-16 units: stable, so 회의 has one colour everywhere.
+  function categoryColour(name) {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < name.length; i += 1) {
+      hash ^= name.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    return CATEGORY_COLOURS[hash % CATEGORY_COLOURS.length];
+  }
+
+  // The categories of each department's events seen on this page, with when each was last
+  // written: the event form offers the department's most recent first, then the usual ones.
+  const seenCategories = new Map(); // department id -> Map(category -> latest updated_at)
+  const MAX_OFFERED = 20;
+
+  function noteCategories(departmentId, items) {
+    const seen = seenCategories.get(departmentId) || new Map();
+    for (const record of items) {
+      if (!record.category) continue;
+      const when = seen.get(record.category) || "";
+      if (record.updated_at > when) seen.set(record.category, record.updated_at);
+    }
+    seenCategories.set(departmentId, seen);
+  }
+
+  function offerCategories() {
+    const seen = state.department ? seenCategories.get(state.department.id) : null;
+    const recent = [...(seen || new Map()).entries()]
+      .sort((a, b) => (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0))
+      .map(([name]) => name);
+    const usual = T.category_suggestions.split(",");
+    const offered = [...new Set([...recent, ...usual])].slice(0, MAX_OFFERED);
+    $("event-category-options").replaceChildren(...offered.map((name) => new Option(name)));
+  }
+
   // An API event as FullCalendar's: all-day without a start time, timed with one; a multi-day
   // event ends (exclusively) the day after its end_date.
   function toCalendarEvent(record) {
     const last = record.end_date || record.event_date;
     const shown = { id: record.id, title: record.title, extendedProps: { record, rank: 1 } };
+    if (record.category) {
+      const colour = categoryColour(record.category);
+      Object.assign(shown, { backgroundColor: colour, borderColor: colour, textColor: "#fff" });
+    }
     if (!record.start_time) {
       return { ...shown, allDay: true, start: record.event_date, end: addDays(last, 1) };
     }
@@ -402,9 +455,11 @@
     const params = { from: isoDate(info.start), to: addDays(isoDate(info.end), -1) };
     if (state.q) params.q = state.q;
     const q = state.q;
-    listAll(eventsPath(state.department.id), params).then(
+    const departmentId = state.department.id;
+    listAll(eventsPath(departmentId), params).then(
       (items) => {
         fetchGeneration += 1;
+        noteCategories(departmentId, items);
         success(items.map(toCalendarEvent));
         if (statusKept) statusKept = false; // what was just done stays said
         else if (q) showStatus(format(T.search_results, { q, count: items.length }));
@@ -469,6 +524,10 @@
       parts.push(`${record.event_date} – ${record.end_date}`);
     }
     if (record.location) parts.push(record.location);
+    if (record.category) {
+      parts.push(record.category);
+      info.el.dataset.category = record.category;
+    }
     if (record.recurring_event_id) parts.push(T.repeat_mark);
     info.el.title = parts.join(" · ");
   }
@@ -851,7 +910,15 @@
   // the version saved now and what the person was doing (save, delete). `scope` and
   // `lastScope`: the occurrences an instance's change is for, asked once per attempt.
   let editing = null;
-  const FORM_FIELDS = ["title", "event_date", "end_date", "time", "location", "description"];
+  const FORM_FIELDS = [
+    "title",
+    "event_date",
+    "end_date",
+    "time",
+    "location",
+    "category",
+    "description",
+  ];
 
   function fillEventForm(values) {
     $("event-title").value = values.title || "";
@@ -859,6 +926,7 @@
     $("event-end-date").value = values.end_date || "";
     $("event-time").value = values.time || "";
     $("event-location").value = values.location || "";
+    $("event-category").value = values.category || "";
     $("event-description").value = values.description || "";
     const parsed = editing ? describeTime(editing.record) : "";
     const output = $("event-parsed-time");
@@ -906,6 +974,7 @@
     $("event-dialog-title").textContent = record ? T.event_dialog_edit : T.event_dialog_new;
     $("event-delete").hidden = !record;
     fillEventForm(record || defaults);
+    offerCategories();
     fillRepeatFor(series);
     $("event-dialog").showModal();
     $("event-title").focus();
@@ -922,6 +991,7 @@
       description: $("event-description").value,
       end_date: $("event-end-date").value,
       location: value("event-location"),
+      category: value("event-category"),
     };
     for (const [name, text] of Object.entries(optional)) {
       if (text) body[name] = text;
