@@ -93,7 +93,7 @@ def _answer(first: int, last: int) -> tuple[bytes, str]:
 )
 def list_holidays() -> Response:
     args = query({"from": year_param, "to": year_param})
-    first = args.get("from", today().year)
+    first = args["from"] if "from" in args else today().year
     last = args.get("to", first)
     if last < first:
         raise BadRequest(
