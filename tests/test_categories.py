@@ -133,3 +133,27 @@ def test_the_import_takes_the_first_of_several_categories(
     )
     [event] = client.get(f"/api/events/{department['id']}?month=2024-01").get_json()["items"]
     assert event["category"] == "출장"
+
+
+def test_a_series_gives_its_category_to_every_instance_and_to_its_feed(
+    client: FlaskClient, department: dict[str, Any]
+) -> None:
+    series = create_event(
+        client,
+        department["id"],
+        event_date="2024-03-04",
+        title="스탠드업",
+        category="회의",
+        recurrence=["RRULE:FREQ=WEEKLY;COUNT=3"],
+    )
+    listed = client.get(f"/api/events/{department['id']}?month=2024-03").get_json()["items"]
+
+    assert [(i["event_date"], i["category"]) for i in listed] == [
+        ("2024-03-04", "회의"),
+        ("2024-03-11", "회의"),
+        ("2024-03-18", "회의"),
+    ]
+    one = f"/api/events/{department['id']}/{series['id']}_20240311"
+    assert "category" not in client.patch(one, json={"category": None}).get_json()
+    feed = client.get(f"/api/departments/{department['id']}/calendar.ics?month=2024-03")
+    assert feed.get_data(as_text=True).count("\r\nCATEGORIES:회의\r\n") == 1  # the series
