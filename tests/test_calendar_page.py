@@ -1650,14 +1650,23 @@ def holiday_requests(driver: Browser) -> list[str]:
     ("language", "seollal", "chuseok"),
     [("ko", "설날", "추석"), ("en", "Korean New Year", "Chuseok")],
 )
+@pytest.mark.parametrize("pixels", [DESKTOP, PHONE])
 def test_january_2025_shows_seollal_on_its_days_with_their_numbers_in_red(
-    site: Site, driver: Browser, language: str, seollal: str, chuseok: str
+    site: Site, driver: Browser, language: str, seollal: str, chuseok: str, pixels: int
 ) -> None:
+    with width(driver, pixels):
+        seollal_everywhere(site, driver, language, seollal, chuseok, pixels)
+
+
+def seollal_everywhere(
+    site: Site, driver: Browser, language: str, seollal: str, chuseok: str, pixels: int
+) -> None:
+    """January 2025's month, a week of it and October's list, as the test above says."""
     visit(driver, site.page(department=DEV, month="2025-01", view="month"), language)
 
     day = 'td.fc-daygrid-day[data-date="2025-01-29"]'
     wait_for(driver, lambda d: holiday_names(d, day), "설날 on January 29")
-    keep_screenshot(driver, f"holidays-{language}")
+    keep_screenshot(driver, f"holidays-{language}-{pixels}")
     assert holiday_names(driver, day) == [seollal]
     assert events_on(driver, "2025-01-29") == []  # a holiday is no event of the department
     for date_ in ("2025-01-28", "2025-01-29", "2025-01-30", "2025-01-01"):
