@@ -367,8 +367,6 @@
     }
   }
 
-  // -- events ---------------------------------------------------------------------------------
-
   // -- categories: one colour per category name, the same on every page and every day -------
 
   // Dark enough for white text (contrast at least 4.5:1) and told apart from each other.
@@ -417,6 +415,8 @@
     const offered = [...new Set([...recent, ...usual])].slice(0, MAX_OFFERED);
     $("event-category-options").replaceChildren(...offered.map((name) => new Option(name)));
   }
+
+  // -- events ---------------------------------------------------------------------------------
 
   // An API event as FullCalendar's: all-day without a start time, timed with one; a multi-day
   // event ends (exclusively) the day after its end_date.
@@ -539,7 +539,7 @@
   // Each year is asked for once per page (one request per new range of years shown).
   const HOLIDAY_YEARS = DATA.holiday_years; // the years the server knows: [first, last]
   const holidayYears = new Map(); // year -> Promise of that year's holidays
-  const holidayNames = new Map(); // YYYY-MM-DD -> the names of that day's holidays
+  const holidayDates = new Set(); // YYYY-MM-DD of every holiday received
 
   function loadHolidays(first, last) {
     const from = Math.max(first, HOLIDAY_YEARS[0]);
@@ -550,11 +550,7 @@
       const [low, high] = [missing[0], missing[missing.length - 1]];
       const query = new URLSearchParams({ from: String(low), to: String(high) });
       const asked = api("GET", `/api/holidays?${query}`, { cached: true }).then(({ body }) => {
-        for (const holiday of body.items) {
-          const name = LANG === "ko" ? holiday.name : holiday.name_en;
-          const names = holidayNames.get(holiday.date) || [];
-          if (!names.includes(name)) holidayNames.set(holiday.date, [...names, name]);
-        }
+        for (const holiday of body.items) holidayDates.add(holiday.date);
         return body.items;
       });
       for (let year = low; year <= high; year += 1) {
@@ -594,7 +590,7 @@
     );
   }
 
-  const isHoliday = (date) => holidayNames.has(isoDate(date));
+  const isHoliday = (date) => holidayDates.has(isoDate(date));
 
   // Day cells and headers drawn before their year's holidays arrived are marked now; those
   // drawn later are marked as they are drawn (dayCellClassNames, dayHeaderClassNames).
@@ -603,10 +599,7 @@
       "#calendar .fc-daygrid-day[data-date], #calendar .fc-col-header-cell[data-date], " +
         "#calendar .fc-list-day[data-date]",
     );
-    for (const day of days) {
-      const names = holidayNames.get(day.dataset.date);
-      day.classList.toggle("holiday", Boolean(names));
-    }
+    for (const day of days) day.classList.toggle("holiday", holidayDates.has(day.dataset.date));
   }
 
   const holidayClass = (arg) => (isHoliday(arg.date) ? ["holiday"] : []);
