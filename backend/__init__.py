@@ -13,6 +13,7 @@ from backend.api import (
     docs,
     events,
     health,
+    holidays,
     options,
     page,
     security,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.register_blueprint(events.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(holidays.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(page.bp)

@@ -41,6 +41,7 @@ class Event:
     recurrence: tuple[str, ...] | None = None  # a series: its RFC 5545 lines
     recurring_event_id: str | None = None  # an instance: the id of its series
     original_date: str | None = None  # an instance: the date its series gives it
+    category: str | None = None  # what kind of event (회의, 연차): one line, trimmed
 
     @property
     def last_date(self) -> str:

@@ -25,6 +25,7 @@ DESCRIPTION_MAX = 2000
 TITLE_MAX = 200
 TIME_MAX = 100
 LOCATION_MAX = 200
+CATEGORY_MAX = 30
 NOTIFY_EMAILS_MAX = 50
 # An address is at most 254 characters (RFC 5321's path limit): with NOTIFY_EMAILS_MAX of
 # them a department item stays small, and every event write that touches it cheap.
@@ -174,6 +175,9 @@ class Text(Declared):
     legacy_numbers: bool = False  # the old app's files may hold it as a JSON number
     attribute_name: str | None = None
     ical: str | None = None  # the iCalendar property that carries it (feed and import)
+    # The property holds a list (CATEGORIES: comma-separated, RFC 5545 3.8.1.2): the feed
+    # writes the value as a list of one, the import reads the first value of the first.
+    ical_list: bool = False
     example: Any = None
     in_output: str = "always"
     migrated: bool = True
@@ -645,6 +649,22 @@ EVENT = Resource(
             ical="LOCATION",
             example="3층 회의실",
         ),
+        Text(
+            "category",
+            CATEGORY_MAX,
+            nullable=True,
+            trim=True,
+            single_line=True,
+            empty_is_null=True,
+            description=f"What kind of event it is (회의, 연차, 출장, 외근): one line of at most "
+            f"{CATEGORY_MAX} characters, stored trimmed; null (or blank) clears it. Left out "
+            "of events without one.",
+            ical="CATEGORIES",
+            ical_list=True,
+            example="회의",
+            in_output="when-set",
+            migrated=False,  # the old app had no categories
+        ),
         Recurrence(
             "recurrence",
             description="A recurring event (series): 1 to 10 RFC 5545 lines, as Google's API "
@@ -702,6 +722,7 @@ EVENT = Resource(
         "recurrence",
         "recurring_event_id",
         "original_date",
+        "category",
     ),
 )
 

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from backend.api import calendar, departments, events, health
+from backend.api import calendar, departments, events, health, holidays
 from backend.api.openapi import document
 from backend.config import Settings
 from backend.storage import Storage
@@ -41,7 +41,7 @@ def api_document(*, writes_need_token: bool = True) -> dict[str, Any]:
     """The OpenAPI document of the API's routes, without a server or storage: for tests
     that need it at collection time."""
     app = Flask(__name__)
-    for blueprint in (departments.bp, events.bp, calendar.bp, health.bp):
+    for blueprint in (departments.bp, events.bp, calendar.bp, holidays.bp, health.bp):
         app.register_blueprint(blueprint)
     return document(app, writes_need_token=writes_need_token)
 

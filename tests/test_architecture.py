@@ -37,6 +37,7 @@ _ROOT_MODULES = {
     "fields.py",  # the resources' fields
     "timetext.py",  # reading time text
     "recurrence.py",  # recurrence rules (RFC 5545) and their dates
+    "public_holidays.py",  # Korean public holidays by year
 }
 
 

@@ -659,7 +659,10 @@ def test_a_multi_day_event_is_drawn_across_its_days(site: Site, driver: Browser)
     assert bar.size["width"] > 2.5 * cell.size["width"]  # one bar over three days
 
     open_page(driver, site.page(department=department["id"], month="2024-05", view="list"))
-    titles = driver.find_elements(By.CSS_SELECTOR, ".fc-list-event-title")
+    # 어린이날 and its substitute day are listed too, as holidays.
+    titles = driver.find_elements(
+        By.CSS_SELECTOR, ".fc-list-event:not(.holiday) .fc-list-event-title"
+    )
     assert [t.text for t in titles] == ["워크숍"] * 3
 
 
@@ -671,8 +674,10 @@ def test_a_multi_day_event_started_last_month_shows_this_month(site: Site, drive
 
     open_page(driver, site.page(department=department["id"], month="2024-08", view="list"))
 
-    titles = driver.find_elements(By.CSS_SELECTOR, ".fc-list-event-title")
-    assert [t.text for t in titles] == ["출장"] * 2  # August 1 and 2
+    titles = driver.find_elements(
+        By.CSS_SELECTOR, ".fc-list-event:not(.holiday) .fc-list-event-title"
+    )
+    assert [t.text for t in titles] == ["출장"] * 2  # August 1 and 2 (and 광복절, a holiday)
 
 
 def test_the_form_sends_end_date_and_place_and_shows_the_time_range_read(
@@ -912,7 +917,7 @@ def test_a_link_to_an_unknown_department_says_so(
     assert words in status.text
     assert "error" in str(status.get_attribute("class"))
     assert selected_department(driver) == ""
-    assert driver.find_elements(By.CSS_SELECTOR, ".fc-event") == []
+    assert driver.find_elements(By.CSS_SELECTOR, ".fc-event:not(.holiday)") == []
     assert not driver.find_element(By.ID, "add-event").is_enabled()
     assert f"department={missing}" in driver.current_url  # the link stays what it was
 
@@ -1249,7 +1254,7 @@ def series_of(api: FlaskClient, department_id: str) -> list[dict[str, Any]]:
 
 def open_on(driver: Browser, day: str) -> None:
     """Open the first event drawn in the month's cell for ``day``."""
-    selector = f'td.fc-daygrid-day[data-date="{day}"] .fc-event'
+    selector = f'td.fc-daygrid-day[data-date="{day}"] .fc-event:not(.holiday)'
     element = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, selector), day)
     element.click()
     visible_dialog(driver, "event-dialog")
@@ -1337,7 +1342,7 @@ def test_a_weekly_series_is_made_on_the_page_and_one_instance_moved(
         "2024-09-18", "2024-09-23", "2024-09-25", "2024-09-30",
     ]  # fmt: skip
     assert events_on(driver, "2024-09-11") == ["주간 회의"]
-    drawn = driver.find_elements(By.CSS_SELECTOR, ".fc-event")
+    drawn = driver.find_elements(By.CSS_SELECTOR, ".fc-event:not(.holiday)")  # not 추석
     assert marks(driver) == ["반복 일정"] * len(drawn)  # every instance shows the mark
     assert "반복 일정" in str(drawn[0].get_attribute("title"))
     keep_screenshot(driver, "repeat-month")
@@ -1622,3 +1627,179 @@ def test_an_instance_changed_meanwhile_is_a_412_and_reloads(site: Site, driver: 
     save_instance(driver, "all")
     titles = {t for _, t in instances(site.api, dept, "month=2024-08")}
     assert titles == {"합의한 회의"}
+
+
+# -- Korean public holidays ------------------------------------------------------------------
+
+HOLIDAY_RED = "rgba(197, 34, 31, 1)"
+
+
+def holiday_names(driver: Browser, css: str) -> list[str]:
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, f"{css} .holiday-name")]
+
+
+def holiday_requests(driver: Browser) -> list[str]:
+    found: list[str] = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(r => new URL(r.name))"
+        ".filter(u => u.pathname === '/api/holidays').map(u => u.search)"
+    )
+    return found
+
+
+@pytest.mark.parametrize(
+    ("language", "seollal", "chuseok"),
+    [("ko", "설날", "추석"), ("en", "Korean New Year", "Chuseok")],
+)
+@pytest.mark.parametrize("pixels", [DESKTOP, PHONE])
+def test_january_2025_shows_seollal_on_its_days_with_their_numbers_in_red(
+    site: Site, driver: Browser, language: str, seollal: str, chuseok: str, pixels: int
+) -> None:
+    with width(driver, pixels):
+        seollal_everywhere(site, driver, language, seollal, chuseok, pixels)
+
+
+def seollal_everywhere(
+    site: Site, driver: Browser, language: str, seollal: str, chuseok: str, pixels: int
+) -> None:
+    """January 2025's month, a week of it and October's list, as the test above says."""
+    visit(driver, site.page(department=DEV, month="2025-01", view="month"), language)
+
+    day = 'td.fc-daygrid-day[data-date="2025-01-29"]'
+    wait_for(driver, lambda d: holiday_names(d, day), "설날 on January 29")
+    keep_screenshot(driver, f"holidays-{language}-{pixels}")
+    assert holiday_names(driver, day) == [seollal]
+    assert events_on(driver, "2025-01-29") == []  # a holiday is no event of the department
+    for date_ in ("2025-01-28", "2025-01-29", "2025-01-30", "2025-01-01"):
+        cell = driver.find_element(By.CSS_SELECTOR, f'td.fc-daygrid-day[data-date="{date_}"]')
+        assert "holiday" in str(cell.get_attribute("class")), date_
+        number = cell.find_element(By.CSS_SELECTOR, ".fc-daygrid-day-number")
+        assert number.value_of_css_property("color") == HOLIDAY_RED, date_
+    ordinary = driver.find_element(By.CSS_SELECTOR, 'td.fc-daygrid-day[data-date="2025-01-22"]')
+    assert "holiday" not in str(ordinary.get_attribute("class"))
+    assert (
+        ordinary.find_element(By.CSS_SELECTOR, ".fc-daygrid-day-number").value_of_css_property(
+            "color"
+        )
+        != HOLIDAY_RED
+    )
+    # The days around it, from the same answer, in the page's language.
+    before = holiday_names(driver, 'td.fc-daygrid-day[data-date="2025-01-28"]')
+    assert before == (["설날 전날"] if language == "ko" else ["The day preceding Korean New Year"])
+    chip = driver.find_element(By.CSS_SELECTOR, f"{day} .fc-event.holiday")
+    assert "설날" in str(chip.get_attribute("title"))
+    chip.click()  # a holiday is not the department's to edit
+    assert not driver.find_element(By.ID, "event-dialog").is_displayed()
+
+    # The week and the list mark the same days.
+    visit(driver, site.page(department=DEV, date="2025-01-28", view="week"), language)
+    header = 'th.fc-col-header-cell[data-date="2025-01-29"]'
+    wait_for(driver, lambda d: holiday_names(d, ".fc-timegrid"), "the week's holidays")
+    assert seollal in holiday_names(driver, ".fc-timegrid")
+    assert "holiday" in str(driver.find_element(By.CSS_SELECTOR, header).get_attribute("class"))
+    visit(driver, site.page(department=DEV, month="2025-10", view="list"), language)
+    wait_for(driver, lambda d: holiday_names(d, ".fc-list"), "October's holidays listed")
+    listed_names = holiday_names(driver, ".fc-list")
+    assert chuseok in listed_names
+    assert len(listed_names) >= 6  # 개천절, 추석 전날, 추석, 추석 다음날, 대체 휴일, 한글날
+    row = driver.find_element(By.CSS_SELECTOR, '.fc-list-day[data-date="2025-10-08"]')
+    assert "holiday" in str(row.get_attribute("class"))
+
+
+def test_holidays_are_asked_once_per_new_range_of_years(site: Site, driver: Browser) -> None:
+    open_page(driver, site.page(department=DEV, month="2025-01", view="month"))
+    wait_for(driver, holiday_requests, "the holidays")
+
+    assert holiday_requests(driver) == ["?from=2024&to=2025"]  # January shows December too
+    for _ in range(3):  # February to April: years already held
+        before = loaded_count(driver)
+        click(driver, ".fc-next-button")
+        wait_loaded(driver, before)
+    assert holiday_requests(driver) == ["?from=2024&to=2025"]
+    set_date(driver, "go-to-date", "2025-12-15")  # the month's last week is in 2026
+    wait_for(driver, lambda d: len(holiday_requests(d)) == 2, "2026's holidays")
+    assert holiday_requests(driver)[1] == "?from=2026&to=2026"
+    wait_for(
+        driver,
+        lambda d: holiday_names(d, 'td.fc-daygrid-day[data-date="2025-12-25"]'),
+        "Christmas",
+    )
+
+
+# -- categories ------------------------------------------------------------------------------
+
+# calendar.js's palette and hash: a category's colour is a function of its name alone.
+CATEGORY_COLOURS = [
+    "#0b57d0",
+    "#137333",
+    "#b3261e",
+    "#8430ce",
+    "#b06000",
+    "#007b83",
+    "#c2185b",
+    "#5f6368",
+]
+
+
+def category_colour(name: str) -> str:
+    """FNV-1a over the name's UTF-16 units, as calendar.js's categoryColour."""
+    units = name.encode("utf-16-le")
+    hashed = 0x811C9DC5
+    for n in range(0, len(units), 2):
+        hashed ^= int.from_bytes(units[n : n + 2], "little")
+        hashed = (hashed * 0x01000193) & 0xFFFFFFFF
+    return CATEGORY_COLOURS[hashed % len(CATEGORY_COLOURS)]
+
+
+def rgba(hex_colour: str) -> str:
+    red, green, blue = (int(hex_colour[n : n + 2], 16) for n in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, 1)"
+
+
+def test_categories_have_one_colour_each_and_the_form_offers_the_recent_ones(
+    site: Site, driver: Browser
+) -> None:
+    department = new_department(site.api)
+    dept = department["id"]
+    new_event(site.api, dept, event_date="2024-03-05", title="주간 회의", category="회의")
+    new_event(site.api, dept, event_date="2024-03-07", title="기획 회의", category="회의")
+    new_event(site.api, dept, event_date="2024-03-12", title="휴가", category="연차")
+    new_event(site.api, dept, event_date="2024-03-14", title="점심")
+    open_page(driver, site.page(department=dept, month="2024-03", view="month"))
+
+    colours = {}
+    for title in ("주간 회의", "기획 회의", "휴가", "점심"):
+        element = wait_for(driver, lambda d: event_element(d, title), title)  # noqa: B023
+        colours[title] = element.value_of_css_property("background-color")
+    assert colours["주간 회의"] == colours["기획 회의"] == rgba(category_colour("회의"))
+    assert colours["휴가"] == rgba(category_colour("연차"))
+    assert colours["점심"] not in {rgba(c) for c in CATEGORY_COLOURS}  # no category: default
+    meeting = event_element(driver, "주간 회의")
+    assert meeting is not None
+    assert meeting.get_attribute("data-category") == "회의"
+    assert "회의" in str(meeting.get_attribute("title"))
+    keep_screenshot(driver, "categories")
+
+    # The form offers the department's categories, the latest first, then the usual ones.
+    click(driver, "#add-event")
+    visible_dialog(driver, "event-dialog")
+    offered = driver.execute_script(
+        "return [...document.querySelectorAll('#event-category-options option')].map(o => o.value)"
+    )
+    assert offered[:2] == ["연차", "회의"]
+    assert "출장" in offered
+    assert len(offered) == len(set(offered))
+    set_date(driver, "event-date", "2024-03-20")
+    type_into(driver, "event-title", "부산 출장")
+    type_into(driver, "event-category", " 출장 ")
+    save_and_wait(driver)
+    trip = wait_for(driver, lambda d: event_element(d, "부산 출장"), "the trip")
+    assert trip.value_of_css_property("background-color") == rgba(category_colour("출장"))
+    stored = {e["title"]: e.get("category") for e in listed(site.api, dept)}
+    assert stored["부산 출장"] == "출장"
+
+    # Cleared in the form, it is cleared in the API and the event takes the default colour.
+    open_event(driver, "휴가")
+    assert driver.find_element(By.ID, "event-category").get_attribute("value") == "연차"
+    driver.find_element(By.ID, "event-category").clear()
+    save_and_wait(driver)
+    assert "category" not in next(e for e in listed(site.api, dept) if e["title"] == "휴가")

@@ -139,13 +139,19 @@ def test_the_migration_knows_exactly_the_declared_fields() -> None:
     )
     migrated = {f.name for f in EVENT.migrated}
     assert frozenset({"id", "department_id", *migrated}) == records.EVENT_FIELDS
-    # The old app had no recurring events: a legacy "recurrence" is kept aside, as written.
-    assert [f.name for f in EVENT.fields if not f.migrated] == ["recurrence"]
+    # The old app had no recurring events nor categories: a legacy "recurrence" or
+    # "category" is kept aside, as written.
+    assert [f.name for f in EVENT.fields if not f.migrated] == ["category", "recurrence"]
     item = records.event_item(
-        {"title": "x", "recurrence": "매주"}, "d-1", "2024-01-01", "2024-01-15T00:00:00Z"
+        {"title": "x", "recurrence": "매주", "category": 7},
+        "d-1",
+        "2024-01-01",
+        "2024-01-15T00:00:00Z",
     )
     assert "recurrence" not in item.attributes
     assert item.attributes["legacy_recurrence"] == "매주"
+    assert "category" not in item.attributes
+    assert item.attributes["legacy_category"] == 7
 
 
 def test_the_migration_reads_every_declared_event_field() -> None:

@@ -36,7 +36,7 @@ def test_a_lone_surrogate_in_a_department_is_422_naming_the_field(
     assert "surrogate" in body["errors"][0]["message"]
 
 
-@pytest.mark.parametrize("field", ["title", "time", "description", "location"])
+@pytest.mark.parametrize("field", ["title", "time", "description", "location", "category"])
 def test_a_lone_surrogate_in_any_event_text_is_422(client: FlaskClient, field: str) -> None:
     department = create_department(client)
     fields = {"event_date": "2024-01-20", "title": "회의"}

@@ -248,6 +248,17 @@ def _schemas() -> dict[str, Any]:
         "EventUpdate": EVENT.input_schema(creating=False),
         "EventList": _list_schema("Event"),
         **_webhook_schemas(),
+        "Holiday": {
+            "type": "object",
+            "description": "A Korean public holiday",
+            "required": ["date", "name", "name_en"],
+            "properties": {
+                "date": {"type": "string", "format": "date"},
+                "name": {"type": "string", "description": "In Korean"},
+                "name_en": {"type": "string", "description": "In English"},
+            },
+        },
+        "HolidayList": _list_schema("Holiday"),
         "CascadeProgress": {
             "type": "object",
             "description": "How far a cascading delete got in this request",
@@ -415,6 +426,16 @@ def _headers() -> dict[str, Any]:
             "description": 'The department calendar\'s version, weak: W/"calendar-7"',
             "schema": {"type": "string"},
             "example": 'W/"calendar-7"',
+        },
+        "HolidayETag": {
+            "description": "The holidays' version, strong: a digest of the body",
+            "schema": {"type": "string"},
+            "example": '"9f86d081884c7d659a2f"',
+        },
+        "CacheControl": {
+            "description": "How long caches may keep the answer",
+            "schema": {"type": "string"},
+            "example": "public, max-age=86400",
         },
         "X-Request-ID": {
             "description": "The request's id: the client's X-Request-ID when sane, else the "
@@ -690,6 +711,7 @@ def document(app: Flask, *, writes_need_token: bool) -> dict[str, Any]:
             {"name": "events", "description": "A department's calendar events"},
             {"name": "calendar", "description": "iCalendar feed and import"},
             {"name": "webhooks", "description": "Change notifications to team chats"},
+            {"name": "holidays", "description": "Korean public holidays"},
             {"name": "service", "description": "Liveness and readiness probes"},
         ],
         "paths": paths,

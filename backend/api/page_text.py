@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.fields import MAX_EVENT_DAYS, MAX_EVENTS_PER_DAY
+from backend.public_holidays import FIRST_YEAR, LAST_YEAR
 from backend.storage.series import MAX_SERIES
 
 LANGUAGES = ("ko", "en")  # the first is the default when the browser states no preference
@@ -30,6 +31,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
             "부서를 찾을 수 없습니다. 링크가 가리키는 부서가 없으니 목록에서 고르세요."
         ),
         "go_to_date": "날짜로 이동",
+        "holiday": "공휴일",
         "more_link": "+{n}개 더보기",
         "search": "검색",
         "search_placeholder": "제목, 설명, 장소",
@@ -94,6 +96,9 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "scope_all": "모든 일정",
         "scope_rule_changed": "반복 규칙을 바꾸면 이 일정만 바꿀 수는 없습니다.",
         "location": "장소",
+        "category": "분류",
+        "category_placeholder": "예: 회의",
+        "category_suggestions": "회의,연차,출장,외근,교육",
         "description": "설명",
         "save": "저장",
         "delete": "삭제",
@@ -146,6 +151,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
             " from the list."
         ),
         "go_to_date": "Go to date",
+        "holiday": "Korean public holiday",
         "more_link": "+{n} more",
         "search": "Search",
         "search_placeholder": "Title, description, place",
@@ -210,6 +216,9 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "scope_all": "All events",
         "scope_rule_changed": "A changed rule cannot apply to this event alone.",
         "location": "Place",
+        "category": "Category",
+        "category_placeholder": "e.g. Meeting",
+        "category_suggestions": "Meeting,Leave,Business trip,Out of office,Training",
         "description": "Description",
         "save": "Save",
         "delete": "Delete",
@@ -345,6 +354,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "event.end_date": {"label": "끝나는 날짜", "generic": "끝나는 날짜를 확인하세요."},
             "event.end_time": {"label": "끝나는 시간", "generic": "끝나는 시간을 확인하세요."},
             "event.location": {"label": "장소", "generic": "장소를 확인하세요."},
+            "event.category": {"label": "분류", "generic": "분류를 확인하세요."},
             "event.recurrence": {"label": "반복", "generic": "반복 설정을 확인하세요."},
             "department.name": {"label": "부서 이름", "generic": "부서 이름을 확인하세요."},
             "department.description": {"label": "설명", "generic": "설명을 확인하세요."},
@@ -417,6 +427,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "event.end_date": {"label": "End date", "generic": "Check the end date."},
             "event.end_time": {"label": "End time", "generic": "Check the end time."},
             "event.location": {"label": "Place", "generic": "Check the place."},
+            "event.category": {"label": "Category", "generic": "Check the category."},
             "event.recurrence": {"label": "Repeat", "generic": "Check how it repeats."},
             "department.name": {"label": "Name", "generic": "Check the name."},
             "department.description": {
@@ -434,8 +445,10 @@ MESSAGES: dict[str, dict[str, Any]] = {
 
 
 def script_data(language: str) -> dict[str, Any]:
-    """What the page's script receives as JSON: its words and its error messages."""
+    """What the page's script receives as JSON: its words, its error messages and the
+    years whose public holidays the API knows."""
     return {
         "text": PAGE_TEXT[language],
+        "holiday_years": [FIRST_YEAR, LAST_YEAR],
         "messages": {**MESSAGES[language], "field_rules": [list(r) for r in FIELD_RULES]},
     }

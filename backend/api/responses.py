@@ -9,6 +9,7 @@ from flask import Response, jsonify, request
 
 from backend.api.inputs import not_modified
 from backend.domain import Department, Event
+from backend.fields import EVENT
 from backend.storage import CalendarState
 from backend.storage.bookkeeping import utc_datetime
 
@@ -24,12 +25,13 @@ def department_json(department: Department) -> dict[str, Any]:
     return body
 
 
-_WHEN_SET = ("recurrence", "recurring_event_id", "original_date")
+# Left out of an event that has none: a series's fields, an instance's, the category.
+_WHEN_SET = tuple(f.name for f in EVENT.output if f.in_output == "when-set")
 
 
 def event_json(event: Event) -> dict[str, Any]:
     body = dict(vars(event))  # v1's fields, then end_date, end_time and location
-    for name in _WHEN_SET:  # only on series and their instances
+    for name in _WHEN_SET:
         if body[name] is None:
             del body[name]
         elif name == "recurrence":

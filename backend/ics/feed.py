@@ -21,6 +21,10 @@ TIME_TEXT = EVENT.text("time").ical or "X-CALENDAR-TIME-TEXT"
 TEXT_PROPERTIES = tuple(
     (spec.name, spec.ical) for spec in EVENT.fields if isinstance(spec, Text) and spec.ical
 )
+# Those whose property holds a list (CATEGORIES): one value is written as a list of one.
+LIST_PROPERTIES = frozenset(
+    spec.ical for spec in EVENT.fields if isinstance(spec, Text) and spec.ical and spec.ical_list
+)
 
 
 # Characters an iCalendar TEXT value cannot hold (RFC 5545 3.3.11: controls but HTAB); a
@@ -60,7 +64,9 @@ def vevent(event: Event, zone: ZoneInfo, domain: str) -> icalendar.Event:
     for name, prop in TEXT_PROPERTIES:
         value = getattr(event, name)
         if value is not None and (value or prop == TIME_TEXT):
-            component.add(prop, ical_text(value))
+            text = ical_text(value)
+            # A list's commas are escaped in its one value ("회의, 외부" stays one category).
+            component.add(prop, [text] if prop in LIST_PROPERTIES else text)
     first, last = date.fromisoformat(event.event_date), date.fromisoformat(event.last_date)
     if event.start_time is None:
         component.add("dtstart", first)

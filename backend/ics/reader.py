@@ -19,7 +19,7 @@ import icalendar
 from backend.domain import instance_id
 from backend.errors import BadRequest, FieldError, Invalid
 from backend.fields import EVENT, MAX_EVENT_DAYS, FieldProblem, Text
-from backend.ics.feed import TEXT_PROPERTIES, TIME_TEXT
+from backend.ics.feed import LIST_PROPERTIES, TEXT_PROPERTIES, TIME_TEXT
 from backend.recurrence import RuleProblem, check_lines
 
 # Ids for events from other calendars: uuid5 of their UID, so a second import of the same
@@ -299,10 +299,19 @@ def _text_fields(component: Any) -> dict[str, Any]:
             raw = raw.strip()  # counted after trimming, as the title always was
         if raw == "" and not spec.required:
             raw = None  # an empty property (DESCRIPTION:) says as little as an absent one
-        fields[name] = None if raw is None else spec.clean(raw)
+        try:
+            fields[name] = None if raw is None else spec.clean(raw)
+        except FieldProblem as exc:  # name the property: the reason is read beside the file
+            raise FieldProblem(f"its {prop} (the {name}) {exc.args[0]}") from None
     return fields
 
 
 def _optional(component: Any, name: str) -> str | None:
     value = component.get(name)
+    if name in LIST_PROPERTIES and value is not None:
+        # CATEGORIES may come as several properties, each a list: the event has one
+        # category, the first one named (as Google Calendar shows one colour per event).
+        first = value[0] if isinstance(value, list) else value
+        found = [str(c) for c in getattr(first, "cats", [first])]
+        return found[0] if found else None
     return None if value is None else str(value)

@@ -23,8 +23,9 @@ from backend.storage.bookkeeping import BOOKKEEPING_PREFIX, is_bookkeeping_id
 # namespace, so a second run derives the same id instead of making a duplicate.
 LEGACY_NAMESPACE = uuid.UUID("5b0d7f8e-3c51-4c1e-9a53-2f0f6b7c2d11")
 
-# Attributes the product maintains itself. A legacy field of the same name is kept under
-# "legacy_<name>" rather than silently replaced.
+# Attributes the product maintains itself, and fields the old app never had (whatever a
+# legacy file holds under such a name is not the product's). A legacy field of the same
+# name is kept under "legacy_<name>" rather than silently replaced or misread.
 SYSTEM_FIELDS = frozenset(
     {
         "created_at",
@@ -40,6 +41,7 @@ SYSTEM_FIELDS = frozenset(
         "recurrence",
         "recurring_event_id",
         "original_date",
+        "category",
     }
 )
 # Fields a legacy record may carry as the product's own (the declarations, plus the keys);

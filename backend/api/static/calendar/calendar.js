@@ -84,7 +84,7 @@
 
   // One call to the API. Writes carry the session's token, if any; a 401 asks for one (once
   // per browser session, again only when the server refuses it) and repeats the call.
-  async function api(method, path, { body, etag } = {}) {
+  async function api(method, path, { body, etag, cached = false } = {}) {
     const writing = method !== "GET";
     let refused = false;
     for (;;) {
@@ -100,7 +100,8 @@
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
           credentials: "same-origin",
-          cache: "no-store",
+          // Only answers the server says may be kept (the holidays) come from the cache.
+          cache: cached ? "default" : "no-store",
         });
       } catch {
         throw localError(0, T.network_error);
@@ -366,13 +367,66 @@
     }
   }
 
+  // -- categories: one colour per category name, the same on every page and every day -------
+
+  // Dark enough for white text (contrast at least 4.5:1) and told apart from each other.
+  const CATEGORY_COLOURS = [
+    "#0b57d0", // blue
+    "#137333", // green
+    "#b3261e", // red
+    "#8430ce", // purple
+    "#b06000", // amber
+    "#007b83", // teal
+    "#c2185b", // pink
+    "#5f6368", // grey
+  ];
+
+  // FNV-1a over the name's UTF-16 units: stable, so 회의 has one colour everywhere.
+  function categoryColour(name) {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < name.length; i += 1) {
+      hash ^= name.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    return CATEGORY_COLOURS[hash % CATEGORY_COLOURS.length];
+  }
+
+  // The categories of each department's events seen on this page, with when each was last
+  // written: the event form offers the department's most recent first, then the usual ones.
+  const seenCategories = new Map(); // department id -> Map(category -> latest updated_at)
+  const MAX_OFFERED = 20;
+
+  function noteCategories(departmentId, items) {
+    const seen = seenCategories.get(departmentId) || new Map();
+    for (const record of items) {
+      if (!record.category) continue;
+      const when = seen.get(record.category) || "";
+      if (record.updated_at > when) seen.set(record.category, record.updated_at);
+    }
+    seenCategories.set(departmentId, seen);
+  }
+
+  function offerCategories() {
+    const seen = state.department ? seenCategories.get(state.department.id) : null;
+    const recent = [...(seen || new Map()).entries()]
+      .sort((a, b) => (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0))
+      .map(([name]) => name);
+    const usual = T.category_suggestions.split(",");
+    const offered = [...new Set([...recent, ...usual])].slice(0, MAX_OFFERED);
+    $("event-category-options").replaceChildren(...offered.map((name) => new Option(name)));
+  }
+
   // -- events ---------------------------------------------------------------------------------
 
   // An API event as FullCalendar's: all-day without a start time, timed with one; a multi-day
   // event ends (exclusively) the day after its end_date.
   function toCalendarEvent(record) {
     const last = record.end_date || record.event_date;
-    const shown = { id: record.id, title: record.title, extendedProps: { record } };
+    const shown = { id: record.id, title: record.title, extendedProps: { record, rank: 1 } };
+    if (record.category) {
+      const colour = categoryColour(record.category);
+      Object.assign(shown, { backgroundColor: colour, borderColor: colour, textColor: "#fff" });
+    }
     if (!record.start_time) {
       return { ...shown, allDay: true, start: record.event_date, end: addDays(last, 1) };
     }
@@ -401,9 +455,11 @@
     const params = { from: isoDate(info.start), to: addDays(isoDate(info.end), -1) };
     if (state.q) params.q = state.q;
     const q = state.q;
-    listAll(eventsPath(state.department.id), params).then(
+    const departmentId = state.department.id;
+    listAll(eventsPath(departmentId), params).then(
       (items) => {
         fetchGeneration += 1;
+        noteCategories(departmentId, items);
         success(items.map(toCalendarEvent));
         if (statusKept) statusKept = false; // what was just done stays said
         else if (q) showStatus(format(T.search_results, { q, count: items.length }));
@@ -423,6 +479,12 @@
   // the start only (14:00); the week its range; the list has a column of its own for times.
   function eventContent(arg) {
     const record = arg.event.extendedProps.record;
+    if (!record) {
+      const name = document.createElement("span");
+      name.className = "holiday-name";
+      name.textContent = arg.event.title;
+      return { domNodes: [name] };
+    }
     const nodes = [];
     const span = (className, text) => {
       const el = document.createElement("span");
@@ -449,15 +511,100 @@
   // The whole event as the element's tooltip: title, time range, place, dates.
   function eventDidMount(info) {
     const record = info.event.extendedProps.record;
+    if (!record) {
+      const { holiday } = info.event.extendedProps;
+      // In English, the Korean name too, as people here say it.
+      const parts = LANG === "ko" ? [holiday.name] : [holiday.name_en, holiday.name];
+      info.el.title = [...parts, T.holiday].join(" · ");
+      return;
+    }
     const parts = [record.title];
     if (record.start_time) parts.push(timeRange(record));
     if (record.end_date && record.end_date !== record.event_date) {
       parts.push(`${record.event_date} – ${record.end_date}`);
     }
     if (record.location) parts.push(record.location);
+    if (record.category) {
+      parts.push(record.category);
+      info.el.dataset.category = record.category;
+    }
     if (record.recurring_event_id) parts.push(T.repeat_mark);
     info.el.title = parts.join(" · ");
   }
+
+  // -- Korean public holidays -----------------------------------------------------------------
+
+  // As Google's Korean holiday calendar shows them: the holiday's name on its day (an
+  // all-day entry before the day's events, in every view) and the day's number in red.
+  // Each year is asked for once per page (one request per new range of years shown).
+  const HOLIDAY_YEARS = DATA.holiday_years; // the years the server knows: [first, last]
+  const holidayYears = new Map(); // year -> Promise of that year's holidays
+  const holidayDates = new Set(); // YYYY-MM-DD of every holiday received
+
+  function loadHolidays(first, last) {
+    const from = Math.max(first, HOLIDAY_YEARS[0]);
+    const to = Math.min(last, HOLIDAY_YEARS[1]);
+    const missing = [];
+    for (let year = from; year <= to; year += 1) if (!holidayYears.has(year)) missing.push(year);
+    if (missing.length) {
+      const [low, high] = [missing[0], missing[missing.length - 1]];
+      const query = new URLSearchParams({ from: String(low), to: String(high) });
+      const asked = api("GET", `/api/holidays?${query}`, { cached: true }).then(({ body }) => {
+        for (const holiday of body.items) holidayDates.add(holiday.date);
+        return body.items;
+      });
+      for (let year = low; year <= high; year += 1) {
+        const own = asked.then((items) => items.filter((h) => h.date.startsWith(`${year}-`)));
+        // A failure is forgotten, so that the next view asks again.
+        own.catch(() => holidayYears.delete(year));
+        holidayYears.set(year, own);
+      }
+    }
+    const years = [];
+    for (let year = from; year <= to; year += 1) years.push(holidayYears.get(year));
+    return Promise.all(years).then((lists) => lists.flat());
+  }
+
+  // An event source: holidays are not the department's, so never open, edit or search them.
+  function fetchHolidays(info, success) {
+    const last = new Date(info.end.getTime() - 1);
+    loadHolidays(info.start.getFullYear(), last.getFullYear()).then(
+      (items) => {
+        success(
+          items.map((holiday) => ({
+            id: `holiday-${holiday.date}-${holiday.name}`,
+            title: LANG === "ko" ? holiday.name : holiday.name_en,
+            start: holiday.date,
+            allDay: true,
+            interactive: false,
+            classNames: ["holiday"],
+            backgroundColor: "#fce8e6",
+            borderColor: "#fce8e6",
+            textColor: "#a50e0e",
+            extendedProps: { holiday, rank: 0 },
+          })),
+        );
+        window.setTimeout(markHolidayDays, 0);
+      },
+      () => success([]), // the calendar works without them; the next range asks again
+    );
+  }
+
+  const isHoliday = (date) => holidayDates.has(isoDate(date));
+
+  // Day cells and headers drawn before their year's holidays arrived are marked now; those
+  // drawn later are marked as they are drawn (dayCellClassNames, dayHeaderClassNames).
+  function markHolidayDays() {
+    const days = document.querySelectorAll(
+      "#calendar .fc-daygrid-day[data-date], #calendar .fc-col-header-cell[data-date], " +
+        "#calendar .fc-list-day[data-date]",
+    );
+    for (const day of days) day.classList.toggle("holiday", holidayDates.has(day.dataset.date));
+  }
+
+  const holidayClass = (arg) => (isHoliday(arg.date) ? ["holiday"] : []);
+  // The month's column headers are weekdays, not days.
+  const holidayHeaderClass = (arg) => (arg.view.type === "dayGridMonth" ? [] : holidayClass(arg));
 
   // -- repeating events: the dialog's repeat controls and RFC 5545 RRULE lines ---------------
 
@@ -756,7 +903,15 @@
   // the version saved now and what the person was doing (save, delete). `scope` and
   // `lastScope`: the occurrences an instance's change is for, asked once per attempt.
   let editing = null;
-  const FORM_FIELDS = ["title", "event_date", "end_date", "time", "location", "description"];
+  const FORM_FIELDS = [
+    "title",
+    "event_date",
+    "end_date",
+    "time",
+    "location",
+    "category",
+    "description",
+  ];
 
   function fillEventForm(values) {
     $("event-title").value = values.title || "";
@@ -764,6 +919,7 @@
     $("event-end-date").value = values.end_date || "";
     $("event-time").value = values.time || "";
     $("event-location").value = values.location || "";
+    $("event-category").value = values.category || "";
     $("event-description").value = values.description || "";
     const parsed = editing ? describeTime(editing.record) : "";
     const output = $("event-parsed-time");
@@ -811,6 +967,7 @@
     $("event-dialog-title").textContent = record ? T.event_dialog_edit : T.event_dialog_new;
     $("event-delete").hidden = !record;
     fillEventForm(record || defaults);
+    offerCategories();
     fillRepeatFor(series);
     $("event-dialog").showModal();
     $("event-title").focus();
@@ -827,6 +984,7 @@
       description: $("event-description").value,
       end_date: $("event-end-date").value,
       location: value("event-location"),
+      category: value("event-category"),
     };
     for (const [name, text] of Object.entries(optional)) {
       if (text) body[name] = text;
@@ -1157,7 +1315,14 @@
       slotLabelFormat: time24,
       eventInteractive: true,
       nowIndicator: true,
-      events: fetchEvents,
+      // The day's holidays first, then FullCalendar's own order.
+      eventOrder: "rank,start,-duration,allDay,title",
+      eventSources: [
+        { id: "events", events: fetchEvents },
+        { id: "holidays", events: fetchHolidays },
+      ],
+      dayCellClassNames: holidayClass,
+      dayHeaderClassNames: holidayHeaderClass,
       eventContent,
       eventDidMount,
       eventsSet: () => {
@@ -1174,6 +1339,7 @@
       },
       eventClick: (info) => {
         info.jsEvent.preventDefault();
+        if (!info.event.extendedProps.record) return; // a holiday
         openEventDialog(info.event.extendedProps.record);
       },
       datesSet: () => {
