@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from backend.api.cursors import CursorCodec
 from backend.config import Settings
 from backend.services.sync import SyncPoint
+from backend.storage import Storage
 from tests.aws_lane import AwsBehaviour
 from tests.conftest import TEST_SECRET
 from tests.helpers import assert_problem, create_department, create_event
@@ -360,3 +361,23 @@ def test_a_lists_etag_never_runs_ahead_of_its_body(app: Flask, lane: AwsBehaviou
     assert seen
     # Once the list shows the event, a poll with its ETag is 304.
     assert _ok(client, "GET", url, headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_the_sweep_removes_change_records_past_their_history(
+    client: FlaskClient, storage: Storage, dynamodb: Any, settings: Settings
+) -> None:
+    department = str(create_department(client)["id"])
+    for n in range(4):
+        create_event(client, department, title=f"일정 {n}")
+    old = int((datetime.now(UTC) - timedelta(days=1)).timestamp())
+    for version in (1, 2):  # the two oldest have expired
+        dynamodb.update_item(
+            TableName=settings.events_table,
+            Key={"id": {"S": f"#changes#{department}"}, "department_id": {"S": f"{version:012d}"}},
+            UpdateExpression="SET expires_at = :old",
+            ExpressionAttributeValues={":old": {"N": str(old)}},
+        )
+
+    assert storage.sweep() >= 2
+
+    assert [r.version for r in storage.changes.after(department, 0)] == [3, 4]

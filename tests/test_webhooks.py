@@ -5,9 +5,17 @@ worker CLI and the Lambda handler of the stream."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
 import threading
+import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -27,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 DEV = Sending(allow_private=True, timeout=2.0)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -317,3 +326,95 @@ def test_the_stream_handler_delivers_for_the_departments_in_its_records(
     assert receiver.connections == 0
     state = storage.webhooks.get(department, hook["id"])
     assert state.attempts == 1
+
+
+@pytest.mark.slow
+def test_scripts_serve_runs_the_worker_that_delivers(tmp_path: Path) -> None:
+    """``./scripts/serve`` on a fresh data folder: a change reaches a local receiver, and
+    stopping the script stops its worker too."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PORT": str(port),
+        "LOCAL_DYNAMODB_DIR": str(tmp_path / "localdb"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    serve = subprocess.Popen(
+        [str(ROOT / "scripts" / "serve")],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with Receiver() as receiver:
+            _until(lambda: _get(f"{base}/healthz") == 200, 90)
+            department = _post(f"{base}/api/departments", {"name": "서버"})["id"]
+            _post(
+                f"{base}/api/departments/{department}/webhooks",
+                {"url": receiver.url, "format": "json"},
+            )
+            _post(f"{base}/api/events/{department}", {"event_date": "2024-05-01", "title": "배달"})
+            _until(lambda: len(receiver.requests) == 1, 30)
+        assert json.loads(receiver.requests[0].body)["changes"][0]["title"] == "배달"
+        children = _children(serve.pid)
+        assert len(children) == 2  # the server and the worker
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            serve.wait(timeout=20)
+        finally:
+            if serve.poll() is None:
+                os.killpg(serve.pid, signal.SIGKILL)
+            log.close()
+    _until(lambda: not any(_alive(pid) for pid in children), 20)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _until(check: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds} s")
+        time.sleep(0.2)
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except OSError:
+        return 0
+
+
+def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        result: dict[str, Any] = json.loads(response.read())
+        return result

@@ -122,5 +122,7 @@ class Storage:
                 report(name, created)
 
     def sweep(self) -> int:
-        """Remove expired bookkeeping (report markers, quotas, idempotency records)."""
-        return self.expiring.sweep()
+        """Remove expired bookkeeping (report markers, quotas, idempotency records) and
+        each department's change records past their history; returns how many went."""
+        departments = (d.id for d in self.departments.list_all())
+        return self.expiring.sweep() + self.changes.sweep(departments)
