@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         data=feed.data,
         headers={"Content-Type": "text/calendar"},
     )
+    _sync(client, storage, dept, measure)
     _recurring(client, dept, args.series, measure)
     print(
         "\ncapacity: ConsumedCapacity as the engine reports it (moto's accounting; on AWS a "
@@ -126,6 +127,78 @@ def main(argv: list[str] | None = None) -> int:
     )
     server.shutdown()
     return 0
+
+
+def _sync(client: Any, storage: Any, dept: str, measure: Any) -> None:
+    """A full sync of the year, a delta of ten changes, and ten webhook deliveries to a
+    local receiver: calls, capacity and time each."""
+    import statistics  # noqa: PLC0415
+    import time  # noqa: PLC0415
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: PLC0415
+
+    from backend.services.notifications import Sending, deliver  # noqa: PLC0415
+    from backend.storage import usage  # noqa: PLC0415
+
+    print("\nincremental sync and webhooks\n")
+    url, pages = f"/api/events/{dept}?sync=true&limit=200", 0
+    started = time.perf_counter()
+    while True:
+        response = client.get(url)
+        pages += 1
+        body = response.get_json()
+        if body["next_cursor"] is None:
+            break
+        url = f"/api/events/{dept}?sync=true&limit=200&cursor={body['next_cursor']}"
+    elapsed = (time.perf_counter() - started) * 1000
+    print(f"{'full sync (limit 200)':<46} {pages} pages, {elapsed:.0f} ms in all")
+    token = body["next_sync_token"]
+    measure("delta, nothing changed", "GET", f"/api/events/{dept}?sync_token={token}")
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook_url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    client.post(f"/api/departments/{dept}/webhooks", json={"url": hook_url, "format": "json"})
+    made = [
+        client.post(
+            f"/api/events/{dept}", json={"event_date": "2024-06-03", "title": f"동기화 {n}"}
+        ).get_json()["id"]
+        for n in range(5)
+    ]
+    for ident in made:
+        client.patch(f"/api/events/{dept}/{ident}", json={"location": "회의실 A"})
+    measure(
+        "delta of 10 changes (5 new, 5 changed)", "GET", f"/api/events/{dept}?sync_token={token}"
+    )
+    counting = usage.begin()
+    started = time.perf_counter()
+    done = deliver(storage, Sending(allow_private=True))
+    elapsed = (time.perf_counter() - started) * 1000
+    spent = usage.current()
+    usage.end(counting)
+    print(
+        f"{'webhook pass: 10 deliveries (json, signed)':<46} {done.delivered:>4} "
+        f"{len(spent.operations):>6} {spent.capacity:>9.1f}  {elapsed / 10:.1f} ms a delivery"
+    )
+    samples = []
+    for n in range(10):
+        client.post(f"/api/events/{dept}", json={"event_date": "2024-06-04", "title": f"알림 {n}"})
+        started = time.perf_counter()
+        deliver(storage, Sending(allow_private=True))
+        samples.append((time.perf_counter() - started) * 1000)
+    print(
+        f"{'one change, one pass (median of 10)':<46} {statistics.median(samples):.1f} ms "
+        "from the pass's start to the receiver's answer"
+    )
+    receiver.shutdown()
 
 
 RULES = (

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
 from backend.backup.__main__ import main
 from backend.config import Settings
@@ -35,11 +36,17 @@ def fill(storage: Storage) -> None:
         )
 
 
+# What a restore moves on purpose: each calendar's history starts afresh (fence).
+FENCED = ("calendar_version", "history_from", "changed_at")
+
+
 def snapshot(storage: Storage) -> dict[str, list[dict[str, Any]]]:
+    departments = [
+        {k: v for k, v in item.items() if k not in FENCED}
+        for item in items(storage, storage.departments.table)
+    ]
     return {
-        "departments": sorted(
-            items(storage, storage.departments.table), key=lambda i: str(i["id"])
-        ),
+        "departments": sorted(departments, key=lambda i: str(i["id"])),
         "events": sorted(items(storage, storage.events.table), key=lambda i: str(i["id"])),
     }
 
@@ -133,3 +140,28 @@ def test_s3_round_trip(settings: Settings, storage: Storage, aws_url: str) -> No
         == 0
     )
     assert snapshot(restored) == snapshot(storage)
+
+
+def test_a_restore_refuses_sync_tokens_issued_before_it(
+    tmp_path: Path, settings: Settings, storage: Storage, client: FlaskClient
+) -> None:
+    department = client.post("/api/departments", json={"name": "복원"}).get_json()["id"]
+    client.post(f"/api/events/{department}", json={"event_date": "2024-01-02", "title": "전"})
+    synced = client.get(f"/api/events/{department}?sync=true").get_json()
+    assert main(["dump", str(tmp_path / "b")], storage=storage, settings=settings) == 0
+    client.post(f"/api/events/{department}", json={"event_date": "2024-01-03", "title": "후"})
+    later = client.get(f"/api/events/{department}?sync_token={synced['next_sync_token']}")
+    token = later.get_json()["next_sync_token"]
+
+    args = ["restore", str(tmp_path / "b"), "--force"]
+    assert main(args, storage=storage, settings=settings) == 0
+
+    for old in (synced["next_sync_token"], token):
+        response = client.get(f"/api/events/{department}?sync_token={old}")
+        assert response.status_code == 410
+    fresh = client.get(f"/api/events/{department}?sync=true").get_json()
+    assert [e["title"] for e in fresh["items"]] == ["전", "후"]  # --force kept the later one
+    assert (
+        client.get(f"/api/events/{department}?sync_token={fresh['next_sync_token']}").status_code
+        == 200
+    )

@@ -381,3 +381,92 @@ def test_the_sweep_removes_change_records_past_their_history(
     assert storage.sweep() >= 2
 
     assert [r.version for r in storage.changes.after(department, 0)] == [3, 4]
+
+
+def test_a_full_sync_page_that_ends_at_the_last_series_goes_on_to_the_events(
+    client: FlaskClient, department: str
+) -> None:
+    weekly = client.post(
+        f"/api/events/{department}",
+        json={"event_date": "2035-01-01", "title": "반복", "recurrence": WEEKLY},
+    ).get_json()
+    single = create_event(client, department, event_date="2024-01-01")
+    items, _ = synced(client, department, "sync=true&limit=1")
+    assert [i["id"] for i in items] == [weekly["id"], single["id"]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sync_token=",
+        "sync=true&cursor=abc",
+        "sync=true&limit=0",
+        "sync=true&limit=100000",
+        "sync_token=x&limit=-1",
+        "sync=maybe",
+        "sync=false&sync_token=x",
+    ],
+)
+def test_bad_sync_requests_are_4xx(client: FlaskClient, department: str, query: str) -> None:
+    response = client.get(f"/api/events/{department}?{query}")
+    assert 400 <= response.status_code < 500
+
+
+def test_a_full_sync_resumed_after_the_history_kept_is_410(
+    client: FlaskClient, department: str
+) -> None:
+    create_event(client, department)
+    codec = CursorCodec(TEST_SECRET)
+    began = datetime.now(UTC) - timedelta(days=31)
+    cursor = codec.encode(
+        ["sync-full", department], ("0", began.isoformat(), "b", "", "", "", "", "")
+    )
+    response = client.get(f"/api/events/{department}?sync=true&cursor={cursor}")
+    assert_problem(response, 410)
+
+
+def test_a_token_whose_changes_are_no_longer_kept_is_410(
+    client: FlaskClient, storage: Storage, department: str, dynamodb: Any, settings: Settings
+) -> None:
+    _, token = synced(client, department, "sync=true")
+    create_event(client, department)
+    create_event(client, department)
+    dynamodb.delete_item(  # as if the first record had expired and been swept
+        TableName=settings.events_table,
+        Key={"id": {"S": f"#changes#{department}"}, "department_id": {"S": f"{1:012d}"}},
+    )
+    assert_problem(client.get(f"/api/events/{department}?sync_token={token}"), 410)
+
+
+def test_a_single_event_turned_series_under_index_lag_is_not_left_stale(
+    app: Flask, dynamodb: Any, settings: Settings
+) -> None:
+    client = app.test_client()
+    department = str(create_department(client, "지연 변환")["id"])
+    single = create_event(client, department, event_date="2035-01-01", title="단일")
+    # Its creation is five minutes old: the index has it.
+    five_minutes_ago = (datetime.now(UTC) - timedelta(minutes=5)).isoformat(timespec="milliseconds")
+    dynamodb.update_item(
+        TableName=settings.events_table,
+        Key={"id": {"S": f"#changes#{department}"}, "department_id": {"S": f"{1:012d}"}},
+        UpdateExpression="SET #at = :t",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":t": {"S": five_minutes_ago}},
+    )
+    behaviour = AwsBehaviour(dynamodb, str(settings.endpoint_url), lag=10)
+    with behaviour.installed():
+        response = client.patch(
+            f"/api/events/{department}/{single['id']}", json={"recurrence": WEEKLY}
+        )
+        assert response.status_code == 200, response.get_json()
+        mirror: dict[str, Any] = {}
+        seen: list[str] = []
+        token = ""
+        for body in _sync_pages(client, department, "sync=true"):
+            seen += [item["id"] for item in body["items"]]
+            mirror.update(by_id(body["items"]))
+            token = body.get("next_sync_token", token)
+        for body in _sync_pages(client, department, f"sync_token={token}"):
+            mirror.update(by_id(body["items"]))
+    assert seen.count(single["id"]) == 1
+    assert mirror[single["id"]]["recurrence"] == WEEKLY

@@ -418,3 +418,79 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
     with urllib.request.urlopen(request, timeout=10) as response:
         result: dict[str, Any] = json.loads(response.read())
         return result
+
+
+def test_a_lease_is_released_only_by_its_holder(
+    client: FlaskClient, storage: Storage, department: str
+) -> None:
+    hook = register(client, department, "http://127.0.0.1:9/hook")
+    webhook = storage.webhooks.get(department, hook["id"])
+    now = datetime.now(UTC)
+    first = storage.webhooks.claim(webhook, now, now + timedelta(seconds=60))
+    assert first is not None
+    assert storage.webhooks.claim(webhook, now, now + timedelta(seconds=60)) is None
+    later = now + timedelta(seconds=61)  # the first worker outlived its lease
+    second = storage.webhooks.claim(webhook, later, later + timedelta(seconds=60))
+    assert second is not None
+    storage.webhooks.release(first)  # too late: it is not the first worker's any more
+    assert storage.webhooks.claim(webhook, later, later + timedelta(seconds=60)) is None
+    assert storage.webhooks.delivered(first, 5, "2024-01-01T00:00:00Z") is None
+    storage.webhooks.release(second)
+    assert storage.webhooks.claim(webhook, later, later + timedelta(seconds=60)) is not None
+
+
+def test_a_json_delivery_names_every_event_one_write_changed(
+    client: FlaskClient, storage: Storage, department: str
+) -> None:
+    weekly = client.post(
+        f"/api/events/{department}",
+        json={
+            "event_date": "2024-01-01",
+            "title": "주간",
+            "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=20"],
+        },
+    ).get_json()
+    days = [f"2024{(datetime(2024, 1, 1) + timedelta(weeks=n)):%m%d}" for n in range(12)]
+    for day in days:
+        client.patch(f"/api/events/{department}/{weekly['id']}_{day}", json={"location": "B"})
+    with Receiver() as receiver:
+        register(client, department, receiver.url)
+        # One write: the series and its twelve changed instances.
+        assert client.delete(f"/api/events/{department}/{weekly['id']}").status_code == 204
+        deliver(storage, DEV)
+    [body] = payloads(receiver)
+    assert body["total"] == 13
+    assert {c["id"] for c in body["changes"]} == {
+        weekly["id"],
+        *(f"{weekly['id']}_{day}" for day in days),
+    }
+    assert {c["action"] for c in body["changes"]} == {"deleted"}
+
+
+@pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".example.com"])
+def test_a_malformed_host_name_is_422(
+    client: FlaskClient, storage: Storage, department: str, host: str
+) -> None:
+    response = client.post(
+        f"/api/departments/{department}/webhooks",
+        json={"url": f"https://{host}/hook", "format": "json"},
+    )
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["field"] == "url"
+
+
+def test_a_version_moved_without_changes_is_passed_over_once(
+    client: FlaskClient, storage: Storage, department: str
+) -> None:
+    with Receiver() as receiver:
+        hook = register(client, department, receiver.url)
+        state = storage.events.calendar_state(department)
+        # The migration's recount moves the version without a change record.
+        assert storage.events.set_count(department, 0, state.calendar_version, False)
+        deliver(storage, DEV)
+        moved = storage.webhooks.get(department, hook["id"])
+        assert moved.delivered_version == state.calendar_version + 1
+        assert deliver(storage, DEV).waiting == 0  # nothing claimed again
+        create_event(client, department, title="그 다음")
+        assert deliver(storage, DEV).delivered == 1
+    assert payloads(receiver)[0]["changes"][0]["title"] == "그 다음"

@@ -53,7 +53,7 @@ from backend.services import events, listing, recurring, sync
 from backend.services.idempotency import Completing
 from backend.services.listing import EXPANSION_YEARS
 from backend.services.recurring import CHUNK_DAYS, INSTANCES_DEFAULT, INSTANCES_MAX, SCOPES
-from backend.storage import DateWindow, SortKey
+from backend.storage import CalendarState, DateWindow, SortKey
 from backend.storage.events import READ_BUDGET
 from backend.storage.idempotency import StoredResponse
 
@@ -248,7 +248,7 @@ def sync_page(department_id: str, args: dict[str, Any]) -> Response:
         if "cursor" in args:
             since, skip, issued = _delta_position(department_id, args["cursor"])
             sync.check_token(sync.SyncPoint(department_id, since, issued), calendar)
-        return _delta(department_id, since, skip, issued, limit)
+        return _delta(department_id, (since, skip, issued), limit, calendar)
     position = None
     if "cursor" in args:
         position = _full_position(department_id, args["cursor"])
@@ -270,12 +270,19 @@ def sync_resumed(department_id: str, args: dict[str, Any]) -> Response | None:
         since, skip, issued = _delta_position(department_id, args["cursor"])
         calendar = storage().events.calendar_state(department_id)
         sync.check_token(sync.SyncPoint(department_id, since, issued), calendar)
-        return _delta(department_id, since, skip, issued, args.get("limit", DEFAULT_LIMIT))
+        limit = args.get("limit", DEFAULT_LIMIT)
+        return _delta(department_id, (since, skip, issued), limit, calendar)
     return None
 
 
-def _delta(department_id: str, since: int, skip: int, issued: datetime, limit: int) -> Response:
-    page = sync.delta(storage(), department_id, since, skip, limit)
+def _delta(
+    department_id: str,
+    start: tuple[int, int, datetime],
+    limit: int,
+    calendar: CalendarState,
+) -> Response:
+    since, skip, issued = start
+    page = sync.delta(storage(), department_id, since, skip, limit, calendar=calendar)
     items = [
         {"id": e.id, "status": "cancelled"} if isinstance(e, sync.Cancelled) else event_json(e)
         for e in page.entries
@@ -291,15 +298,21 @@ def _delta(department_id: str, since: int, skip: int, issued: datetime, limit: i
 
 def _full(department_id: str, position: sync.FullPosition | None, limit: int) -> Response:
     calendar = storage().events.calendar_state(department_id)
+    if position is not None:  # the history the token will need starts where it began
+        begun = sync.SyncPoint(department_id, position.began_version, position.began_at)
+        sync.check_token(begun, calendar)
     page = sync.full(storage(), department_id, position, limit, calendar)
     items = [event_json(e) for e in page.entries]
     if page.after is not None:
         after = page.after
         key = after.events_after or ("", "", "", "")
+        phase = "s" if after.series_after is not None else "e"
+        if after.series_after is None and after.events_after is None:
+            phase = "b"  # the events from their beginning
         fields = (
             str(after.began_version),
             after.began_at.isoformat(),
-            "s" if after.series_after is not None else "e",
+            phase,
             after.series_after or "",
             *key,
         )
@@ -317,6 +330,8 @@ def _full_position(department_id: str, cursor: str) -> sync.FullPosition:
         raise _malformed_cursor() from None
     if fields[2] == "s":
         return sync.FullPosition(version, began, fields[3], None)
+    if fields[2] == "b":
+        return sync.FullPosition(version, began, None, None)
     return sync.FullPosition(version, began, None, cast(SortKey, tuple(fields[4:])))
 
 

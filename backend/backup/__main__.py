@@ -1,4 +1,4 @@
-"""``python -m backend.backup dump DEST`` / ``restore SRC [--force]``."""
+"""``python -m backend.backup dump DEST`` / ``restore SRC [--force]`` / ``fence``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from backend.aws import make_s3_client
-from backend.backup import Location, dump, restore
+from backend.backup import Location, dump, fence, restore
 from backend.config import Settings
 from backend.errors import CalendarError
 from backend.storage import Storage
@@ -42,11 +42,19 @@ def main(
     restore_cmd.add_argument(
         "--force", action="store_true", help="write into tables that hold items"
     )
+    commands.add_parser(
+        "fence",
+        help="after DynamoDB's point-in-time recovery: refuse older sync tokens (restore "
+        "does this itself)",
+    )
     args = parser.parse_args(argv)
     try:
         settings = settings if settings is not None else Settings.from_env()
         if storage is None:
             storage, _ = connect(settings)
+        if args.command == "fence":
+            print(f"✓ the change history of {fence(storage)} departments starts afresh")
+            return 0
         where = args.destination if args.command == "dump" else args.source
         location = Location(where, make_s3_client(settings) if where.startswith("s3://") else None)
         if args.command == "dump":

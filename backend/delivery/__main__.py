@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                 logger.info("webhook pass", extra=asdict(done))
         except StorageUnavailable as exc:
             logger.warning("webhook pass skipped: %s", exc)
+        except Exception:  # the worker outlives any one pass's trouble
+            logger.exception("webhook pass failed")
         stop.wait(args.interval)
     return 0
 

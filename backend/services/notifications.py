@@ -16,6 +16,7 @@ stream, with a schedule for the retries.
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 import time
 from collections.abc import Collection
@@ -28,6 +29,7 @@ from backend.errors import Conflict, FieldError, Invalid, NotFound
 from backend.storage import Storage
 from backend.storage.bookkeeping import utc_datetime
 from backend.storage.changes import ChangeRecord
+from backend.storage.webhooks import Lease
 from backend.webhooks import messages, sending, signing, targets
 
 logger = logging.getLogger(__name__)
@@ -93,6 +95,8 @@ class Sending:
     allow_private: bool
     timeout: float = 5.0
     calendar_url: str | None = None
+    # Seconds after which a pass starts no more webhooks (the Lambda's timeout is 300).
+    budget: float = 180.0
 
 
 @dataclass
@@ -105,73 +109,105 @@ class Pass:
 
 
 def deliver(storage: Storage, how: Sending, departments: Collection[str] | None = None) -> Pass:
-    """Deliver what is due to every webhook (of ``departments`` when given)."""
+    """Deliver what is due to every webhook (of ``departments`` when given), in a random
+    order so that slow receivers cannot starve the same others on every pass, until
+    ``how.budget`` seconds have gone."""
     done = Pass()
+    started = time.monotonic()
     hooks = storage.webhooks.all()
     if departments is not None:
         hooks = [w for w in hooks if w.department_id in departments]
+    random.shuffle(hooks)
     for webhook in hooks:
-        now = utc_datetime()
-        if (
-            webhook.next_attempt_at is not None
-            and datetime.fromisoformat(webhook.next_attempt_at) > now
-        ):
+        if time.monotonic() - started > how.budget:
             done.waiting += 1
             continue
         try:
-            calendar = storage.events.calendar_state(webhook.department_id)
-        except NotFound:
-            continue  # the department is gone; its webhooks go with it
-        if calendar.calendar_version <= webhook.delivered_version:
-            continue
-        if not storage.webhooks.claim(webhook, now, now + LEASE):
-            done.waiting += 1
-            continue
-        try:
-            _deliver_one(storage, webhook, done, how)
-        finally:
-            storage.webhooks.release(webhook)
+            _deliver_due(storage, webhook, done, how)
+        except Exception:  # one webhook's trouble never stops the others
+            logger.exception("webhook %s: delivery pass failed", webhook.id)
+            done.failed += 1
     return done
 
 
-def _deliver_one(storage: Storage, webhook: Webhook, done: Pass, how: Sending) -> None:
+def _deliver_due(storage: Storage, webhook: Webhook, done: Pass, how: Sending) -> None:
+    now = utc_datetime()
+    if (
+        webhook.next_attempt_at is not None
+        and datetime.fromisoformat(webhook.next_attempt_at) > now
+    ):
+        done.waiting += 1
+        return
+    try:
+        calendar = storage.events.calendar_state(webhook.department_id)
+    except NotFound:
+        return  # the department is gone; its webhooks go with it
+    if calendar.calendar_version <= webhook.delivered_version:
+        return
+    lease = storage.webhooks.claim(webhook, now, now + LEASE)
+    if lease is None:
+        done.waiting += 1
+        return
+    try:
+        _deliver_one(storage, lease, calendar.calendar_version, done, how)
+    finally:
+        storage.webhooks.release(lease)
+
+
+def _deliver_one(storage: Storage, lease: Lease, version: int, done: Pass, how: Sending) -> None:
+    """Send the webhook's next changes in order while its lease lasts, stopping at the
+    first failure."""
+    webhook = lease.webhook
     records = list(
         storage.changes.after(
             webhook.department_id, webhook.delivered_version, limit=RECORDS_PER_PASS
         )
     )
-    name = storage.departments.get(webhook.department_id).name if records else ""
+    if not records:
+        # The version moved without a record (a recount by the migration): nothing to
+        # send up to it.
+        storage.webhooks.delivered(lease, version, utc_now())
+        return
+    name = storage.departments.get(webhook.department_id).name
     for record in records:
-        delivery = _delivery(record, name, how.calendar_url)
-        fmt = cast(messages.Format, webhook.format)
-        body = messages.render(fmt, cast(messages.Language, webhook.language), delivery)
-        headers = sending.headers_for(
-            fmt,
-            webhook.secret,
-            delivery.id,
-            body,
-            int(time.time()),
-        )
-        outcome = sending.send(
-            webhook.url, body, headers, allow_private=how.allow_private, timeout=how.timeout
-        )
-        if not outcome.ok:
-            storage.webhooks.failed(_failing(webhook, outcome.error or "failed"))
-            done.failed += 1
-            logger.info(
-                "webhook delivery failed",
-                extra={"webhook": webhook.id, "delivery": delivery.id, "error": outcome.error},
-            )
+        if utc_datetime() + timedelta(seconds=how.timeout + 5) > lease.until:
+            renewed = storage.webhooks.renew(lease, utc_datetime() + LEASE)
+            if renewed is None:
+                return  # another worker has it now
+            lease = renewed
+        if not _send_one(storage, lease, record, name, how=how, done=done):
             return
-        advanced = storage.webhooks.delivered(webhook, record.version, utc_now())
-        done.delivered += 1
-        logger.info(
-            "webhook delivered",
-            extra={"webhook": webhook.id, "delivery": delivery.id, "ms": outcome.elapsed * 1000},
-        )
+        advanced = storage.webhooks.delivered(lease, record.version, utc_now())
         if advanced is None:
             return  # deleted meanwhile: nothing more starts
-        webhook = advanced
+        lease = advanced
+
+
+def _send_one(
+    storage: Storage, lease: Lease, record: ChangeRecord, name: str, *, how: Sending, done: Pass
+) -> bool:
+    webhook = lease.webhook
+    delivery = _delivery(record, name, how.calendar_url)
+    fmt = cast(messages.Format, webhook.format)
+    body = messages.render(fmt, cast(messages.Language, webhook.language), delivery)
+    headers = sending.headers_for(fmt, webhook.secret, delivery.id, body, int(time.time()))
+    outcome = sending.send(
+        webhook.url, body, headers, allow_private=how.allow_private, timeout=how.timeout
+    )
+    if not outcome.ok:
+        storage.webhooks.failed(lease, _failing(webhook, outcome.error or "failed"))
+        done.failed += 1
+        logger.info(
+            "webhook delivery failed",
+            extra={"webhook": webhook.id, "delivery": delivery.id, "error": outcome.error},
+        )
+        return False
+    done.delivered += 1
+    logger.info(
+        "webhook delivered",
+        extra={"webhook": webhook.id, "delivery": delivery.id, "ms": outcome.elapsed * 1000},
+    )
+    return True
 
 
 def _failing(webhook: Webhook, error: str) -> Webhook:
@@ -213,7 +249,7 @@ def _delivery(
         department_name=department_name,
         version=record.version,
         occurred_at=record.at,
-        changes=changes[: messages.LISTED],
+        changes=changes,  # every one: chat formats list ten and count the rest
         total=len(record.changes),
         calendar_url=calendar_url,
     )

@@ -92,12 +92,20 @@ def delta(
     since: int,
     skip: int,
     limit: int,
+    *,
+    calendar: CalendarState,
 ) -> DeltaPage:
     """The changes after version ``since`` (past the first ``skip`` entries of the next
     record), at most ``limit`` entries: each changed event or series as it is now, each
     deleted one (or one that is gone by now) as ``Cancelled``. One strongly consistent
     Query of the change log, and one BatchGetItem of what is still there."""
     records = list(storage.changes.after(department_id, since, limit=limit + 1))
+    if (not records and calendar.calendar_version > since) or (
+        records and records[0].version != since + 1
+    ):
+        # The records right after the token are gone (expired, or never written by a
+        # program that wrote without them): what changed there cannot be told.
+        raise SyncTokenExpired("the changes after this token are no longer kept")
     chosen: dict[str, Summary] = {}
     after: tuple[int, int] | None = None
     done = since
@@ -197,7 +205,8 @@ def full(
         return FullPage(
             entries, FullPosition(position.began_version, position.began_at, None, after), None
         )
-    token = SyncPoint(department_id, position.began_version, utc_datetime())
+    # Dated when the full sync began: the history it needs starts there.
+    token = SyncPoint(department_id, position.began_version, position.began_at)
     return FullPage(entries, None, token)
 
 
@@ -214,7 +223,10 @@ def _with_recent(
     found, after = page
     since = position.began_at - INDEX_SETTLE
     records = storage.changes.written_since(department_id, since)
-    named = {c.id for record in records for c in record.changes if c.kind == "event"}
+    # Every id a recent write touched, whatever it was (a single event may have become a
+    # series, or a series a single event): the index's copy of it is not trusted, and
+    # what is an event item now is read (a series is no event item, so it is not found).
+    named = {c.id for record in records for c in record.changes if c.kind != "occurrence"}
     if not named:
         return found, after
     current = storage.events.find_many(department_id, named)

@@ -72,6 +72,9 @@ READ_BUDGET = 1000
 # The most events one transaction deletes: DynamoDB's 100 items, less the department's
 # item and the change record.
 MAX_REMOVE = 98
+# How far a restore moves each calendar's version (more writes than any calendar makes
+# between a backup and its restore).
+HISTORY_FENCE = 1_000_000
 # How long after a write an index read may still miss it (DynamoDB's GSIs lag by well
 # under a second; this is far past that): until then, lists and feeds do not answer with
 # an ETag that only the department's item backs, and a full sync's token reaches back.
@@ -596,6 +599,26 @@ class EventRepository:
                 return False
             raise
         return True
+
+    def fence_history(self, department_id: str) -> None:
+        """Move the department's calendar version ``HISTORY_FENCE`` ahead and start its
+        history there: after a restore, versions written before it could come again, so
+        every sync token issued before is refused (410) and no webhook delivery id repeats.
+        """
+        with translated_errors("fence calendar history"):
+            self._client.update_item(
+                TableName=self._departments,
+                Key={"id": to_value(department_id)},
+                UpdateExpression="SET calendar_version = if_not_exists(calendar_version, :zero)"
+                " + :jump, history_from = if_not_exists(calendar_version, :zero) + :jump, "
+                "changed_at = :now",
+                ConditionExpression="attribute_exists(id)",
+                ExpressionAttributeValues={
+                    ":zero": to_value(0),
+                    ":jump": to_value(HISTORY_FENCE),
+                    ":now": to_value(utc_datetime().isoformat(timespec="milliseconds")),
+                },
+            )
 
     def count_on_date(self, department_id: str, day: str) -> int:
         """How many events the department has on ``day``: one ``Select=COUNT`` Query of

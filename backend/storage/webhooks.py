@@ -11,7 +11,8 @@ in order; its progress is a conditional update of ``delivered_version``.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+import secrets
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,15 @@ _FIELDS = (
     "last_error",
     "last_delivered_at",
 )
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A worker's hold on one webhook's deliveries: the webhook as read when taken."""
+
+    webhook: Webhook
+    owner: str
+    until: datetime
 
 
 def _range_key(department_id: str, webhook_id: str) -> str:
@@ -168,45 +178,48 @@ class WebhookRepository:
 
     # -- deliveries ---------------------------------------------------------------------
 
-    def claim(self, webhook: Webhook, now: datetime, until: datetime) -> bool:
-        """Take the webhook's deliveries until ``until``, unless another worker holds them."""
+    def claim(self, webhook: Webhook, now: datetime, until: datetime) -> Lease | None:
+        """Take the webhook's deliveries until ``until`` unless another worker holds them;
+        the lease carries the webhook as it is now (the write's answer)."""
+        owner = secrets.token_hex(8)
         try:
             with translated_errors("claim webhook"):
-                self._client.update_item(
+                response = self._client.update_item(
                     TableName=self.table,
                     Key=self._key(webhook.department_id, webhook.id),
-                    UpdateExpression="SET lease_until = :until",
+                    UpdateExpression="SET lease_until = :until, lease_owner = :me",
                     ConditionExpression="attribute_exists(id) AND "
                     "(attribute_not_exists(lease_until) OR lease_until < :now)",
                     ExpressionAttributeValues={
                         ":until": to_value(until.isoformat()),
                         ":now": to_value(now.isoformat()),
+                        ":me": to_value(owner),
                     },
+                    ReturnValues="ALL_NEW",
                 )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
-        return True
+        return Lease(_webhook(from_item(response["Attributes"])), owner, until)
 
-    def release(self, webhook: Webhook) -> None:
-        try:
-            with translated_errors("release webhook"):
-                self._client.update_item(
-                    TableName=self.table,
-                    Key=self._key(webhook.department_id, webhook.id),
-                    UpdateExpression="REMOVE lease_until",
-                    ConditionExpression="attribute_exists(id)",
-                )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise  # else: deleted while it delivered
-
-    def delivered(self, webhook: Webhook, version: int, at: str) -> Webhook | None:
-        """Record that every change up to ``version`` has been delivered; None when the
-        webhook was deleted (or changed by another) meanwhile."""
+    def renew(self, lease: Lease, until: datetime) -> Lease | None:
+        """Hold the lease until ``until``; None when it is no longer this worker's."""
         if not self._update(
-            webhook,
+            lease, "SET lease_until = :until", {":until": to_value(until.isoformat())}
+        ):
+            return None
+        return replace(lease, until=until)
+
+    def release(self, lease: Lease) -> None:
+        """Give the lease back (if it is still this worker's)."""
+        self._update(lease, "REMOVE lease_until, lease_owner", {}, from_state=False)
+
+    def delivered(self, lease: Lease, version: int, at: str) -> Lease | None:
+        """Record that every change up to ``version`` has been delivered; None when the
+        webhook was deleted meanwhile, or the lease lost."""
+        if not self._update(
+            lease,
             "SET delivered_version = :v, attempts = :zero, #status = :active, "
             "last_delivered_at = :at REMOVE failing_since, next_attempt_at, last_error",
             {
@@ -217,8 +230,8 @@ class WebhookRepository:
             },
         ):
             return None
-        return replace(
-            webhook,
+        webhook = replace(
+            lease.webhook,
             delivered_version=version,
             attempts=0,
             status="active",
@@ -227,11 +240,12 @@ class WebhookRepository:
             next_attempt_at=None,
             last_error=None,
         )
+        return replace(lease, webhook=webhook)
 
-    def failed(self, webhook: Webhook) -> None:
+    def failed(self, lease: Lease, webhook: Webhook) -> None:
         """Record the state of a failing delivery (``webhook`` as it now is)."""
         self._update(
-            webhook,
+            lease,
             "SET attempts = :attempts, #status = :status, failing_since = :since, "
             "next_attempt_at = :next, last_error = :error",
             {
@@ -243,23 +257,34 @@ class WebhookRepository:
             },
         )
 
-    def _update(self, webhook: Webhook, expression: str, values: dict[str, Any]) -> bool:
-        values = values | {":seen": to_value(webhook.delivered_version)}
+    def _update(
+        self, lease: Lease, expression: str, values: dict[str, Any], *, from_state: bool = True
+    ) -> bool:
+        """Update the webhook while ``lease`` holds it (and, ``from_state``, while it is at
+        the delivered version the lease read); False when not."""
+        webhook = lease.webhook
+        names = {"#status": "status"} if "#status" in expression else None
+        condition = "lease_owner = :me"
+        values = values | {":me": to_value(lease.owner)}
+        if from_state:
+            condition += " AND delivered_version = :seen"
+            values[":seen"] = to_value(webhook.delivered_version)
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(webhook.department_id, webhook.id),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
         try:
             with translated_errors("update webhook"):
-                self._client.update_item(
-                    TableName=self.table,
-                    Key=self._key(webhook.department_id, webhook.id),
-                    UpdateExpression=expression,
-                    # Only from the state this worker read (it holds the lease).
-                    ConditionExpression="attribute_exists(id) AND delivered_version = :seen",
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues=values,
-                )
+                self._client.update_item(**request)
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            logger.info("webhook %s changed or went while it delivered", webhook.id)
+            logger.info("webhook %s went, or its lease was lost, while it delivered", webhook.id)
             return False
         return True
 

@@ -61,6 +61,10 @@ def _parts(url: str, *, allow_private: bool) -> SplitResult:
         raise TargetRefused("the URL may not carry a user name or password (user@host)")
     if not parts.hostname:
         raise TargetRefused("the URL has no host")
+    try:
+        parts.hostname.encode("idna")  # empty or overlong labels: "a..b", 64 letters
+    except UnicodeError:
+        raise TargetRefused(f"{parts.hostname!r} is not a valid host name") from None
     if "#" in url:
         raise TargetRefused("the URL may not have a fragment (#...)")
     return parts
@@ -96,7 +100,10 @@ def resolve(url: str, *, allow_private: bool) -> list[IPAddress]:
     parts = _parts(url, allow_private=allow_private)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    try:
+        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except UnicodeError:
+        raise TargetRefused(f"{host!r} is not a valid host name") from None
     addresses: list[IPAddress] = []
     for *_, sockaddr in answers:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
