@@ -54,6 +54,7 @@ from backend.services.idempotency import Completing
 from backend.services.listing import EXPANSION_YEARS
 from backend.services.recurring import CHUNK_DAYS, INSTANCES_DEFAULT, INSTANCES_MAX, SCOPES
 from backend.storage import CalendarState, DateWindow, SortKey
+from backend.storage.changes import HISTORY_DAYS
 from backend.storage.events import READ_BUDGET
 from backend.storage.idempotency import StoredResponse
 
@@ -125,13 +126,20 @@ def create_event(department_id: str) -> Response:
         "List events by date, then start time (untimed first), then title",
         "A multi-day event is listed in every window it overlaps. The ETag is the "
         "department calendar's: with If-None-Match it gives 304 without reading "
-        f"any event. One page reads at most {READ_BUDGET} events of the index: a "
+        "any event (within a minute of a change, while the index may still lag, the "
+        "ETag also carries a digest of the body, so it never vouches for more than "
+        f"the body shows). One page reads at most {READ_BUDGET} events of the index: a "
         "window or search that reads that many without filling its page answers a "
-        "short (even empty) page with next_cursor; follow it until it is null.",
+        "short (even empty) page with next_cursor; follow it until it is null. "
+        "Incremental sync: sync=true lists the whole calendar (each series once) and "
+        "its last page carries next_sync_token; sync_token=<it> answers what changed "
+        "since, deletions as {id, status: cancelled}, paged the same way, with the "
+        f"next token on its last page. Tokens older than {HISTORY_DAYS} days, of "
+        "another department or not issued here are 410 (sync again in full).",
         {
             "200": json_response(
                 "A page",
-                "EventList",
+                "EventListOrSyncPage",
                 {"items": [EVENT_EXAMPLE], "next_cursor": None},
                 CALENDAR_ETAG_HEADERS,
             ),
@@ -139,7 +147,7 @@ def create_event(department_id: str) -> Response:
                 "Not modified: no event changed since that ETag", CALENDAR_ETAG_HEADERS
             ),
         },
-        errors=("404", *READ_ERRORS),
+        errors=("404", "410", *READ_ERRORS),
         parameters=[
             *window_params(),
             {
@@ -161,6 +169,21 @@ def create_event(department_id: str) -> Response:
                 f"today and from; one page expands at most {CHUNK_DAYS} days (a short page "
                 "with next_cursor goes on from there).",
                 "schema": {"type": "boolean", "default": True},
+            },
+            {
+                "name": "sync",
+                "in": "query",
+                "description": "true: a full sync, the whole calendar without a window "
+                "(series once, with their changed instances), ending with next_sync_token; "
+                "not with from, to, month, q or expand=true",
+                "schema": {"type": "boolean", "default": False},
+            },
+            {
+                "name": "sync_token",
+                "in": "query",
+                "description": "The next_sync_token of an earlier sync: what changed since "
+                "(410 when it can no longer be answered)",
+                "schema": {"type": "string"},
             },
             param("Limit"),
             param("Cursor"),

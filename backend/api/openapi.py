@@ -152,6 +152,11 @@ _PROBLEM_EXAMPLES: dict[str, dict[str, Any]] = {
             {"field": "title", "message": "must not be empty"},
         ],
     ),
+    "sync-token-expired": _problem_example(
+        "sync-token-expired",
+        "the token is older than the 30 days of history kept",
+        "/api/events/" + _EXAMPLE_DEPARTMENT_ID,
+    ),
     "storage-unavailable": _problem_example(
         "storage-unavailable",
         "DynamoDB is throttling requests or briefly unavailable; retry shortly",
@@ -247,6 +252,38 @@ def _schemas() -> dict[str, Any]:
         "EventCreate": EVENT.input_schema(creating=True),
         "EventUpdate": EVENT.input_schema(creating=False),
         "EventList": _list_schema("Event"),
+        "SyncPage": {
+            "type": "object",
+            "description": "A page of a sync: events and series (unexpanded) as they are "
+            "now, and for each deleted event, series or occurrence a cancelled entry; the "
+            "last page (next_cursor null) carries next_sync_token",
+            "required": ["items", "next_cursor"],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {"oneOf": [_ref("Event"), _ref("CancelledEntry")]},
+                },
+                "next_cursor": _nullable("string"),
+                "next_sync_token": {
+                    "type": "string",
+                    "description": "Pass as ?sync_token= to get what changed since",
+                },
+            },
+        },
+        "EventListOrSyncPage": {
+            "description": "A page of the list, or (with sync or sync_token) of a sync",
+            "anyOf": [_ref("EventList"), _ref("SyncPage")],
+        },
+        "CancelledEntry": {
+            "type": "object",
+            "description": "An event, series or occurrence that was deleted",
+            "required": ["id", "status"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "string"},
+                "status": {"type": "string", "enum": ["cancelled"]},
+            },
+        },
         **_webhook_schemas(),
         "Holiday": {
             "type": "object",
@@ -474,6 +511,7 @@ _RESPONSE_NAMES = {
     401: "Unauthorized",
     404: "NotFound",
     409: "Conflict",
+    410: "Gone",
     412: "PreconditionFailed",
     413: "PayloadTooLarge",
     415: "UnsupportedMediaType",
@@ -533,6 +571,7 @@ _STATUS_RESPONSES = {
     "401": "Unauthorized",
     "404": "NotFound",
     "409": "Conflict",
+    "410": "Gone",
     "412": "PreconditionFailed",
     "413": "PayloadTooLarge",
     "415": "UnsupportedMediaType",
