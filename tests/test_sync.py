@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from backend.storage import Storage
 from tests.aws_lane import AwsBehaviour
 from tests.conftest import TEST_SECRET
 from tests.helpers import assert_problem, create_department, create_event
+from tests.live_server import serving
 
 WEEKLY = ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=5"]
 
@@ -470,3 +472,28 @@ def test_a_single_event_turned_series_under_index_lag_is_not_left_stale(
             mirror.update(by_id(body["items"]))
     assert seen.count(single["id"]) == 1
     assert mirror[single["id"]]["recurrence"] == WEEKLY
+
+
+def test_the_readme_sync_client_mirrors_a_department(app: Flask, department: str) -> None:
+    """The README's few lines of Python, run over HTTP against a live server."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - the documentation's own code
+    client = app.test_client()
+    kept = create_event(client, department, title="남을 일정")
+    gone = create_event(client, department, title="지울 일정")
+    mirror: dict[str, Any] = {}
+    with serving(app) as base:
+        token = namespace["sync"](base, department, mirror)
+        assert set(mirror) == {kept["id"], gone["id"]}
+        client.delete(f"/api/events/{department}/{gone['id']}")
+        new = create_event(client, department, title="새 일정")
+        token = namespace["sync"](base, department, mirror, token)
+        assert set(mirror) == {kept["id"], new["id"]}
+        assert mirror[new["id"]]["title"] == "새 일정"
+        forged = CursorCodec("not this server's").sync_token(
+            SyncPoint(department, 0, datetime.now(UTC))
+        )
+        namespace["sync"](base, department, mirror, forged)  # 410: starts again
+        assert set(mirror) == {kept["id"], new["id"]}

@@ -494,3 +494,23 @@ def test_a_version_moved_without_changes_is_passed_over_once(
         create_event(client, department, title="그 다음")
         assert deliver(storage, DEV).delivered == 1
     assert payloads(receiver)[0]["changes"][0]["title"] == "그 다음"
+
+
+def test_the_documented_signature_check_accepts_a_real_delivery(
+    client: FlaskClient, storage: Storage, department: str
+) -> None:
+    """docs/api.md's few lines for receivers, run against what the worker sends."""
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "def is_genuine" in snippet
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - the documentation's own code
+    with Receiver() as receiver:
+        hook = register(client, department, receiver.url)
+        create_event(client, department, title="서명 확인")
+        deliver(storage, DEV)
+    [received] = receiver.requests
+    header = received.headers["Calendar-Signature"]
+    assert namespace["is_genuine"](hook["secret"], header, received.body)
+    assert not namespace["is_genuine"](hook["secret"], header, received.body + b" ")
+    assert not namespace["is_genuine"]("whsec_wrong", header, received.body)
