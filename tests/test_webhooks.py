@@ -514,3 +514,20 @@ def test_the_documented_signature_check_accepts_a_real_delivery(
     assert namespace["is_genuine"](hook["secret"], header, received.body)
     assert not namespace["is_genuine"](hook["secret"], header, received.body + b" ")
     assert not namespace["is_genuine"]("whsec_wrong", header, received.body)
+
+
+def test_a_webhook_left_by_a_deleted_department_is_removed_by_the_next_pass(
+    client: FlaskClient,
+    storage: Storage,
+    department: str,
+    dynamodb: DynamoDBClient,
+    settings: Settings,
+) -> None:
+    hook = register(client, department, "http://127.0.0.1:9/hook")
+    key = {"id": {"S": PARTITION}, "department_id": {"S": f"{department}/{hook['id']}"}}
+    item = dynamodb.get_item(TableName=settings.events_table, Key=key)["Item"]
+    assert client.delete(f"/api/departments/{department}").status_code == 204
+    dynamodb.put_item(TableName=settings.events_table, Item=item)  # as if its removal failed
+    create_department(client, "다른 부서")
+    deliver(storage, DEV)
+    assert storage.webhooks.all() == []

@@ -15,6 +15,7 @@ stream, with a schedule for the retries.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import secrets
@@ -140,8 +141,10 @@ def _deliver_due(storage: Storage, webhook: Webhook, done: Pass, how: Sending) -
         return
     try:
         calendar = storage.events.calendar_state(webhook.department_id)
-    except NotFound:
-        return  # the department is gone; its webhooks go with it
+    except NotFound:  # the department is gone: its webhook goes too
+        with contextlib.suppress(NotFound):
+            storage.webhooks.remove(webhook.department_id, webhook.id)
+        return
     if calendar.calendar_version <= webhook.delivered_version:
         return
     lease = storage.webhooks.claim(webhook, now, now + LEASE)

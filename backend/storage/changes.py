@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from backend.domain import Event
-from backend.errors import WriteFailed
+from backend.errors import StorageUnavailable, WriteFailed
 from backend.storage.batch import BatchIO
 from backend.storage.bookkeeping import utc_datetime
 from backend.storage.dynamo import from_item, pages, to_item, to_value, translated_errors
@@ -227,20 +227,22 @@ class ChangeLog:
             "KeyConditionExpression": "id = :p",
             "ExpressionAttributeValues": {":p": to_value(partition(department_id))},
             "ProjectionExpression": "id, department_id",
+            "ConsistentRead": True,
             "Limit": 1000,
         }
         keys: list[dict[str, Any]] = []
-        with translated_errors("find calendar changes"):
-            for response in pages(self._client.query, request):
-                keys.extend(from_item(item) for item in response.get("Items", []))
-                if len(keys) >= limit:
-                    break
-        keys = keys[:limit]
         try:
+            with translated_errors("find calendar changes"):
+                for response in pages(self._client.query, request):
+                    keys.extend(from_item(item) for item in response.get("Items", []))
+                    if len(keys) >= limit:
+                        break
+            keys = keys[:limit]
             with translated_errors("delete calendar changes"):
                 BatchIO(self._client).write(self.table, (), keys)
-        except WriteFailed as exc:
-            logger.warning("%s; they expire on their own", exc)  # the department is gone
+        except (WriteFailed, StorageUnavailable) as exc:
+            # The department is gone already: what is left expires on its own.
+            logger.warning("change log of deleted department %s kept: %s", department_id, exc)
             return 0
         if len(keys) == limit:
             logger.info("left the rest of a deleted department's change log to expire")

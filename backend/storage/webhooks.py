@@ -10,6 +10,7 @@ in order; its progress is a conditional update of ``delivered_version``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, replace
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from backend.domain import Webhook
-from backend.errors import NotFound
+from backend.errors import NotFound, StorageUnavailable
 from backend.storage.dynamo import (
     cancelled_by,
     error_code,
@@ -167,13 +168,17 @@ class WebhookRepository:
             raise
 
     def remove_all(self, department_id: str) -> int:
-        """Delete a department's webhooks (it is gone); returns how many went."""
-        hooks = self.of_department(department_id)
-        for hook in hooks:
-            try:
-                self.remove(department_id, hook.id)
-            except NotFound:
-                continue
+        """Delete a department's webhooks (it is gone); returns how many went. Best effort:
+        a webhook left behind delivers nothing (its department is gone) and the next
+        delivery pass removes it."""
+        try:
+            hooks = self.of_department(department_id)
+            for hook in hooks:
+                with contextlib.suppress(NotFound):
+                    self.remove(department_id, hook.id)
+        except StorageUnavailable as exc:
+            logger.warning("webhooks of deleted department %s kept: %s", department_id, exc)
+            return 0
         return len(hooks)
 
     # -- deliveries ---------------------------------------------------------------------
