@@ -4,6 +4,7 @@ never runs ahead of its body; on moto and in the lane that behaves like AWS."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from tests.aws_lane import AwsBehaviour
 from tests.conftest import TEST_SECRET
 from tests.helpers import assert_problem, create_department, create_event
 from tests.live_server import serving
+from tests.test_migration import migrate
 
 WEEKLY = ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=5"]
 
@@ -497,3 +499,29 @@ def test_the_readme_sync_client_mirrors_a_department(app: Flask, department: str
         )
         namespace["sync"](base, department, mirror, forged)  # 410: starts again
         assert set(mirror) == {kept["id"], new["id"]}
+
+
+def test_a_migration_into_a_calendar_starts_its_history_afresh(
+    tmp_path: Path, settings: Settings, storage: Storage, client: FlaskClient
+) -> None:
+    """The migration writes in batches, without change records: a token from before it is
+    410, and a full sync after it has what it wrote."""
+    dev = "550e8400-e29b-41d4-a716-446655440000"
+    root = Path(__file__).resolve().parent.parent / "backend" / "data"
+    assert migrate(settings, "--source", str(root))[0] == 0
+    before = synced(client, dev, "sync=true")
+    legacy = json.loads((root / "events.json").read_text(encoding="utf-8"))
+    legacy[dev]["2024-02-01"] = [{"id": "a1b2c3d4-0000-4000-8000-0000000000ff", "title": "추가"}]
+    folder = tmp_path / "legacy"
+    folder.mkdir()
+    (folder / "departments.json").write_text(
+        (root / "departments.json").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (folder / "events.json").write_text(json.dumps(legacy, ensure_ascii=False), encoding="utf-8")
+
+    assert migrate(settings, "--source", str(folder))[0] == 0
+
+    assert_problem(client.get(f"/api/events/{dev}?sync_token={before[1]}"), 410)
+    items, _ = synced(client, dev, "sync=true")
+    assert "a1b2c3d4-0000-4000-8000-0000000000ff" in {i["id"] for i in items}
+    assert len(items) == len(before[0]) + 1
