@@ -7,8 +7,16 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from backend.config import Settings
 from backend.services import events
-from tests.helpers import SEED_EVENT, TIME_FORMS, assert_problem, create_department, create_event
+from tests.helpers import (
+    SEED_EVENT,
+    TIME_FORMS,
+    assert_problem,
+    create_department,
+    create_event,
+    settle,
+)
 
 
 @pytest.fixture
@@ -199,9 +207,10 @@ def test_month_pages_with_cursor(client: FlaskClient, department: dict[str, Any]
 
 
 def test_list_is_one_department_read_and_a_single_query_on_the_date_index(
-    client: FlaskClient, department: dict[str, Any], dynamodb: Any
+    client: FlaskClient, department: dict[str, Any], dynamodb: Any, settings: Settings
 ) -> None:
     create_event(client, department["id"])
+    settle(dynamodb, settings, department["id"])  # a minute later
     calls: list[tuple[str, dict[str, Any]]] = []
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:

@@ -37,10 +37,14 @@ def access_log() -> Iterator[list[logging.LogRecord]]:
 
 
 def test_each_request_logs_one_line_with_its_dynamodb_calls(
-    client: FlaskClient, access_log: list[logging.LogRecord]
+    client: FlaskClient,
+    access_log: list[logging.LogRecord],
+    dynamodb: DynamoDBClient,
+    settings: Settings,
 ) -> None:
     department = create_department(client, "개발팀")
     event = create_event(client, department["id"])
+    settle(dynamodb, settings, department["id"])
     access_log.clear()
 
     client.get(f"/api/events/{department['id']}/{event['id']}", headers={"X-Request-ID": "req-1"})

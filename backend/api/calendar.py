@@ -23,7 +23,7 @@ from backend.api.openapi import (
     param,
     window_params,
 )
-from backend.api.responses import unchanged_calendar, with_calendar_tag
+from backend.api.responses import unchanged_calendar, with_settling_tag
 from backend.errors import BadRequest, FieldError
 from backend.ics import feed
 from backend.services.feed import FEED_MAX_EVENTS, feed_events, feed_series
@@ -103,7 +103,7 @@ def calendar_feed(department_id: str) -> Response:
     args = query({"from": date_param, "to": date_param, "month": month_param})
     department = storage().departments.get(department_id)
     calendar = storage().events.calendar_state(department_id)
-    if (unchanged := unchanged_calendar(calendar)) is not None:
+    if (unchanged := unchanged_calendar(calendar, settled_only=True)) is not None:
         return unchanged
     window, now = window_of(args), None
     if not args:
@@ -124,7 +124,7 @@ def calendar_feed(department_id: str) -> Response:
     response = Response(body, mimetype=ICS_MEDIA_TYPE)
     response.headers["Content-Type"] = f"{ICS_MEDIA_TYPE}; charset=utf-8"
     response.headers["Content-Disposition"] = f'inline; filename="calendar-{department_id}.ics"'
-    return with_calendar_tag(response, calendar)
+    return with_settling_tag(response, calendar)
 
 
 @bp.post("/api/events/<department_id>/import")

@@ -126,9 +126,9 @@ def create_event(department_id: str) -> Response:
         "List events by date, then start time (untimed first), then title",
         "A multi-day event is listed in every window it overlaps. The ETag is the "
         "department calendar's: with If-None-Match it gives 304 without reading "
-        "any event (within a minute of a change, while the index may still lag, the "
-        "ETag also carries a digest of the body, so it never vouches for more than "
-        f"the body shows). One page reads at most {READ_BUDGET} events of the index: a "
+        "any event (within a minute of a change, while the index may still lag, a "
+        "page also reads that minute's changes, consistently, so its body holds what "
+        f"its ETag vouches for). One page reads at most {READ_BUDGET} events of the index: a "
         "window or search that reads that many without filling its page answers a "
         "short (even empty) page with next_cursor; follow it until it is null. "
         "Incremental sync: sync=true lists the whole calendar (each series once) and "

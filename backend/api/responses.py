@@ -55,14 +55,11 @@ def resource_response(
 
 
 def calendar_tag(calendar: CalendarState, body: bytes | None = None) -> str:
-    """The opaque part of a department list's or feed's ``ETag``.
-
-    Once the calendar's last change is older than ``INDEX_SETTLE``, its version alone:
-    every list and feed of the department shares it, and a poll holding it is answered
-    304 after one small read. Before that, the index a list reads may not show the last
-    change yet, so the version cannot vouch for the body: the tag adds a digest of the
-    body served (``body``), and changes again when the settled body is served.
-    """
+    """The opaque part of a department list's or feed's ``ETag``: the calendar's version,
+    which every list and feed of the department shares (a poll holding it is answered 304
+    after one small read), and, for a ``body`` read from the index while it may still lag
+    (a feed within ``INDEX_SETTLE`` of a change), a digest of it: such a tag never vouches
+    for a version the body may not show, and changes again when the settled body is."""
     tag = f"calendar-{calendar.calendar_version}"
     if body is None:
         return tag
@@ -84,28 +81,33 @@ def list_response(items: list[dict[str, Any]], next_cursor: str | None) -> Respo
     return jsonify({"items": items, "next_cursor": next_cursor})
 
 
-def calendar_list_response(
-    items: list[dict[str, Any]], next_cursor: str | None, calendar: CalendarState
-) -> Response:
-    """A page of a department's calendar with its ``ETag`` (see ``calendar_tag``)."""
-    response = list_response(items, next_cursor)
-    return with_calendar_tag(response, calendar)
-
-
-def unchanged_calendar(calendar: CalendarState) -> Response | None:
-    """A 304 when the calendar has settled and ``If-None-Match`` holds its version's tag:
-    answered before any Query."""
+def unchanged_calendar(calendar: CalendarState, *, settled_only: bool = False) -> Response | None:
+    """A 304 when ``If-None-Match`` holds the calendar version's tag, answered before any
+    Query; ``settled_only``: only once the index has settled (a feed, whose body is read
+    from the index as it is)."""
     tag = calendar_tag(calendar)
-    if calendar.settled(utc_datetime()) and calendar_not_modified(tag):
+    if settled_only and not calendar.settled(utc_datetime()):
+        return None
+    if calendar_not_modified(tag):
         response = Response(status=304)
         response.headers["ETag"] = calendar_etag(tag)
         return response
     return None
 
 
-def with_calendar_tag(response: Response, calendar: CalendarState) -> Response:
-    """``response`` (a list or feed of the calendar) with its ``ETag``, or a 304 when
-    ``If-None-Match`` holds it."""
+def calendar_list_response(
+    items: list[dict[str, Any]], next_cursor: str | None, calendar: CalendarState
+) -> Response:
+    """A page of a department's calendar, read as it stands at ``calendar``'s version
+    (``listing.settled_page``), with that version's ``ETag``."""
+    response = list_response(items, next_cursor)
+    response.headers["ETag"] = calendar_etag(calendar_tag(calendar))
+    return response
+
+
+def with_settling_tag(response: Response, calendar: CalendarState) -> Response:
+    """A feed (read from the index as it is) with its ``ETag``: the version's once the
+    index has settled, else with a digest of the body; or a 304 when it matches."""
     tag = calendar_tag(calendar)
     if not calendar.settled(utc_datetime()):
         tag = calendar_tag(calendar, response.get_data())

@@ -25,7 +25,8 @@ from backend.services.recurring import (
     served,
 )
 from backend.storage import CalendarState, DateWindow, SortKey, Storage
-from backend.storage.events import EventPage
+from backend.storage.bookkeeping import utc_datetime
+from backend.storage.events import INDEX_SETTLE, EventPage
 
 # Without an end (``to``), a list expands series up to this many years after the later of
 # today and its start, as the feed's default window reaches two years ahead.
@@ -50,8 +51,13 @@ def list_page(
     """One page of the window in calendar order: single events, changed instances and
     (``expand``) each occurrence of each series, or (not ``expand``) each series once,
     placed at its first occurrence in the window."""
-    page = storage.events.list_page(
-        department_id, window, after, limit, matches, reach_back=calendar.multi_day
+    page = settled_page(
+        storage,
+        department_id,
+        (window, after, limit),
+        calendar=calendar,
+        matches=matches,
+        reach_back=calendar.multi_day,
     )
     if calendar.series_count <= 0 or window.empty:
         return page
@@ -84,6 +90,57 @@ def list_page(
         chosen = chosen[:limit]
         return EventPage([event for _, event in chosen], chosen[-1][0])
     return EventPage([event for _, event in chosen], bound)
+
+
+def settled_page(
+    storage: Storage,
+    department_id: str,
+    asked: tuple[DateWindow, SortKey | None, int],
+    *,
+    calendar: CalendarState,
+    matches: Callable[[Event], bool] | None = None,
+    reach_back: bool = True,
+) -> EventPage:
+    """``EventRepository.list_page``, as the calendar stands at ``calendar``'s version.
+
+    The index may not show the writes of the last ``INDEX_SETTLE`` yet. When the calendar
+    changed within it, the change records of that time are read (one strongly consistent
+    Query) and each event they name is taken as it is now (one strongly consistent
+    BatchGetItem): in its place when it belongs to this page, left out when it is gone or
+    has moved away. Otherwise the index's page as it is, at no extra cost.
+    """
+    window, after, limit = asked
+    page = storage.events.list_page(
+        department_id, window, after, limit, matches, reach_back=reach_back
+    )
+    now = utc_datetime()
+    if calendar.changed_at is None or now - calendar.changed_at >= INDEX_SETTLE:
+        return page
+    records = storage.changes.written_since(department_id, now - INDEX_SETTLE)
+    # Whatever a recent write touched (a single event may have become a series, or a
+    # series a single event): the index's copy is not trusted, and what is an event item
+    # now is read (a series is no event item, so it is not found).
+    named = {c.id for record in records for c in record.changes if c.kind != "occurrence"}
+    if not named:
+        return page
+    current = storage.events.find_many(department_id, named)
+
+    def belongs(event: Event) -> bool:
+        return (
+            (window.start is None or event.last_date >= window.start)
+            and (window.end is None or event.event_date <= window.end)
+            and (after is None or event.sort_key > after)
+            and (page.after is None or event.sort_key <= page.after)
+            and (matches is None or matches(event))
+        )
+
+    merged = [e for e in page.events if e.id not in named]
+    merged += [e for e in current.values() if belongs(e)]
+    merged.sort(key=lambda e: e.sort_key)
+    if len(merged) > limit:
+        merged = merged[:limit]
+        return EventPage(merged, merged[-1].sort_key)
+    return EventPage(merged, page.after)
 
 
 def all_in(

@@ -7,10 +7,9 @@ strongly consistent BatchGetItem), never the index: what it returns and the toke
 with agree whatever the index shows.
 
 A full sync lists through ``department-date-index``, which may lag behind the writes of
-the last moments. When the calendar changed within ``INDEX_SETTLE`` of the full sync's
-start, each of its pages is corrected by the change log's records of that time (one
-strongly consistent Query, and one BatchGetItem of the events they name): so the full
-sync shows every change up to the version it began at, which is its token's.
+the last moments: each of its pages is corrected by the change records of the last
+``INDEX_SETTLE`` (``listing.settled_page``), so the full sync shows every change up to
+the version it began at, which is its token's.
 """
 
 from __future__ import annotations
@@ -21,11 +20,11 @@ from datetime import datetime, timedelta
 
 from backend.domain import Event, Series
 from backend.errors import SyncTokenExpired
+from backend.services.listing import settled_page
 from backend.services.recurring import served
 from backend.storage import CalendarState, DateWindow, SortKey, Storage
 from backend.storage.bookkeeping import utc_datetime
 from backend.storage.changes import HISTORY_DAYS, Summary
-from backend.storage.events import INDEX_SETTLE
 
 HISTORY = timedelta(days=HISTORY_DAYS)
 
@@ -185,12 +184,14 @@ def full(
         if len(entries) == limit:
             return FullPage(entries, position, None)
     room = limit - len(entries)
-    page = storage.events.list_page(
-        department_id, DateWindow(None, None), position.events_after, room, reach_back=False
+    page = settled_page(
+        storage,
+        department_id,
+        (DateWindow(None, None), position.events_after, room),
+        calendar=calendar,
+        reach_back=False,
     )
     found, after = page.events, page.after
-    if calendar.changed_at is not None and calendar.changed_at >= position.began_at - INDEX_SETTLE:
-        found, after = _with_recent(storage, department_id, position, (found, after), room)
     families: dict[str, Series] = {}
     if any(e.recurring_event_id is not None for e in found):
         families = {
@@ -208,39 +209,6 @@ def full(
     # Dated when the full sync began: the history it needs starts there.
     token = SyncPoint(department_id, position.began_version, position.began_at)
     return FullPage(entries, None, token)
-
-
-def _with_recent(
-    storage: Storage,
-    department_id: str,
-    position: FullPosition,
-    page: tuple[list[Event], SortKey | None],
-    room: int,
-) -> tuple[list[Event], SortKey | None]:
-    """The index's page corrected by the changes of the last ``INDEX_SETTLE`` (which the
-    index may not show yet): each event they name is taken as it is now (one strongly
-    consistent BatchGetItem), in its place, or left out when gone."""
-    found, after = page
-    since = position.began_at - INDEX_SETTLE
-    records = storage.changes.written_since(department_id, since)
-    # Every id a recent write touched, whatever it was (a single event may have become a
-    # series, or a series a single event): the index's copy of it is not trusted, and
-    # what is an event item now is read (a series is no event item, so it is not found).
-    named = {c.id for record in records for c in record.changes if c.kind != "occurrence"}
-    if not named:
-        return found, after
-    current = storage.events.find_many(department_id, named)
-    low = position.events_after
-    merged = [e for e in found if e.id not in named] + [
-        e
-        for e in current.values()
-        if (low is None or e.sort_key > low) and (after is None or e.sort_key <= after)
-    ]
-    merged.sort(key=lambda e: e.sort_key)
-    if len(merged) > room:
-        merged = merged[:room]
-        after = merged[-1].sort_key
-    return merged, after
 
 
 def _series_at(position: FullPosition, series_id: str) -> FullPosition:
