@@ -219,6 +219,14 @@ def test_the_server_only_uses_actions_the_guide_policy_grants(
     ).get_json()
     client.get(f"/api/events/{dept['id']}?month=2024-01")
     client.patch(f"/api/events/{dept['id']}/{event['id']}", json={"title": "회의 2"})
+    token = client.get(f"/api/events/{dept['id']}?sync=true").get_json()["next_sync_token"]
+    assert client.get(f"/api/events/{dept['id']}?sync_token={token}").status_code == 200
+    hooks = f"/api/departments/{dept['id']}/webhooks"
+    hook = client.post(hooks, json={"url": "http://127.0.0.1:9/hook", "format": "json"})
+    assert hook.status_code == 201, hook.get_json()
+    client.get(hooks)
+    assert client.delete(f"{hooks}/{hook.get_json()['id']}").status_code == 204
+    client.post(hooks, json={"url": "http://127.0.0.1:9/hook", "format": "slack"})
     client.get("/readyz")
     client.delete(f"/api/departments/{dept['id']}")
     client.delete(f"/api/departments/{dept['id']}?cascade=true")

@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from flask.testing import FlaskClient
 
 from backend import create_app, lambda_handler
 from backend.config import Settings
-from backend.services.notifications import Sending, deliver
+from backend.services.notifications import MAX_WEBHOOKS, Sending, deliver
 from backend.storage import Storage
 from backend.storage.webhooks import PARTITION
 from backend.webhooks.signing import verify
@@ -531,3 +532,25 @@ def test_a_webhook_left_by_a_deleted_department_is_removed_by_the_next_pass(
     create_department(client, "다른 부서")
     deliver(storage, DEV)
     assert storage.webhooks.all() == []
+
+
+def test_the_limit_of_webhooks_holds_under_concurrent_registrations(
+    app: Flask, department: str
+) -> None:
+    def one(n: int) -> int:
+        response = app.test_client().post(
+            f"/api/departments/{department}/webhooks",
+            json={"url": f"http://127.0.0.1:9/hook{n}", "format": "json"},
+        )
+        return int(response.status_code)
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(one, range(14)))
+    assert statuses.count(201) == MAX_WEBHOOKS
+    assert set(statuses) <= {201, 409, 503}
+    listed = app.test_client().get(f"/api/departments/{department}/webhooks").get_json()
+    assert len(listed["items"]) == MAX_WEBHOOKS
+    first = listed["items"][0]["id"]
+    client = app.test_client()
+    assert client.delete(f"/api/departments/{department}/webhooks/{first}").status_code == 204
+    assert one(99) == 201  # a deletion frees a place

@@ -38,6 +38,7 @@ SYSTEM_FIELDS = frozenset(
         "series_count",
         "changed_at",
         "history_from",
+        "webhook_count",
         "recurrence",
         "recurring_event_id",
         "original_date",

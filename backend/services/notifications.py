@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from backend.domain import Webhook, utc_now
-from backend.errors import Conflict, FieldError, Invalid, NotFound
+from backend.errors import FieldError, Invalid, NotFound
 from backend.storage import Storage
 from backend.storage.bookkeeping import utc_datetime
 from backend.storage.changes import ChangeRecord
@@ -65,11 +65,6 @@ def register(
     except OSError:
         raise Invalid([FieldError("url", "its host name does not resolve")]) from None
     calendar = storage.events.calendar_state(department_id)  # 404 for a missing department
-    if len(storage.webhooks.of_department(department_id)) >= MAX_WEBHOOKS:
-        raise Conflict(
-            f"the department already has {MAX_WEBHOOKS} webhooks; delete one first",
-            code="too-many-webhooks",
-        )
     webhook = Webhook(
         id=secrets.token_hex(8),
         department_id=department_id,
@@ -80,7 +75,7 @@ def register(
         created_at=utc_now(),
         delivered_version=calendar.calendar_version,
     )
-    storage.webhooks.add(webhook)
+    storage.webhooks.add(webhook, MAX_WEBHOOKS)
     return webhook
 
 
@@ -143,7 +138,7 @@ def _deliver_due(storage: Storage, webhook: Webhook, done: Pass, how: Sending) -
         calendar = storage.events.calendar_state(webhook.department_id)
     except NotFound:  # the department is gone: its webhook goes too
         with contextlib.suppress(NotFound):
-            storage.webhooks.remove(webhook.department_id, webhook.id)
+            storage.webhooks.remove(webhook.department_id, webhook.id, counted=False)
         return
     if calendar.calendar_version <= webhook.delivered_version:
         return

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from backend.domain import Webhook
-from backend.errors import NotFound, StorageUnavailable
+from backend.errors import Conflict, NotFound, StorageUnavailable
 from backend.storage.dynamo import (
     cancelled_by,
     error_code,
@@ -88,8 +88,10 @@ class WebhookRepository:
             "department_id": to_value(_range_key(department_id, webhook_id)),
         }
 
-    def add(self, webhook: Webhook) -> None:
-        """Write a new webhook, provided its department exists (one transaction)."""
+    def add(self, webhook: Webhook, limit: int) -> None:
+        """Write a new webhook, provided its department exists and has fewer than ``limit``
+        (one transaction with the department's ``webhook_count``: exact under concurrent
+        registrations); ``NotFound`` or ``Conflict`` ``too-many-webhooks``."""
         record = {
             "id": PARTITION,
             "department_id": _range_key(webhook.department_id, webhook.id),
@@ -104,10 +106,16 @@ class WebhookRepository:
                 self._client.transact_write_items(
                     TransactItems=[
                         {
-                            "ConditionCheck": {
+                            "Update": {
                                 "TableName": self._departments,
                                 "Key": {"id": to_value(webhook.department_id)},
-                                "ConditionExpression": "attribute_exists(id)",
+                                "UpdateExpression": "ADD webhook_count :one",
+                                "ConditionExpression": "attribute_exists(id) AND "
+                                "(attribute_not_exists(webhook_count) OR webhook_count < :max)",
+                                "ExpressionAttributeValues": {
+                                    ":one": to_value(1),
+                                    ":max": to_value(limit),
+                                },
                             }
                         },
                         {
@@ -121,8 +129,23 @@ class WebhookRepository:
                 )
         except ClientError as exc:
             if cancelled_by(exc, 0):
-                raise NotFound("department", webhook.department_id) from exc
+                if not self._department_exists(webhook.department_id):
+                    raise NotFound("department", webhook.department_id) from exc
+                raise Conflict(
+                    f"the department already has {limit} webhooks; delete one first",
+                    code="too-many-webhooks",
+                ) from exc
             raise
+
+    def _department_exists(self, department_id: str) -> bool:
+        with translated_errors("read department"):
+            response = self._client.get_item(
+                TableName=self._departments,
+                Key={"id": to_value(department_id)},
+                ConsistentRead=True,
+                ProjectionExpression="id",
+            )
+        return "Item" in response
 
     def of_department(self, department_id: str) -> list[Webhook]:
         """A department's webhooks, oldest first (one strongly consistent Query)."""
@@ -152,19 +175,37 @@ class WebhookRepository:
             raise NotFound("webhook", webhook_id)
         return _webhook(from_item(response["Item"]))
 
-    def remove(self, department_id: str, webhook_id: str) -> None:
+    def remove(self, department_id: str, webhook_id: str, *, counted: bool = True) -> None:
+        """Delete a webhook (and, ``counted``, uncount it on its department, in the same
+        transaction); ``NotFound`` when there is none."""
         if not (usable_key(department_id) and usable_key(webhook_id)):
             raise NotFound("webhook", webhook_id)
+        delete: Any = {
+            "TableName": self.table,
+            "Key": self._key(department_id, webhook_id),
+            "ConditionExpression": "attribute_exists(id)",
+        }
+        uncount: Any = {
+            "TableName": self._departments,
+            "Key": {"id": to_value(department_id)},
+            "UpdateExpression": "ADD webhook_count :minus",
+            "ConditionExpression": "attribute_exists(id)",
+            "ExpressionAttributeValues": {":minus": to_value(-1)},
+        }
         try:
             with translated_errors("delete webhook"):
-                self._client.delete_item(
-                    TableName=self.table,
-                    Key=self._key(department_id, webhook_id),
-                    ConditionExpression="attribute_exists(id)",
-                )
+                if counted:
+                    self._client.transact_write_items(
+                        TransactItems=[{"Delete": delete}, {"Update": uncount}]
+                    )
+                else:
+                    self._client.delete_item(**delete)
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException" or cancelled_by(exc, 0):
                 raise NotFound("webhook", webhook_id) from exc
+            if cancelled_by(exc, 1):  # its department is gone: the webhook goes alone
+                self.remove(department_id, webhook_id, counted=False)
+                return
             raise
 
     def remove_all(self, department_id: str) -> int:
@@ -175,7 +216,7 @@ class WebhookRepository:
             hooks = self.of_department(department_id)
             for hook in hooks:
                 with contextlib.suppress(NotFound):
-                    self.remove(department_id, hook.id)
+                    self.remove(department_id, hook.id, counted=False)
         except StorageUnavailable as exc:
             logger.warning("webhooks of deleted department %s kept: %s", department_id, exc)
             return 0
