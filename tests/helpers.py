@@ -163,9 +163,10 @@ def settle(dynamodb: Any, settings: Settings, department_id: str) -> None:
     """Move the department's last change ``INDEX_SETTLE`` into the past, as if a minute
     had gone by: lists then trust the index again and answer polls from the version."""
     earlier = datetime.now(UTC) - INDEX_SETTLE - timedelta(seconds=1)
-    dynamodb.update_item(
-        TableName=settings.departments_table,
-        Key={"id": {"S": department_id}},
+    dynamodb.update_item(  # the department's calendar item
+        TableName=settings.events_table,
+        Key={"id": {"S": f"#calendar#{department_id}"}, "department_id": {"S": department_id}},
         UpdateExpression="SET changed_at = :t",
+        ConditionExpression="attribute_exists(id)",
         ExpressionAttributeValues={":t": {"S": earlier.isoformat(timespec="milliseconds")}},
     )

@@ -41,13 +41,13 @@ FENCED = ("calendar_version", "history_from", "changed_at")
 
 
 def snapshot(storage: Storage) -> dict[str, list[dict[str, Any]]]:
-    departments = [
-        {k: v for k, v in item.items() if k not in FENCED}
-        for item in items(storage, storage.departments.table)
-    ]
+    def unfenced(table: str) -> list[dict[str, Any]]:
+        found = [{k: v for k, v in i.items() if k not in FENCED} for i in items(storage, table)]
+        return sorted(found, key=lambda i: str(i["id"]))
+
     return {
-        "departments": sorted(departments, key=lambda i: str(i["id"])),
-        "events": sorted(items(storage, storage.events.table), key=lambda i: str(i["id"])),
+        "departments": unfenced(storage.departments.table),
+        "events": unfenced(storage.events.table),
     }
 
 
@@ -70,14 +70,14 @@ def test_folder_dump_uses_the_export_layout_and_restores_equal(
     assert main(["dump", str(dump_dir)], storage=storage, settings=settings) == 0
 
     summary = json.loads((dump_dir / "events" / "manifest-summary.json").read_text())
-    # 30 events and the change log's 30 records (one per write)
-    assert (summary["outputFormat"], summary["itemCount"]) == ("DYNAMODB_JSON", 60)
+    # 30 events, the change log's 30 records (one per write), 2 calendar items
+    assert (summary["outputFormat"], summary["itemCount"]) == ("DYNAMODB_JSON", 62)
     [entry] = [
         json.loads(line)
         for line in (dump_dir / "events" / "manifest-files.json").read_text().splitlines()
     ]
     lines = gzip.decompress((dump_dir / entry["dataFileS3Key"]).read_bytes()).decode().splitlines()
-    assert len(lines) == 60
+    assert len(lines) == 62
     assert all(set(json.loads(line)) == {"Item"} for line in lines)
     titles = [json.loads(line)["Item"].get("title", {}).get("S", "") for line in lines]
     assert sum(title.startswith("회의") for title in titles) == 30
@@ -98,7 +98,8 @@ def test_restore_refuses_tables_with_items_unless_forced(
     assert (
         main(["restore", str(tmp_path / "b"), "--force"], storage=storage, settings=settings) == 0
     )
-    assert len(items(storage, storage.events.table)) == 60  # 30 events, 30 change records
+    # 30 events, 30 change records, 2 calendar items
+    assert len(items(storage, storage.events.table)) == 62
 
 
 def test_a_damaged_dump_is_refused(tmp_path: Path, settings: Settings, storage: Storage) -> None:

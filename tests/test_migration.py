@@ -45,7 +45,8 @@ def departments(storage: Storage) -> dict[str, dict[str, Any]]:
 
 
 def events(storage: Storage) -> list[dict[str, Any]]:
-    return items(storage, storage.events.table)
+    """The event items (not the calendar items and change records kept beside them)."""
+    return [i for i in items(storage, storage.events.table) if not str(i["id"]).startswith("#")]
 
 
 def report(

@@ -1,6 +1,6 @@
 """Departments and their events together: deleting with a cascade, and counting events.
 
-A department's item carries its strongly consistent ``event_count``; these rules read it
+A department's calendar item carries its strongly consistent ``event_count``; these rules read it
 rather than the eventually consistent index wherever it exists.
 """
 
@@ -22,7 +22,7 @@ from backend.storage.series import SeriesWrite
 from backend.storage.versioning import Contended, IfMatch, VersionMoved, require, write_attempts
 
 # What one DELETE ?cascade=true may do: its events go in transactions of MAX_REMOVE (with
-# the department's item and the change record), at most this many per request.
+# the department's calendar item and the change record), at most this many per request.
 CASCADE_BUDGET = 980
 CASCADE_STEP = MAX_REMOVE
 _INDEX_LAG_TRIES = 5
@@ -115,7 +115,7 @@ def delete_department(
             storage.departments.delete(current)
         except (VersionMoved, Contended):
             continue  # re-read: a new version (If-Match), or an event added meanwhile
-        # No write can add to its change log now (each needs the department's item).
+        # No write can add to its change log now (each needs its calendar item).
         storage.changes.purge(department_id)
         storage.webhooks.remove_all(department_id)
         return CascadeResult(deleted, 0)

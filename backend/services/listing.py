@@ -1,6 +1,6 @@
 """A page of a department's calendar: its event items and its series's instances, merged.
 
-The cost stays bounded whatever the calendar holds: the department's item (read by the
+The cost stays bounded whatever the calendar holds: the calendar item (read by the
 caller), the window's Query pages (``EventRepository.list_page``, with its read budget),
 and, only when the department has series, one Query of its series partition. Series are
 expanded lazily, in calendar order, from the page's start to at most ``CHUNK_DAYS`` later:

@@ -1,7 +1,7 @@
 """Recurring events: a series, its instances, and changes to one occurrence, to this and
 the following ones, or to all (``recurrence.md``).
 
-Every write here is one ``SeriesWrite``: one transaction with the department's item and
+Every write here is one ``SeriesWrite``: one transaction with the department's calendar item and
 the series at the version read (see ``storage.series``). The version of a series is the
 version of its whole family, and it is the ``ETag`` of the series and of each instance:
 it changes when the series or any of its instances changes.

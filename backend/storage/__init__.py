@@ -53,7 +53,7 @@ class Storage:
     def __init__(self, client: DynamoDBClient, departments_table: str, events_table: str) -> None:
         self._client = client
         usage.instrument(client)
-        self.departments = DepartmentRepository(client, departments_table)
+        self.departments = DepartmentRepository(client, departments_table, events_table)
         self.events = EventRepository(client, events_table, departments_table)
         self.changes = self.events.changes
         self.webhooks = WebhookRepository(client, events_table, departments_table)

@@ -25,6 +25,22 @@ KEY_TAKEN_OVER = (
 )
 
 
+CALENDAR_PREFIX = "#calendar#"
+
+
+def calendar_key(department_id: str) -> dict[str, Any]:
+    """The key of a department's calendar item in the events table: its counters
+    (``event_count``, ``series_count``), ``calendar_version`` and the rest of its calendar
+    state, kept off the department's item so that event writes write no ``name-index``
+    entry. It is made with its department and deleted with it."""
+    return {"id": CALENDAR_PREFIX + department_id, "department_id": department_id}
+
+
+def new_calendar(department_id: str) -> dict[str, Any]:
+    """The calendar item of a new department: counted from the start."""
+    return calendar_key(department_id) | {"event_count": 0, "calendar_version": 0}
+
+
 def is_bookkeeping_id(ident: str) -> bool:
     return ident.startswith(BOOKKEEPING_PREFIX)
 

@@ -15,9 +15,11 @@ from backend.fields import DEPARTMENT
 from backend.storage.bookkeeping import (
     BOOKKEEPING_PREFIX,
     KEY_TAKEN_OVER,
+    calendar_key,
     claim_id,
     is_bookkeeping_id,
     name_claim,
+    new_calendar,
 )
 from backend.storage.dynamo import (
     busy,
@@ -91,9 +93,10 @@ class DepartmentRepository:
     DynamoDB lets exactly one of them win.
     """
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, events_table: str) -> None:
         self._client = client
         self.table = table
+        self._events_table = events_table  # where each department's calendar item is
 
     def get(self, department_id: str) -> Department:
         """Read one department with a strongly consistent read, or raise ``NotFound``."""
@@ -184,13 +187,23 @@ class DepartmentRepository:
         put_department: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table,
-                # A new department counts its events from the start (see storage.events).
-                "Item": to_item(_record(department) | {"event_count": 0, "calendar_version": 0}),
+                "Item": to_item(_record(department)),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
+        # A new department counts its events from the start, on its calendar item (see
+        # storage.events), made in the same transaction.
+        put_calendar: TransactWriteItemTypeDef = {
+            "Put": {
+                "TableName": self._events_table,
+                "Item": to_item(new_calendar(department.id)),
                 "ConditionExpression": "attribute_not_exists(id)",
             }
         }
         try:
-            self._write_with_claim(put_department, department.id, name, old_name=None, also=also)
+            self._write_with_claim(
+                put_department, department.id, name, old_name=None, also=(put_calendar, *also)
+            )
         except VersionMoved:
             if self.holds(department):
                 return department  # ours: a retry of an attempt whose response was lost
@@ -250,6 +263,17 @@ class DepartmentRepository:
                 }
             },
             {"Delete": self._release_claim(current.name, current.id)},
+            {
+                "Delete": {
+                    # Its calendar item goes with it, and only while it counts nothing.
+                    "TableName": self._events_table,
+                    "Key": to_item(calendar_key(current.id)),
+                    "ConditionExpression": "attribute_not_exists(id) OR ("
+                    "(attribute_not_exists(event_count) OR event_count = :zero) AND "
+                    "(attribute_not_exists(series_count) OR series_count = :zero))",
+                    "ExpressionAttributeValues": {":zero": to_value(0)},
+                }
+            },
         ]
         try:
             with translated_errors("delete department"):
@@ -259,7 +283,7 @@ class DepartmentRepository:
         except ClientError as exc:
             if is_contention(exc):
                 raise Contended from exc
-            if cancelled_by(exc, 0):
+            if cancelled_by(exc, 0) or cancelled_by(exc, 2):
                 raise VersionMoved from exc
             raise
 

@@ -1,10 +1,14 @@
 """The ``events`` table: calendar events keyed by (id, department_id).
 
-Every event write is one transaction with an update of its department's item, which
-carries the department's strongly consistent ``event_count`` and its ``calendar_version``:
+Every event write is one transaction with an update of its department's calendar item
+(``#calendar#<department>`` in this table, made and deleted with the department, in no
+index), which carries the department's strongly consistent ``event_count`` and its
+``calendar_version``. The department's own item, which ``name-index`` holds whole, is not
+written, so an event write writes no index entry but its event's:
 
-- the department must exist for the event to be written (a condition on the department
-  item, not on an index), so no event outlives its department under any interleaving;
+- the calendar item must exist for the event to be written (a condition on it, not on an
+  index), and it goes only with its department, so no event outlives its department under
+  any interleaving;
 - ``event_count`` lets a department be deleted only when it holds no event, without
   trusting an eventually consistent index;
 - ``calendar_version`` changes with every event change: it is the ETag of every list of
@@ -12,6 +16,8 @@ carries the department's strongly consistent ``event_count`` and its ``calendar_
 
 Departments written before counting existed carry no ``event_count``; their events are
 written without touching a count (the condition says so), and the migration counts them.
+Departments written before calendar items (or by other programs) keep their counters on
+their own item until their first event write moves them, in that write's transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +37,12 @@ from backend.domain import Event
 from backend.errors import Conflict, NotFound
 from backend.fields import EVENT, MAX_EVENT_DAYS
 from backend.storage.batch import BatchIO
-from backend.storage.bookkeeping import KEY_TAKEN_OVER, is_bookkeeping_id, utc_datetime
+from backend.storage.bookkeeping import (
+    KEY_TAKEN_OVER,
+    calendar_key,
+    is_bookkeeping_id,
+    utc_datetime,
+)
 from backend.storage.changes import Change, ChangeLog
 from backend.storage.dynamo import (
     busy,
@@ -113,7 +124,7 @@ class DateWindow:
 
 @dataclass(frozen=True)
 class CalendarState:
-    """What a department's item says of its events (one strongly consistent read)."""
+    """What a department's calendar item says of its events (one strongly consistent read)."""
 
     counted: bool  # written since counting began (or counted by the migration)
     event_count: int
@@ -127,6 +138,10 @@ class CalendarState:
     # version from which its change log is complete.
     changed_at: datetime | None = None
     history_from: int = 0
+    # Where the counters live: the department's calendar item (``#calendar#<department>``
+    # in the events table, in no index), or, for departments written before it existed or
+    # by other programs, the department's own item until their first write moves them.
+    on_calendar_item: bool = True
 
     def settled(self, now: datetime) -> bool:
         """Whether the last change is older than ``INDEX_SETTLE``: an index read now shows
@@ -202,20 +217,30 @@ class EventRepository:
             found = BatchIO(self._client).get(self.table, keys)
         return {str(data["id"]): event_from_plain(data) for data in found}
 
-    # -- the department's item -----------------------------------------------------------
+    # -- the department's calendar item --------------------------------------------------
 
     def calendar_state(self, department_id: str) -> CalendarState:
-        """The department's count and calendar version, or ``NotFound``."""
+        """The department's count and calendar version, or ``NotFound``: one strongly
+        consistent GetItem of its calendar item (one more of the department's item for a
+        department that has none yet)."""
         if not usable_key(department_id) or is_bookkeeping_id(department_id):
             raise NotFound("department", department_id)
         with translated_errors("read department calendar"):
             response = self._client.get_item(
-                TableName=self._departments,
-                Key={"id": to_value(department_id)},
+                TableName=self.table,
+                Key=to_item(calendar_key(department_id)),
                 ConsistentRead=True,
-                ProjectionExpression="id, event_count, calendar_version, multi_day, "
-                "series_count, changed_at, history_from",
+                ProjectionExpression=_STATE_ATTRIBUTES,
             )
+        on_calendar = "Item" in response
+        if not on_calendar:
+            with translated_errors("read department calendar"):
+                response = self._client.get_item(
+                    TableName=self._departments,
+                    Key={"id": to_value(department_id)},
+                    ConsistentRead=True,
+                    ProjectionExpression=_STATE_ATTRIBUTES,
+                )
         item = response.get("Item")
         if item is None:
             raise NotFound("department", department_id)
@@ -229,6 +254,7 @@ class EventRepository:
             series_count=int(data.get("series_count", 0)),
             changed_at=_instant(data.get("changed_at")),
             history_from=int(data.get("history_from", 0)),
+            on_calendar_item=on_calendar,
         )
 
     def touch_department(
@@ -240,35 +266,43 @@ class EventRepository:
         *,
         series_delta: int = 0,
     ) -> TransactWriteItemTypeDef:
-        """The department half of an event write: it must exist, still be at the version
-        read (``state``), and its version and counters move.
+        """The calendar half of an event write: the department's calendar item must exist
+        (it goes with its department), still be at the version read (``state``), and its
+        version and counters move. For a department whose counters are still on its own
+        item, the calendar item is made here from them (``transact`` adds the department's
+        item, which must exist and gives its counters up).
 
         The condition on ``calendar_version`` orders a department's writes, one version
         each, so its change log has one record per version and no gap. The condition on
         ``event_count`` keeps a count exact: an uncounted department's count is never
-        started by a write that cannot know the events before it.
+        started by a write that cannot know the events before it. The calendar item is in
+        no index: an event write writes no index entry but its event's.
         """
+        now = utc_datetime().isoformat(timespec="milliseconds")
+        if not state.on_calendar_item:
+            return {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(
+                        _moved_calendar(
+                            department_id, state, _Moves(now, delta, series_delta, multi_day)
+                        )
+                    ),
+                    "ConditionExpression": "attribute_not_exists(id)",
+                }
+            }
         names = {"#count": "event_count", "#version": "calendar_version"}
-        values: dict[str, Any] = {
-            ":seen": to_value(state.calendar_version),
-            ":next": to_value(state.calendar_version + 1),
-            ":now": to_value(utc_datetime().isoformat(timespec="milliseconds")),
-        }
+        values: dict[str, Any] = {":now": to_value(now)}
+        condition, values = _state_condition(state, values)
+        condition = f"attribute_exists(id) AND {condition}"
         sets = ["#version = :next", "changed_at = :now"]
         adds = []
         if multi_day:
             sets.append("multi_day = :yes")
             values[":yes"] = to_value(True)
-        version = "#version = :seen"
-        if state.calendar_version == 0:
-            version = f"(attribute_not_exists(#version) OR {version})"
-        if state.counted:
-            condition = f"attribute_exists(id) AND attribute_exists(#count) AND {version}"
-            if delta:
-                adds.append("#count :delta")
-                values[":delta"] = to_value(delta)
-        else:
-            condition = f"attribute_exists(id) AND attribute_not_exists(#count) AND {version}"
+        if state.counted and delta:
+            adds.append("#count :delta")
+            values[":delta"] = to_value(delta)
         if series_delta:
             adds.append("series_count :series")
             values[":series"] = to_value(series_delta)
@@ -277,12 +311,33 @@ class EventRepository:
             expression += " ADD " + ", ".join(adds)
         return {
             "Update": {
-                "TableName": self._departments,
-                "Key": {"id": to_value(department_id)},
+                "TableName": self.table,
+                "Key": to_item(calendar_key(department_id)),
                 "UpdateExpression": expression,
                 "ConditionExpression": condition,
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _release_department_counters(
+        self, department_id: str, state: CalendarState
+    ) -> TransactWriteItemTypeDef:
+        """The department's item, in the write that moves its counters to the calendar
+        item: it must exist and be at the state read; its counters go."""
+        condition, values = _state_condition(state, {})
+        return {
+            "Update": {
+                "TableName": self._departments,
+                "Key": {"id": to_value(department_id)},
+                "UpdateExpression": "REMOVE #count, #version, multi_day, series_count, "
+                "changed_at, history_from",
+                "ConditionExpression": f"attribute_exists(id) AND {condition}",
+                "ExpressionAttributeNames": {
+                    "#count": "event_count",
+                    "#version": "calendar_version",
+                },
+                "ExpressionAttributeValues": {k: v for k, v in values.items() if k != ":next"},
             }
         }
 
@@ -294,7 +349,7 @@ class EventRepository:
         on_condition: Callable[[ClientError], None],
         changes: Sequence[Change],
     ) -> None:
-        """Run a transaction that includes the department's item (always item 0, from
+        """Run a transaction that includes the department's calendar item (always item 0, from
         ``touch_department``) and, last, the change log's record of ``changes``.
 
         Retries what no condition caused (conflicting transactions, throttling) with
@@ -308,6 +363,8 @@ class EventRepository:
             items.append(
                 self.changes.put_request(department_id, state.calendar_version + 1, changes)
             )
+            if not state.on_calendar_item:
+                items.append(self._release_department_counters(department_id, state))
             try:
                 with translated_errors(what):
                     # A token per attempt: botocore's own retries of it (a lost response)
@@ -319,7 +376,9 @@ class EventRepository:
             except ClientError as exc:
                 if is_contention(exc):
                     continue
-                if cancelled_by(exc, 0):
+                if cancelled_by(exc, 0) or (
+                    not state.on_calendar_item and cancelled_by(exc, len(items) - 1)
+                ):
                     continue  # the next calendar_state() says whether it still exists
                 on_condition(exc)
                 raise
@@ -572,30 +631,49 @@ class EventRepository:
         self, department_id: str, count: int, calendar_version: int, multi_day: bool
     ) -> bool:
         """Write a department's count unless its calendar changed since ``calendar_version``
-        (then False); the calendar's version moves on, as the events it counts arrived."""
-        condition = "calendar_version = :seen"
-        if calendar_version == 0:
-            condition = f"({condition} OR attribute_not_exists(calendar_version))"
+        (then False); the calendar's version moves on, as the events it counts arrived.
+
+        Events written without change records (the migration's) come before
+        ``history_from``, which moves to the new version: a sync token from before them is
+        refused. A department whose counters are still on its own item gets its calendar
+        item here, in one transaction with its item (which must exist, at that version).
+        """
+        try:
+            state = self.calendar_state(department_id)
+        except NotFound:
+            return False
+        if state.calendar_version != calendar_version:
+            return False
+        now = utc_datetime().isoformat(timespec="milliseconds")
+        counted = replace(state, counted=True, event_count=count, multi_day=multi_day)
+        calendar = _moved_calendar(department_id, counted, _Moves(now=now))
+        calendar["history_from"] = calendar["calendar_version"]
+        write: TransactWriteItemTypeDef
+        if state.on_calendar_item:
+            write = {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(calendar | {"series_count": state.series_count}),
+                    "ConditionExpression": "attribute_exists(id) AND #version = :seen",
+                    "ExpressionAttributeNames": {"#version": "calendar_version"},
+                    "ExpressionAttributeValues": {":seen": to_value(calendar_version)},
+                }
+            }
+            items = [write]
+        else:
+            write = {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(calendar),
+                    "ConditionExpression": "attribute_not_exists(id)",
+                }
+            }
+            items = [write, self._release_department_counters(department_id, state)]
         try:
             with translated_errors("set event count"):
-                self._client.update_item(
-                    TableName=self._departments,
-                    Key={"id": to_value(department_id)},
-                    # Events written without change records (the migration's) come before
-                    # ``history_from``: a sync token from before them is refused.
-                    UpdateExpression="SET event_count = :count, calendar_version = :next, "
-                    "multi_day = :multi, history_from = :next, changed_at = :now",
-                    ConditionExpression=f"attribute_exists(id) AND {condition}",
-                    ExpressionAttributeValues={
-                        ":count": to_value(count),
-                        ":seen": to_value(calendar_version),
-                        ":next": to_value(calendar_version + 1),
-                        ":multi": to_value(multi_day),
-                        ":now": to_value(utc_datetime().isoformat(timespec="milliseconds")),
-                    },
-                )
+                self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if is_contention(exc) or error_code(exc) == "ConditionalCheckFailedException":
+            if is_contention(exc) or error_code(exc) == "TransactionCanceledException":
                 return False
             raise
         return True
@@ -605,10 +683,14 @@ class EventRepository:
         history there: after a restore, versions written before it could come again, so
         every sync token issued before is refused (410) and no webhook delivery id repeats.
         """
+        state = self.calendar_state(department_id)
+        table, key = self.table, to_item(calendar_key(department_id))
+        if not state.on_calendar_item:
+            table, key = self._departments, {"id": to_value(department_id)}
         with translated_errors("fence calendar history"):
             self._client.update_item(
-                TableName=self._departments,
-                Key={"id": to_value(department_id)},
+                TableName=table,
+                Key=key,
                 UpdateExpression="SET calendar_version = if_not_exists(calendar_version, :zero)"
                 " + :jump, history_from = if_not_exists(calendar_version, :zero) + :jump, "
                 "changed_at = :now",
@@ -658,3 +740,47 @@ def _instant(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value)) if value is not None else None
     except ValueError:
         return None
+
+
+_STATE_ATTRIBUTES = (
+    "id, event_count, calendar_version, multi_day, series_count, changed_at, history_from"
+)
+
+
+def _state_condition(state: CalendarState, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """That an item holding a department's counters is at ``state``: its version, and
+    counted or not as read (names ``#count`` and ``#version``)."""
+    values = values | {
+        ":seen": to_value(state.calendar_version),
+        ":next": to_value(state.calendar_version + 1),
+    }
+    version = "#version = :seen"
+    if state.calendar_version == 0:
+        version = f"(attribute_not_exists(#version) OR {version})"
+    counted = "attribute_exists(#count)" if state.counted else "attribute_not_exists(#count)"
+    return f"{counted} AND {version}", values
+
+
+@dataclass(frozen=True)
+class _Moves:
+    """What a write does to a calendar's counters."""
+
+    now: str
+    delta: int = 0
+    series_delta: int = 0
+    multi_day: bool = False
+
+
+def _moved_calendar(department_id: str, state: CalendarState, moves: _Moves) -> dict[str, Any]:
+    """The calendar item made from counters read on the department's item, after a write
+    that ``moves`` them."""
+    item: dict[str, Any] = calendar_key(department_id) | {
+        "calendar_version": state.calendar_version + 1,
+        "multi_day": state.multi_day or moves.multi_day,
+        "series_count": state.series_count + moves.series_delta,
+        "changed_at": moves.now,
+        "history_from": state.history_from,
+    }
+    if state.counted:
+        item["event_count"] = state.event_count + moves.delta
+    return item

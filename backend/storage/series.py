@@ -91,7 +91,7 @@ def series_from_item(item: Mapping[str, Any]) -> Series:
 
 @dataclass(frozen=True)
 class SeriesWrite:
-    """One transaction over a series family (with the department's item).
+    """One transaction over a series family (with the department's calendar item).
 
     ``before`` is the series as read (its version is the condition; None: a new series);
     ``after`` what it becomes (None: deleted). ``split`` is a new series written beside it

@@ -1,0 +1,154 @@
+"""A department's calendar state lives on its calendar item (``#calendar#<department>`` in
+the events table, in no index), so an event write writes no ``name-index`` entry; a
+department whose counters are still on its own item (written by an earlier version of the
+service, or by other programs) moves them on its first event write, exactly once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from backend.config import Settings
+from backend.storage import Storage
+from backend.storage.dynamo import from_item
+from tests.helpers import create_department, create_event
+
+
+def department_item(dynamodb: Any, settings: Settings, department_id: str) -> dict[str, Any]:
+    response = dynamodb.get_item(
+        TableName=settings.departments_table, Key={"id": {"S": department_id}}, ConsistentRead=True
+    )
+    return from_item(response["Item"])
+
+
+def calendar_item(dynamodb: Any, settings: Settings, department_id: str) -> dict[str, Any] | None:
+    response = dynamodb.get_item(
+        TableName=settings.events_table,
+        Key={"id": {"S": f"#calendar#{department_id}"}, "department_id": {"S": department_id}},
+        ConsistentRead=True,
+    )
+    return from_item(response["Item"]) if "Item" in response else None
+
+
+def as_before_calendar_items(
+    dynamodb: Any, settings: Settings, department_id: str, **counters: int
+) -> None:
+    """The department as an earlier version (``counters`` on its item) or another program
+    (none at all) left it: no calendar item."""
+    dynamodb.delete_item(
+        TableName=settings.events_table,
+        Key={"id": {"S": f"#calendar#{department_id}"}, "department_id": {"S": department_id}},
+    )
+    if counters:
+        dynamodb.update_item(
+            TableName=settings.departments_table,
+            Key={"id": {"S": department_id}},
+            UpdateExpression="SET " + ", ".join(f"{k} = :{k}" for k in counters),
+            ExpressionAttributeValues={f":{k}": {"N": str(v)} for k, v in counters.items()},
+        )
+
+
+def test_event_writes_leave_the_department_item_and_its_index_entry_alone(
+    client: FlaskClient, dynamodb: Any, settings: Settings
+) -> None:
+    department = create_department(client, "개발팀")
+    before = department_item(dynamodb, settings, department["id"])
+    writes: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "TransactWriteItems":
+            writes.append(params)
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb", record, unique_id="writes")
+    try:
+        event = create_event(client, department["id"])
+        client.patch(f"/api/events/{department['id']}/{event['id']}", json={"title": "바뀜"})
+        client.delete(f"/api/events/{department['id']}/{event['id']}")
+    finally:
+        dynamodb.meta.events.unregister("provide-client-params.dynamodb", unique_id="writes")
+
+    assert len(writes) == 3
+    for params in writes:
+        tables = {next(iter(item.values()))["TableName"] for item in params["TransactItems"]}
+        assert tables == {settings.events_table}  # never the departments table
+    assert department_item(dynamodb, settings, department["id"]) == before
+    calendar = calendar_item(dynamodb, settings, department["id"])
+    assert calendar is not None
+    assert (calendar["event_count"], calendar["calendar_version"]) == (0, 3)
+
+
+def test_a_department_from_before_calendar_items_moves_its_counters_on_its_first_write(
+    client: FlaskClient, storage: Storage, dynamodb: Any, settings: Settings
+) -> None:
+    department = create_department(client, "예전 부서")["id"]
+    create_event(client, department, title="하나")
+    as_before_calendar_items(
+        dynamodb, settings, department, event_count=1, calendar_version=7, series_count=0
+    )
+    state = storage.events.calendar_state(department)
+    assert (state.on_calendar_item, state.event_count, state.calendar_version) == (False, 1, 7)
+
+    create_event(client, department, title="둘")
+
+    state = storage.events.calendar_state(department)
+    assert (state.on_calendar_item, state.event_count, state.calendar_version) == (True, 2, 8)
+    left = department_item(dynamodb, settings, department)
+    assert not {"event_count", "calendar_version", "series_count"} & set(left)
+    # The history is whole from there: a sync token taken now is answered.
+    token = client.get(f"/api/events/{department}?sync=true").get_json()["next_sync_token"]
+    create_event(client, department, title="셋")
+    delta = client.get(f"/api/events/{department}?sync_token={token}").get_json()
+    assert [i["title"] for i in delta["items"]] == ["셋"]
+    assert client.delete(f"/api/departments/{department}?cascade=true").status_code == 204
+    assert calendar_item(dynamodb, settings, department) is None
+
+
+def test_a_department_written_by_another_program_stays_uncounted_until_counted(
+    client: FlaskClient, storage: Storage, dynamodb: Any, settings: Settings
+) -> None:
+    department = create_department(client, "콘솔 부서")["id"]
+    as_before_calendar_items(dynamodb, settings, department)  # no counters at all
+    create_event(client, department, title="콘솔 뒤 첫 일정")
+
+    state = storage.events.calendar_state(department)
+    assert (state.on_calendar_item, state.counted) == (True, False)
+    # Uncounted: whether it holds events is asked of the index, so it is not deletable.
+    response = client.delete(f"/api/departments/{department}")
+    assert response.status_code == 409
+    assert storage.events.set_count(department, 1, state.calendar_version, False)
+    state = storage.events.calendar_state(department)
+    assert (state.counted, state.event_count) == (True, 1)
+
+
+@pytest.mark.parametrize("counters", [{"event_count": 0, "calendar_version": 3}, {}])
+def test_concurrent_first_writes_move_the_counters_once_and_count_exactly(
+    app: Flask, storage: Storage, dynamodb: Any, settings: Settings, counters: dict[str, int]
+) -> None:
+    client = app.test_client()
+    department = create_department(client, "경쟁")["id"]
+    as_before_calendar_items(dynamodb, settings, department, **counters)
+
+    def one(n: int) -> int:
+        response = app.test_client().post(
+            f"/api/events/{department}", json={"event_date": "2024-03-01", "title": f"동시 {n}"}
+        )
+        return int(response.status_code)
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(one, range(8)))
+
+    assert set(statuses) <= {201, 503}
+    made = statuses.count(201)
+    state = storage.events.calendar_state(department)
+    assert state.on_calendar_item
+    assert state.calendar_version == counters.get("calendar_version", 0) + made
+    if counters:
+        assert state.event_count == made
+    records = list(storage.changes.after(department, counters.get("calendar_version", 0)))
+    assert [r.version for r in records] == list(
+        range(counters.get("calendar_version", 0) + 1, state.calendar_version + 1)
+    )
