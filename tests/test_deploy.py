@@ -43,17 +43,47 @@ def test_tables_are_the_seed_schema_with_point_in_time_recovery(
     template: dict[str, Any], logical: str, schema: Any
 ) -> None:
     properties = template["Resources"][logical]["Properties"]
-    wanted = schema.create_table_request("ignored")
+    wanted = schema.create_table_request("ignored", on_demand=False)
 
-    for key in (
-        "AttributeDefinitions",
-        "KeySchema",
-        "GlobalSecondaryIndexes",
-        "ProvisionedThroughput",
-    ):
+    for key in ("AttributeDefinitions", "KeySchema"):
         assert json.loads(json.dumps(properties[key])) == wanted[key], key
+    for ours, theirs in zip(
+        properties["GlobalSecondaryIndexes"], wanted["GlobalSecondaryIndexes"], strict=True
+    ):
+        for key in ("IndexName", "KeySchema", "Projection"):
+            assert ours[key] == theirs[key], key
+        # On demand by default; provisioned, never smaller than its table.
+        condition, provisioned, on_demand = ours["ProvisionedThroughput"]["Fn::If"]
+        assert (condition, provisioned) == ("Provisioned", theirs["ProvisionedThroughput"])
+        assert on_demand == {"Ref": "AWS::NoValue"}
+    assert properties["BillingMode"] == {
+        "Fn::If": ["Provisioned", "PROVISIONED", "PAY_PER_REQUEST"]
+    }
+    condition, provisioned, _ = properties["ProvisionedThroughput"]["Fn::If"]
+    assert provisioned == wanted["ProvisionedThroughput"]
+    assert template["Parameters"]["TableCapacity"]["Default"] == "on-demand"
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    if logical == "EventsTable":  # its bookkeeping and change records expire
+        ttl = {"AttributeName": "expires_at", "Enabled": True}
+        assert properties["TimeToLiveSpecification"] == ttl
     assert template["Resources"][logical]["DeletionPolicy"] == "Retain"
+
+
+def test_provisioned_capacity_auto_scales_every_table_and_index(template: dict[str, Any]) -> None:
+    scaled = {
+        (r["Properties"]["ResourceId"]["Fn::Sub"], r["Properties"]["ScalableDimension"])
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
+    }
+    for resource in (
+        "table/${DepartmentsTable}",
+        "table/${DepartmentsTable}/index/name-index",
+        "table/${EventsTable}",
+        "table/${EventsTable}/index/department-date-index",
+    ):
+        kind = "index" if "/index/" in resource else "table"
+        for unit in ("ReadCapacityUnits", "WriteCapacityUnits"):
+            assert (resource, f"dynamodb:{kind}:{unit}") in scaled
 
 
 def test_every_function_logs_to_a_group_with_retention(template: dict[str, Any]) -> None:

@@ -36,9 +36,12 @@ class TableSchema:
     def key_schema(self) -> list[dict[str, str]]:
         return _key_schema(self.hash_key, self.range_key)
 
-    def create_table_request(self, table_name: str) -> dict[str, Any]:
-        """The CreateTable parameters for this schema under ``table_name``."""
-        return {
+    def create_table_request(self, table_name: str, *, on_demand: bool = True) -> dict[str, Any]:
+        """The CreateTable parameters for this schema under ``table_name``: on-demand
+        capacity (billed per request, by item size), or, ``on_demand=False``, the setup
+        guide's provisioned capacity, with each index given at least its table's (an index
+        smaller than its table throttles the table's writes)."""
+        request: dict[str, Any] = {
             "TableName": table_name,
             "AttributeDefinitions": [
                 {"AttributeName": n, "AttributeType": t} for n, t in self.attributes
@@ -49,18 +52,25 @@ class TableSchema:
                     "IndexName": index.name,
                     "KeySchema": _key_schema(index.hash_key, index.range_key),
                     "Projection": {"ProjectionType": "ALL"},
-                    "ProvisionedThroughput": {
-                        "ReadCapacityUnits": index.read_capacity,
-                        "WriteCapacityUnits": index.write_capacity,
-                    },
                 }
                 for index in self.indexes
             ],
-            "ProvisionedThroughput": {
-                "ReadCapacityUnits": self.read_capacity,
-                "WriteCapacityUnits": self.write_capacity,
-            },
         }
+        if on_demand:
+            request["BillingMode"] = "PAY_PER_REQUEST"
+            return request
+        throughput = self.provisioned()
+        request["BillingMode"] = "PROVISIONED"
+        request["ProvisionedThroughput"] = throughput
+        for index in request["GlobalSecondaryIndexes"]:
+            index["ProvisionedThroughput"] = dict(throughput)
+        return request
+
+    def provisioned(self) -> dict[str, int]:
+        """The provisioned capacity of the table and of each of its indexes."""
+        read = max([self.read_capacity, *(i.read_capacity for i in self.indexes)])
+        write = max([self.write_capacity, *(i.write_capacity for i in self.indexes)])
+        return {"ReadCapacityUnits": read, "WriteCapacityUnits": write}
 
     def problems_with(self, description: dict[str, Any]) -> list[str]:
         """What a DescribeTable result lacks compared with this schema (empty when usable)."""
