@@ -84,12 +84,14 @@
 
   // One call to the API. Writes carry the session's token, if any; a 401 asks for one (once
   // per browser session, again only when the server refuses it) and repeats the call.
-  async function api(method, path, { body, etag, cached = false } = {}) {
+  // `raw`: a body sent as it is ({ data, type }), such as an iCalendar file to import.
+  async function api(method, path, { body, raw, etag, cached = false } = {}) {
     const writing = method !== "GET";
     let refused = false;
     for (;;) {
       const headers = { Accept: "application/json" };
       if (body !== undefined) headers["Content-Type"] = "application/json";
+      if (raw) headers["Content-Type"] = raw.type;
       if (etag) headers["If-Match"] = etag;
       const token = sessionStorage.getItem(TOKEN_KEY);
       if (writing && token) headers.Authorization = `Bearer ${token}`;
@@ -98,7 +100,7 @@
         response = await fetch(path, {
           method,
           headers,
-          body: body === undefined ? undefined : JSON.stringify(body),
+          body: raw ? raw.data : body === undefined ? undefined : JSON.stringify(body),
           credentials: "same-origin",
           // Only answers the server says may be kept (the holidays) come from the cache.
           cache: cached ? "default" : "no-store",
@@ -282,9 +284,10 @@
       state.department = find(remembered()) || state.departments[0] || null;
     }
     $("department").value = state.department ? state.department.id : "";
-    for (const button of ["rename-department", "add-event", "subscribe"]) {
+    for (const button of ["rename-department", "add-event", "subscribe", "import"]) {
       $(button).disabled = !state.department;
     }
+    if (calendar) updateExport();
     document.title = state.department
       ? `${state.department.name} · ${T.app_title}`
       : T.app_title;
@@ -577,6 +580,7 @@
             start: holiday.date,
             allDay: true,
             interactive: false,
+            editable: false,
             classNames: ["holiday"],
             backgroundColor: "#fce8e6",
             borderColor: "#fce8e6",
@@ -1221,6 +1225,201 @@
     return { event_date: isoDate(inView ? today : view.currentStart) };
   }
 
+  // -- drag and drop: a move or a resize is a PATCH with If-Match ----------------------------
+
+  const clock = (date) => `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+
+  // What a move or resize changes, in the API's fields. A move by whole days only shifts the
+  // dates and leaves `time` as it was written ("오후 3시" stays); a new time of day is
+  // written as a range ("14:00~15:30") with its end_time; the all-day row drops the time.
+  function droppedChanges(info, record) {
+    const moved = info.event;
+    const start = isoDate(moved.start);
+    const changes = { event_date: start };
+    const wasAllDay = info.oldEvent.allDay;
+    const sameClock = !moved.allDay && !wasAllDay && clock(moved.start) === clock(info.oldEvent.start);
+    if (moved.allDay || (sameClock && !info.endDelta)) {
+      if (moved.allDay && !wasAllDay) changes.time = null;
+      if (moved.allDay && moved.end) {
+        // FullCalendar's end of an all-day event is the day after its last.
+        const last = addDays(isoDate(moved.end), -1);
+        if (last > start) changes.end_date = last;
+        else if (record.end_date) changes.end_date = null;
+      } else if (record.end_date) {
+        changes.end_date = addDays(record.end_date, daysBetween(record.event_date, start));
+      }
+      return changes;
+    }
+    const begins = clock(moved.start);
+    if (!moved.end || (!record.end_time && !info.endDelta && wasAllDay === moved.allDay)) {
+      changes.time = begins;
+      if (record.end_time) changes.end_time = null;
+      if (record.end_date) changes.end_date = null;
+      return changes;
+    }
+    // An end at midnight is the end of the day before.
+    const end = moved.end.getHours() || moved.end.getMinutes() ? moved.end : new Date(moved.end - 60000);
+    const [last, ends] = [isoDate(end), clock(end)];
+    changes.time = `${begins}~${ends}`;
+    changes.end_time = ends;
+    if (last > start) changes.end_date = last;
+    else if (record.end_date) changes.end_date = null;
+    return changes;
+  }
+
+  function describeMove(record, changes) {
+    const last = "end_date" in changes ? changes.end_date : record.end_date;
+    const time = "time" in changes ? changes.time : record.time;
+    const dates = last && last !== changes.event_date ? `${changes.event_date} – ${last}` : changes.event_date;
+    return time ? `${dates} ${time}` : dates;
+  }
+
+  // An instance moves alone: its own id, If-Match its series's version (its ETag).
+  async function dropEvent(info) {
+    const record = info.event.extendedProps.record;
+    if (!record) {
+      info.revert();
+      return;
+    }
+    const changes = droppedChanges(info, record);
+    try {
+      await api("PATCH", eventPath(record), { body: changes, etag: versionTag(record) });
+      const when = describeMove(record, changes);
+      showStatus(format(T.event_moved, { title: record.title, when }), false, { keep: true });
+      calendar.refetchEvents();
+    } catch (error) {
+      info.revert();
+      if (error.status === 412) {
+        await conflictFromDrop(record, changes);
+      } else if (error.status === 404) {
+        showStatus(T.gone, true, { keep: true });
+        calendar.refetchEvents();
+      } else {
+        const fields = (error.problem?.errors || []).map(({ field, message }) =>
+          error.problem.localized ? message : fieldText("event", field, message),
+        );
+        const detail = [problemText(error), ...fields].join(" ");
+        showStatus(format(T.move_failed, { title: record.title, detail }), true);
+      }
+    }
+  }
+
+  // Someone changed the event meanwhile: the event dialog opens with the dragged dates and
+  // times in its form, beside the version saved now, as after any 412; "apply my change
+  // again" moves it over that version (an instance alone, as the drag did).
+  async function conflictFromDrop(record, changes) {
+    let series = null;
+    if (record.recurring_event_id) {
+      try {
+        ({ body: series } = await api("GET", seriesPath(record)));
+      } catch {
+        series = null; // the comparison still shows; the repeat controls say "does not repeat"
+      }
+    }
+    editing = { record, series, lastScope: record.recurring_event_id ? "this" : undefined };
+    clearErrors($("event-form"));
+    hideConflict();
+    $("event-dialog-title").textContent = T.event_dialog_edit;
+    $("event-delete").hidden = false;
+    fillEventForm({ ...record, ...changes });
+    offerCategories();
+    fillRepeatFor(series);
+    $("event-dialog").showModal();
+    await showConflict("save");
+  }
+
+  // -- import an iCalendar file: a dry run first, then the import once confirmed ------------
+
+  let importFile = null;
+
+  function openImport() {
+    if (!state.department) return;
+    const form = $("import-form");
+    form.reset();
+    clearErrors(form);
+    importFile = null;
+    $("import-report").hidden = true;
+    $("import-preview").hidden = false;
+    $("import-confirm").hidden = true;
+    $("import-close").textContent = T.cancel;
+    $("import-dialog").showModal();
+    $("import-file").focus();
+  }
+
+  function showImportReport(result, dryRun) {
+    for (const name of ["created", "updated", "unchanged", "deleted"]) {
+      $("import-counts").querySelector(`[data-count="${name}"] dd`).textContent = String(result[name]);
+    }
+    const rejected = result.rejected || [];
+    $("import-counts").querySelector('[data-count="rejected"] dd').textContent = String(rejected.length);
+    const rows = rejected.map(({ uid, line, reason }) => {
+      const row = document.createElement("tr");
+      for (const text of [uid ?? "", line ?? "", reason ?? ""]) {
+        const cell = document.createElement("td");
+        cell.textContent = String(text);
+        row.append(cell);
+      }
+      // The reason is the API's own (it names iCalendar properties and rules), in English.
+      row.lastChild.lang = "en";
+      return row;
+    });
+    $("import-rejected-rows").replaceChildren(...rows);
+    $("import-rejected").hidden = rows.length === 0;
+    const changes = result.created + result.updated + result.deleted;
+    let summary = T.import_done;
+    if (dryRun) summary = changes ? T.import_previewed : T.import_nothing;
+    $("import-summary").textContent = summary;
+    $("import-report").hidden = false;
+    $("import-confirm").hidden = !dryRun || changes === 0;
+    $("import-preview").hidden = !dryRun;
+    $("import-close").textContent = dryRun ? T.cancel : T.close;
+  }
+
+  async function runImport(dryRun) {
+    const form = $("import-form");
+    clearErrors(form);
+    const file = dryRun ? $("import-file").files[0] : importFile;
+    if (!file) {
+      showErrors(form, localError(422, T.import_need_file, []), { resource: "import" });
+      return;
+    }
+    const path = `${eventsPath(state.department.id)}/import${dryRun ? "?dry_run=true" : ""}`;
+    try {
+      const { body: result } = await api("POST", path, {
+        raw: { data: file, type: "text/calendar" },
+      });
+      importFile = dryRun ? file : null;
+      showImportReport(result, dryRun);
+      const next = $("import-confirm").hidden ? $("import-close") : $("import-confirm");
+      next.focus();
+      if (!dryRun) {
+        const counts = { name: file.name, ...result, rejected: result.rejected.length };
+        showStatus(format(T.import_status, counts), false, { keep: true });
+        calendar.refetchEvents();
+      }
+    } catch (error) {
+      showErrors(form, error, { resource: "import" });
+    }
+  }
+
+  // -- export: the department's feed for the dates shown, as a file -------------------------
+
+  function updateExport() {
+    const link = $("export");
+    if (!state.department) {
+      link.removeAttribute("href");
+      link.setAttribute("aria-disabled", "true");
+      return;
+    }
+    const from = isoDate(calendar.view.activeStart);
+    const to = addDays(isoDate(calendar.view.activeEnd), -1);
+    const query = new URLSearchParams({ from, to });
+    link.href = `${departmentPath(state.department.id)}/calendar.ics?${query}`;
+    link.download = `${state.department.name}-${from}-${to}.ics`;
+    link.title = format(T.export_label, { from, to });
+    link.removeAttribute("aria-disabled");
+  }
+
   // -- the address bar follows the calendar ---------------------------------------------------
 
   function readUrl() {
@@ -1314,6 +1513,10 @@
       eventTimeFormat: time24,
       slotLabelFormat: time24,
       eventInteractive: true,
+      // Move and resize by dragging (month and week); the list has nothing to drag.
+      editable: true,
+      eventDrop: dropEvent,
+      eventResize: dropEvent,
       nowIndicator: true,
       // The day's holidays first, then FullCalendar's own order.
       eventOrder: "rank,start,-duration,allDay,title",
@@ -1348,6 +1551,7 @@
         if (document.activeElement !== $("go-to-date")) {
           $("go-to-date").value = isoDate(calendar.getDate());
         }
+        updateExport();
         syncUrl(false);
       },
     });
@@ -1393,6 +1597,20 @@
     });
     $("subscribe").addEventListener("click", subscribe);
     $("subscribe-copy").addEventListener("click", copySubscription);
+    $("import").addEventListener("click", openImport);
+    $("import-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      runImport(true);
+    });
+    $("import-confirm").addEventListener("click", () => runImport(false));
+    $("import-file").addEventListener("change", () => {
+      // Another file: its own dry run first.
+      importFile = null;
+      $("import-report").hidden = true;
+      $("import-confirm").hidden = true;
+      $("import-preview").hidden = false;
+      $("import-close").textContent = T.cancel;
+    });
     window.addEventListener("popstate", applyUrl);
   }
 
