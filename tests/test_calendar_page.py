@@ -1774,3 +1774,20 @@ def test_categories_have_one_colour_each_and_the_form_offers_the_recent_ones(
     driver.find_element(By.ID, "event-category").clear()
     save_and_wait(driver)
     assert "category" not in next(e for e in listed(site.api, dept) if e["title"] == "휴가")
+
+
+# -- the README's pictures -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("pixels", "name"), [(DESKTOP, "page-desktop"), (PHONE, "page-phone")])
+def test_the_readme_pictures_show_the_month_on_a_desktop_and_the_list_on_a_phone(
+    site: Site, driver: Browser, pixels: int, name: str
+) -> None:
+    """Saved as test-artifacts/page-desktop.png and page-phone.png; docs/ holds copies."""
+    with width(driver, pixels):
+        open_page(driver, site.page(department=DEV, month="2024-01"))
+        wanted = "dayGridMonth" if pixels == DESKTOP else "listMonth"
+        assert driver.find_elements(By.CSS_SELECTOR, f".fc-{wanted}-view")
+        wait_for(driver, lambda d: event_element(d, "팀 회의"), "팀 회의")
+        driver.execute_script("document.activeElement.blur()")
+        keep_screenshot(driver, name)
