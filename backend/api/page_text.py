@@ -161,6 +161,12 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "import_uid": "UID",
         "import_line": "줄",
         "import_reason": "이유",
+        "overlay": "함께 보기",
+        "overlay_title": "함께 볼 부서",
+        "overlay_help": (
+            "고른 부서의 일정이 각 부서의 색 테두리로 함께 보입니다. 4개까지 고를 수 있습니다."
+        ),
+        "overlay_legend": "보이는 부서",
         "export": "내보내기 (.ics)",
         "export_label": "보이는 기간({from} ~ {to})의 일정을 .ics 파일로 내려받기",
     },
@@ -311,6 +317,12 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "import_uid": "UID",
         "import_line": "Line",
         "import_reason": "Reason",
+        "overlay": "Show with…",
+        "overlay_title": "Departments to show with it",
+        "overlay_help": (
+            "Their events are shown alongside, outlined in each department's colour. Up to four."
+        ),
+        "overlay_legend": "Departments shown",
         "export": "Export (.ics)",
         "export_label": "Download the events shown ({from} to {to}) as an .ics file",
     },

@@ -254,7 +254,8 @@
 
   // `missing`: the id a link named that no department has; kept in the address, never
   // swapped silently for another department.
-  const state = { departments: [], department: null, missing: null, q: "" };
+  // `overlays`: the other departments shown with it, by id, in the order chosen.
+  const state = { departments: [], department: null, missing: null, q: "", overlays: [] };
 
   async function loadDepartments() {
     state.departments = await listAll("/api/departments", {}); // ordered by name
@@ -284,10 +285,12 @@
       state.department = find(remembered()) || state.departments[0] || null;
     }
     $("department").value = state.department ? state.department.id : "";
-    for (const button of ["rename-department", "add-event", "subscribe", "import"]) {
+    state.overlays = state.overlays.filter((other) => other !== state.department?.id);
+    for (const button of ["rename-department", "add-event", "subscribe", "import", "overlay"]) {
       $(button).disabled = !state.department;
     }
     if (calendar) updateExport();
+    showLegend();
     document.title = state.department
       ? `${state.department.name} · ${T.app_title}`
       : T.app_title;
@@ -423,10 +426,16 @@
 
   // An API event as FullCalendar's: all-day without a start time, timed with one; a multi-day
   // event ends (exclusively) the day after its end_date.
-  function toCalendarEvent(record) {
+  function toCalendarEvent(record, overlay = null) {
     const last = record.end_date || record.event_date;
     const shown = { id: record.id, title: record.title, extendedProps: { record, rank: 1 } };
-    if (record.category) {
+    if (overlay) {
+      // Another department's: outlined in its colour, so it never looks like one of ours.
+      const colour = overlayColour(overlay.id);
+      Object.assign(shown, { backgroundColor: "#fff", borderColor: colour, textColor: colour });
+      shown.classNames = ["overlay"];
+      shown.extendedProps.department = overlay.name;
+    } else if (record.category) {
       const colour = categoryColour(record.category);
       Object.assign(shown, { backgroundColor: colour, borderColor: colour, textColor: "#fff" });
     }
@@ -458,14 +467,21 @@
     const params = { from: isoDate(info.start), to: addDays(isoDate(info.end), -1) };
     if (state.q) params.q = state.q;
     const q = state.q;
-    const departmentId = state.department.id;
-    listAll(eventsPath(departmentId), params).then(
-      (items) => {
+    // One list a department, side by side: a month of five departments is five requests
+    // (one more for each further 200 events a department has in it).
+    const shown = [state.department, ...overlayDepartments()];
+    const lists = shown.map((department) => listAll(eventsPath(department.id), params));
+    Promise.all(lists).then(
+      (found) => {
         fetchGeneration += 1;
-        noteCategories(departmentId, items);
-        success(items.map(toCalendarEvent));
+        noteCategories(shown[0].id, found[0]);
+        const events = found.flatMap((items, index) =>
+          items.map((record) => toCalendarEvent(record, index ? shown[index] : null)),
+        );
+        success(events);
+        const count = found.reduce((sum, items) => sum + items.length, 0);
         if (statusKept) statusKept = false; // what was just done stays said
-        else if (q) showStatus(format(T.search_results, { q, count: items.length }));
+        else if (q) showStatus(format(T.search_results, { q, count }));
         else if ($("status").classList.contains("error")) showStatus("");
       },
       (error) => {
@@ -473,6 +489,94 @@
         showStatus(format(T.load_failed, { detail: problemText(error) }), true);
       },
     );
+  }
+
+  // -- other departments shown with the chosen one ------------------------------------------
+
+  // Up to four others: five departments at most, so a view reads at most five lists.
+  const MAX_OVERLAYS = 4;
+  // One colour per place in the choice (not per name), so the shown ones never share one.
+  const OVERLAY_COLOURS = ["#8430ce", "#137333", "#b06000", "#c2185b"];
+
+  const overlayDepartments = () =>
+    state.overlays.map((id) => state.departments.find((d) => d.id === id)).filter(Boolean);
+
+  const overlayColour = (id) => OVERLAY_COLOURS[Math.max(0, state.overlays.indexOf(id))];
+
+  // Known departments other than the chosen one, each once, at most MAX_OVERLAYS.
+  function setOverlays(ids) {
+    const known = new Set(state.departments.map((d) => d.id));
+    const wanted = ids.filter(
+      (id, i) => known.has(id) && id !== state.department?.id && ids.indexOf(id) === i,
+    );
+    state.overlays = wanted.slice(0, MAX_OVERLAYS);
+    showLegend();
+  }
+
+  // The departments shown, each with its colour: a filled swatch for the chosen one's events,
+  // outlined ones for the others.
+  function showLegend() {
+    const legend = $("shown-departments");
+    const others = overlayDepartments();
+    legend.hidden = !state.department || others.length === 0;
+    if (legend.hidden) {
+      legend.replaceChildren();
+      return;
+    }
+    const item = (department, colour, outlined) => {
+      const li = document.createElement("li");
+      const swatch = document.createElement("span");
+      swatch.className = outlined ? "swatch outlined" : "swatch";
+      swatch.style.borderColor = colour;
+      if (!outlined) swatch.style.backgroundColor = colour;
+      li.append(swatch, document.createTextNode(department.name));
+      li.dataset.department = department.id;
+      return li;
+    };
+    legend.replaceChildren(
+      item(state.department, "#1967d2", false),
+      ...others.map((d) => item(d, overlayColour(d.id), true)),
+    );
+  }
+
+  function openOverlays() {
+    if (!state.department) return;
+    const choices = $("overlay-choices");
+    const boxes = state.departments
+      .filter((d) => d.id !== state.department.id)
+      .map((department) => {
+        const label = document.createElement("label");
+        label.className = "choice";
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.name = "overlay";
+        box.value = department.id;
+        box.checked = state.overlays.includes(department.id);
+        label.append(box, document.createTextNode(department.name));
+        return label;
+      });
+    choices.replaceChildren(...boxes);
+    limitOverlays();
+    $("overlay-dialog").showModal();
+    (choices.querySelector("input:not(:disabled)") || $("overlay-ok")).focus();
+  }
+
+  // Past MAX_OVERLAYS, the unchosen ones are off until one is unchecked.
+  function limitOverlays() {
+    const boxes = [...$("overlay-choices").querySelectorAll("input")];
+    const full = boxes.filter((box) => box.checked).length >= MAX_OVERLAYS;
+    for (const box of boxes) box.disabled = full && !box.checked;
+  }
+
+  function saveOverlays(event) {
+    event.preventDefault();
+    const chosen = [...$("overlay-choices").querySelectorAll("input:checked")].map((b) => b.value);
+    // The ones kept stay in their place (and colour); new ones follow in the list's order.
+    const kept = state.overlays.filter((id) => chosen.includes(id));
+    setOverlays([...kept, ...chosen.filter((id) => !kept.includes(id))]);
+    $("overlay-dialog").close("ok");
+    syncUrl(false);
+    calendar.refetchEvents();
   }
 
   const timeRange = (record) =>
@@ -533,6 +637,8 @@
       return;
     }
     const parts = [record.title];
+    const { department } = info.event.extendedProps;
+    if (department) parts.unshift(department);
     if (record.start_time) parts.push(timeRange(record));
     if (record.end_date && record.end_date !== record.event_date) {
       parts.push(`${record.event_date} – ${record.end_date}`);
@@ -1442,7 +1548,8 @@
     if (/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) date = `${month}-01`;
     const day = params.get("date") || "";
     if (isRealDate(day)) date = day;
-    return { department: params.get("department"), view, date, q: params.get("q") || "" };
+    const overlays = (params.get("with") || "").split(",").filter(Boolean);
+    return { department: params.get("department"), view, date, q: params.get("q") || "", overlays };
   }
 
   const viewKey = (type) => Object.keys(VIEWS).find((key) => VIEWS[key] === type) || "month";
@@ -1451,6 +1558,7 @@
     const params = new URLSearchParams();
     const department = state.department?.id || state.missing;
     if (department) params.set("department", department);
+    if (state.overlays.length) params.set("with", state.overlays.join(","));
     const view = viewKey(calendar.view.type);
     const start = isoDate(calendar.view.currentStart);
     if (view === "week") params.set("date", start);
@@ -1478,8 +1586,11 @@
     state.q = wanted.q;
     $("q").value = wanted.q;
     selectDepartment(wanted.department);
+    const overlaysBefore = state.overlays.join(",");
+    setOverlays(wanted.overlays);
+    const overlaysChanged = state.overlays.join(",") !== overlaysBefore;
     calendar.changeView(VIEWS[wanted.view], wanted.date || new Date());
-    if (departmentChanged || qChanged) calendar.refetchEvents();
+    if (departmentChanged || qChanged || overlaysChanged) calendar.refetchEvents();
     window.setTimeout(() => {
       restoring = false;
     }, 0);
@@ -1501,6 +1612,7 @@
       showStatus(format(T.load_failed, { detail: problemText(error) }), true);
     }
     selectDepartment(initial.department);
+    setOverlays(initial.overlays);
     // Built only now: FullCalendar fetches its events as soon as it exists.
     const calendarEl = $("calendar");
     const time24 = { hour: "2-digit", minute: "2-digit", hour12: false };
@@ -1621,6 +1733,9 @@
     $("subscribe").addEventListener("click", subscribe);
     $("subscribe-copy").addEventListener("click", copySubscription);
     $("import").addEventListener("click", openImport);
+    $("overlay").addEventListener("click", openOverlays);
+    $("overlay-form").addEventListener("submit", saveOverlays);
+    $("overlay-choices").addEventListener("change", limitOverlays);
     $("import-form").addEventListener("submit", (event) => {
       event.preventDefault();
       runImport(true);
