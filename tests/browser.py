@@ -259,6 +259,39 @@ def screenshot(driver: Browser, name: str) -> Path:
     return path
 
 
+@contextmanager
+def english(driver: Browser) -> Iterator[None]:
+    """Pages loaded inside ask for English, as a browser that prefers it would."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": "en-US,en;q=0.9"}}
+    )
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+
+
+PHONE = 390  # CSS pixels: a common phone's width
+DESKTOP = 1280
+
+
+@contextmanager
+def width(driver: Browser, pixels: int) -> Iterator[None]:
+    """Pages loaded inside are laid out ``pixels`` wide (a phone at 390), as on a device."""
+    if pixels == DESKTOP:
+        yield
+        return
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": pixels, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 # -- acting as a user, and checking through the API -------------------------------------
 
 

@@ -12,7 +12,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from backend.api.page_text import FIELD_RULES, LANGUAGES, MESSAGES, PAGE_TEXT
 from backend.errors import PROBLEM_TYPES
 from tests.browser import (
     ARTIFACTS,
+    DESKTOP,
+    PHONE,
     Browser,
     Site,
     alert,
@@ -35,6 +37,7 @@ from tests.browser import (
     click,
     console,
     csp_violations,
+    english,
     event_element,
     events_on,
     focused,
@@ -58,6 +61,7 @@ from tests.browser import (
     wait_closed,
     wait_for,
     wait_loaded,
+    width,
 )
 from tests.helpers import api_document, assert_problem
 
@@ -85,39 +89,6 @@ def browser() -> Iterator[Browser]:
 def driver(browser: Browser) -> Browser:
     console(browser)  # start each test with an empty console
     return browser
-
-
-@contextmanager
-def english(driver: Browser) -> Iterator[None]:
-    """Pages loaded inside ask for English, as a browser that prefers it would."""
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd(
-        "Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": "en-US,en;q=0.9"}}
-    )
-    try:
-        yield
-    finally:
-        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
-
-
-PHONE = 390  # CSS pixels: a common phone's width
-DESKTOP = 1280
-
-
-@contextmanager
-def width(driver: Browser, pixels: int) -> Iterator[None]:
-    """Pages loaded inside are laid out ``pixels`` wide (a phone at 390), as on a device."""
-    if pixels == DESKTOP:
-        yield
-        return
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": pixels, "height": 844, "deviceScaleFactor": 1, "mobile": True},
-    )
-    try:
-        yield
-    finally:
-        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 # -- the page as served ---------------------------------------------------------------------
@@ -1803,3 +1774,20 @@ def test_categories_have_one_colour_each_and_the_form_offers_the_recent_ones(
     driver.find_element(By.ID, "event-category").clear()
     save_and_wait(driver)
     assert "category" not in next(e for e in listed(site.api, dept) if e["title"] == "휴가")
+
+
+# -- the README's pictures -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("pixels", "name"), [(DESKTOP, "page-desktop"), (PHONE, "page-phone")])
+def test_the_readme_pictures_show_the_month_on_a_desktop_and_the_list_on_a_phone(
+    site: Site, driver: Browser, pixels: int, name: str
+) -> None:
+    """Saved as test-artifacts/page-desktop.png and page-phone.png; docs/ holds copies."""
+    with width(driver, pixels):
+        open_page(driver, site.page(department=DEV, month="2024-01"))
+        wanted = "dayGridMonth" if pixels == DESKTOP else "listMonth"
+        assert driver.find_elements(By.CSS_SELECTOR, f".fc-{wanted}-view")
+        wait_for(driver, lambda d: event_element(d, "팀 회의"), "팀 회의")
+        driver.execute_script("document.activeElement.blur()")
+        keep_screenshot(driver, name)

@@ -104,6 +104,8 @@ def _assets() -> dict[str, Asset]:
         if not path.is_file() or path.name in {"LICENSE.md", "VERSION"}:
             continue
         body = path.read_bytes()
+        if path.name == "calendar.js":
+            body = _without_comment_lines(body)
         mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         compressible = mimetype.startswith(_COMPRESSIBLE) and len(body) >= _MIN_GZIP_BYTES
         found[path.relative_to(ASSET_DIR).as_posix()] = Asset(
@@ -113,6 +115,17 @@ def _assets() -> dict[str, Asset]:
             digest=hashlib.sha256(body).hexdigest()[:16],
         )
     return found
+
+
+def _without_comment_lines(script: bytes) -> bytes:
+    """The page's script without its lines that are only a ``//`` comment.
+
+    Its comments explain it to its readers, not to browsers: they are a quarter of what it
+    weighs in gzip (about 5 of 21 KB). Only whole comment lines go, and the script writes no
+    line-spanning string whose line starts with ``//``, so nothing else changes.
+    """
+    kept = [line for line in script.split(b"\n") if not line.lstrip().startswith(b"//")]
+    return b"\n".join(kept)
 
 
 @bp.get("/calendar/<path:filename>")

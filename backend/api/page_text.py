@@ -133,6 +133,42 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "load_failed": "일정을 불러오지 못했습니다: {detail}",
         "network_error": "서버에 연결하지 못했습니다.",
         "more_pages": "일정이 너무 많아 일부만 보입니다.",
+        "event_moved": "'{title}' 일정을 옮겼습니다: {when}",
+        "move_failed": "'{title}' 일정을 옮기지 못해 제자리로 돌렸습니다. {detail}",
+        "import": "가져오기 (.ics)",
+        "import_title": "iCalendar 파일 가져오기",
+        "import_help": (
+            "Google 캘린더, Outlook, Apple 캘린더에서 내보낸 .ics 파일을 고르세요. 먼저 무엇이"
+            " 바뀔지 미리 보여 주고, 확인해야 가져옵니다."
+        ),
+        "import_file": ".ics 파일",
+        "import_need_file": "가져올 파일을 고르세요.",
+        "import_preview": "미리 보기",
+        "import_confirm": "가져오기",
+        "import_previewed": "미리 보기입니다. 아직 아무것도 바뀌지 않았습니다.",
+        "import_nothing": "가져와도 바뀌는 일정이 없습니다.",
+        "import_done": "가져왔습니다.",
+        "import_status": (
+            "'{name}' 파일을 가져왔습니다: 추가 {created}, 변경 {updated}, 삭제 {deleted},"
+            " 거부 {rejected}"
+        ),
+        "import_created": "추가",
+        "import_updated": "변경",
+        "import_unchanged": "그대로",
+        "import_deleted": "삭제",
+        "import_rejected": "거부",
+        "import_rejected_caption": "가져오지 못하는 일정과 그 이유",
+        "import_uid": "UID",
+        "import_line": "줄",
+        "import_reason": "이유",
+        "overlay": "함께 보기",
+        "overlay_title": "함께 볼 부서",
+        "overlay_help": (
+            "고른 부서의 일정이 각 부서의 색 테두리로 함께 보입니다. 4개까지 고를 수 있습니다."
+        ),
+        "overlay_legend": "보이는 부서",
+        "export": "내보내기 (.ics)",
+        "export_label": "보이는 기간({from} ~ {to})의 일정을 .ics 파일로 내려받기",
     },
     "en": {
         "app_title": "Department calendar",
@@ -253,6 +289,42 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "load_failed": "Could not load the events: {detail}",
         "network_error": "The server could not be reached.",
         "more_pages": "Too many events: only some are shown.",
+        "event_moved": "Moved '{title}': {when}",
+        "move_failed": "Could not move '{title}'; it is back where it was. {detail}",
+        "import": "Import (.ics)",
+        "import_title": "Import an iCalendar file",
+        "import_help": (
+            "Choose an .ics file exported from Google Calendar, Outlook or Apple Calendar. What"
+            " would change is shown first; nothing is imported until you confirm."
+        ),
+        "import_file": ".ics file",
+        "import_need_file": "Choose a file to import.",
+        "import_preview": "Preview",
+        "import_confirm": "Import",
+        "import_previewed": "This is a preview: nothing has changed yet.",
+        "import_nothing": "Importing this file would change no event.",
+        "import_done": "Imported.",
+        "import_status": (
+            "Imported '{name}': {created} created, {updated} updated, {deleted} deleted,"
+            " {rejected} rejected"
+        ),
+        "import_created": "Created",
+        "import_updated": "Updated",
+        "import_unchanged": "Unchanged",
+        "import_deleted": "Deleted",
+        "import_rejected": "Rejected",
+        "import_rejected_caption": "Events that cannot be imported, and why",
+        "import_uid": "UID",
+        "import_line": "Line",
+        "import_reason": "Reason",
+        "overlay": "Show with…",
+        "overlay_title": "Departments to show with it",
+        "overlay_help": (
+            "Their events are shown alongside, outlined in each department's colour. Up to four."
+        ),
+        "overlay_legend": "Departments shown",
+        "export": "Export (.ics)",
+        "export_label": "Download the events shown ({from} to {to}) as an .ics file",
     },
 }
 

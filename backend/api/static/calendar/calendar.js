@@ -84,12 +84,14 @@
 
   // One call to the API. Writes carry the session's token, if any; a 401 asks for one (once
   // per browser session, again only when the server refuses it) and repeats the call.
-  async function api(method, path, { body, etag, cached = false } = {}) {
+  // `raw`: a body sent as it is ({ data, type }), such as an iCalendar file to import.
+  async function api(method, path, { body, raw, etag, cached = false } = {}) {
     const writing = method !== "GET";
     let refused = false;
     for (;;) {
       const headers = { Accept: "application/json" };
       if (body !== undefined) headers["Content-Type"] = "application/json";
+      if (raw) headers["Content-Type"] = raw.type;
       if (etag) headers["If-Match"] = etag;
       const token = sessionStorage.getItem(TOKEN_KEY);
       if (writing && token) headers.Authorization = `Bearer ${token}`;
@@ -98,7 +100,7 @@
         response = await fetch(path, {
           method,
           headers,
-          body: body === undefined ? undefined : JSON.stringify(body),
+          body: raw ? raw.data : body === undefined ? undefined : JSON.stringify(body),
           credentials: "same-origin",
           // Only answers the server says may be kept (the holidays) come from the cache.
           cache: cached ? "default" : "no-store",
@@ -252,7 +254,8 @@
 
   // `missing`: the id a link named that no department has; kept in the address, never
   // swapped silently for another department.
-  const state = { departments: [], department: null, missing: null, q: "" };
+  // `overlays`: the other departments shown with it, by id, in the order chosen.
+  const state = { departments: [], department: null, missing: null, q: "", overlays: [] };
 
   async function loadDepartments() {
     state.departments = await listAll("/api/departments", {}); // ordered by name
@@ -282,9 +285,12 @@
       state.department = find(remembered()) || state.departments[0] || null;
     }
     $("department").value = state.department ? state.department.id : "";
-    for (const button of ["rename-department", "add-event", "subscribe"]) {
+    state.overlays = state.overlays.filter((other) => other !== state.department?.id);
+    for (const button of ["rename-department", "add-event", "subscribe", "import", "overlay"]) {
       $(button).disabled = !state.department;
     }
+    if (calendar) updateExport();
+    showLegend();
     document.title = state.department
       ? `${state.department.name} · ${T.app_title}`
       : T.app_title;
@@ -420,10 +426,16 @@
 
   // An API event as FullCalendar's: all-day without a start time, timed with one; a multi-day
   // event ends (exclusively) the day after its end_date.
-  function toCalendarEvent(record) {
+  function toCalendarEvent(record, overlay = null) {
     const last = record.end_date || record.event_date;
     const shown = { id: record.id, title: record.title, extendedProps: { record, rank: 1 } };
-    if (record.category) {
+    if (overlay) {
+      // Another department's: outlined in its colour, so it never looks like one of ours.
+      const colour = overlayColour(overlay.id);
+      Object.assign(shown, { backgroundColor: "#fff", borderColor: colour, textColor: colour });
+      shown.classNames = ["overlay"];
+      shown.extendedProps.department = overlay.name;
+    } else if (record.category) {
       const colour = categoryColour(record.category);
       Object.assign(shown, { backgroundColor: colour, borderColor: colour, textColor: "#fff" });
     }
@@ -455,14 +467,21 @@
     const params = { from: isoDate(info.start), to: addDays(isoDate(info.end), -1) };
     if (state.q) params.q = state.q;
     const q = state.q;
-    const departmentId = state.department.id;
-    listAll(eventsPath(departmentId), params).then(
-      (items) => {
+    // One list a department, side by side: a month of five departments is five requests
+    // (one more for each further 200 events a department has in it).
+    const shown = [state.department, ...overlayDepartments()];
+    const lists = shown.map((department) => listAll(eventsPath(department.id), params));
+    Promise.all(lists).then(
+      (found) => {
         fetchGeneration += 1;
-        noteCategories(departmentId, items);
-        success(items.map(toCalendarEvent));
+        noteCategories(shown[0].id, found[0]);
+        const events = found.flatMap((items, index) =>
+          items.map((record) => toCalendarEvent(record, index ? shown[index] : null)),
+        );
+        success(events);
+        const count = found.reduce((sum, items) => sum + items.length, 0);
         if (statusKept) statusKept = false; // what was just done stays said
-        else if (q) showStatus(format(T.search_results, { q, count: items.length }));
+        else if (q) showStatus(format(T.search_results, { q, count }));
         else if ($("status").classList.contains("error")) showStatus("");
       },
       (error) => {
@@ -470,6 +489,94 @@
         showStatus(format(T.load_failed, { detail: problemText(error) }), true);
       },
     );
+  }
+
+  // -- other departments shown with the chosen one ------------------------------------------
+
+  // Up to four others: five departments at most, so a view reads at most five lists.
+  const MAX_OVERLAYS = 4;
+  // One colour per place in the choice (not per name), so the shown ones never share one.
+  const OVERLAY_COLOURS = ["#8430ce", "#137333", "#b06000", "#c2185b"];
+
+  const overlayDepartments = () =>
+    state.overlays.map((id) => state.departments.find((d) => d.id === id)).filter(Boolean);
+
+  const overlayColour = (id) => OVERLAY_COLOURS[Math.max(0, state.overlays.indexOf(id))];
+
+  // Known departments other than the chosen one, each once, at most MAX_OVERLAYS.
+  function setOverlays(ids) {
+    const known = new Set(state.departments.map((d) => d.id));
+    const wanted = ids.filter(
+      (id, i) => known.has(id) && id !== state.department?.id && ids.indexOf(id) === i,
+    );
+    state.overlays = wanted.slice(0, MAX_OVERLAYS);
+    showLegend();
+  }
+
+  // The departments shown, each with its colour: a filled swatch for the chosen one's events,
+  // outlined ones for the others.
+  function showLegend() {
+    const legend = $("shown-departments");
+    const others = overlayDepartments();
+    legend.hidden = !state.department || others.length === 0;
+    if (legend.hidden) {
+      legend.replaceChildren();
+      return;
+    }
+    const item = (department, colour, outlined) => {
+      const li = document.createElement("li");
+      const swatch = document.createElement("span");
+      swatch.className = outlined ? "swatch outlined" : "swatch";
+      swatch.style.borderColor = colour;
+      if (!outlined) swatch.style.backgroundColor = colour;
+      li.append(swatch, document.createTextNode(department.name));
+      li.dataset.department = department.id;
+      return li;
+    };
+    legend.replaceChildren(
+      item(state.department, "#1967d2", false),
+      ...others.map((d) => item(d, overlayColour(d.id), true)),
+    );
+  }
+
+  function openOverlays() {
+    if (!state.department) return;
+    const choices = $("overlay-choices");
+    const boxes = state.departments
+      .filter((d) => d.id !== state.department.id)
+      .map((department) => {
+        const label = document.createElement("label");
+        label.className = "choice";
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.name = "overlay";
+        box.value = department.id;
+        box.checked = state.overlays.includes(department.id);
+        label.append(box, document.createTextNode(department.name));
+        return label;
+      });
+    choices.replaceChildren(...boxes);
+    limitOverlays();
+    $("overlay-dialog").showModal();
+    (choices.querySelector("input:not(:disabled)") || $("overlay-ok")).focus();
+  }
+
+  // Past MAX_OVERLAYS, the unchosen ones are off until one is unchecked.
+  function limitOverlays() {
+    const boxes = [...$("overlay-choices").querySelectorAll("input")];
+    const full = boxes.filter((box) => box.checked).length >= MAX_OVERLAYS;
+    for (const box of boxes) box.disabled = full && !box.checked;
+  }
+
+  function saveOverlays(event) {
+    event.preventDefault();
+    const chosen = [...$("overlay-choices").querySelectorAll("input:checked")].map((b) => b.value);
+    // The ones kept stay in their place (and colour); new ones follow in the list's order.
+    const kept = state.overlays.filter((id) => chosen.includes(id));
+    setOverlays([...kept, ...chosen.filter((id) => !kept.includes(id))]);
+    $("overlay-dialog").close("ok");
+    syncUrl(false);
+    calendar.refetchEvents();
   }
 
   const timeRange = (record) =>
@@ -505,6 +612,15 @@
       span("fc-event-time", arg.timeText);
     }
     if (record.location) span("event-location", record.location);
+    if (arg.view.type.startsWith("list")) {
+      // The list's rows take no focus of their own: a button in each opens its event from
+      // the keyboard (its click reaches FullCalendar's eventClick).
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "list-event-open";
+      open.append(...nodes);
+      return { domNodes: [open] };
+    }
     return { domNodes: nodes };
   }
 
@@ -516,9 +632,13 @@
       // In English, the Korean name too, as people here say it.
       const parts = LANG === "ko" ? [holiday.name] : [holiday.name_en, holiday.name];
       info.el.title = [...parts, T.holiday].join(" · ");
+      // Nothing opens from a holiday: no stop for the Tab key.
+      info.el.removeAttribute("tabindex");
       return;
     }
     const parts = [record.title];
+    const { department } = info.event.extendedProps;
+    if (department) parts.unshift(department);
     if (record.start_time) parts.push(timeRange(record));
     if (record.end_date && record.end_date !== record.event_date) {
       parts.push(`${record.event_date} – ${record.end_date}`);
@@ -577,6 +697,7 @@
             start: holiday.date,
             allDay: true,
             interactive: false,
+            editable: false,
             classNames: ["holiday"],
             backgroundColor: "#fce8e6",
             borderColor: "#fce8e6",
@@ -1221,6 +1342,201 @@
     return { event_date: isoDate(inView ? today : view.currentStart) };
   }
 
+  // -- drag and drop: a move or a resize is a PATCH with If-Match ----------------------------
+
+  const clock = (date) => `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+
+  // What a move or resize changes, in the API's fields. A move by whole days only shifts the
+  // dates and leaves `time` as it was written ("오후 3시" stays); a new time of day is
+  // written as a range ("14:00~15:30") with its end_time; the all-day row drops the time.
+  function droppedChanges(info, record) {
+    const moved = info.event;
+    const start = isoDate(moved.start);
+    const changes = { event_date: start };
+    const wasAllDay = info.oldEvent.allDay;
+    const sameClock = !moved.allDay && !wasAllDay && clock(moved.start) === clock(info.oldEvent.start);
+    if (moved.allDay || (sameClock && !info.endDelta)) {
+      if (moved.allDay && !wasAllDay) changes.time = null;
+      if (moved.allDay && moved.end) {
+        // FullCalendar's end of an all-day event is the day after its last.
+        const last = addDays(isoDate(moved.end), -1);
+        if (last > start) changes.end_date = last;
+        else if (record.end_date) changes.end_date = null;
+      } else if (record.end_date) {
+        changes.end_date = addDays(record.end_date, daysBetween(record.event_date, start));
+      }
+      return changes;
+    }
+    const begins = clock(moved.start);
+    if (!moved.end || (!record.end_time && !info.endDelta && wasAllDay === moved.allDay)) {
+      changes.time = begins;
+      if (record.end_time) changes.end_time = null;
+      if (record.end_date) changes.end_date = null;
+      return changes;
+    }
+    // An end at midnight is the end of the day before.
+    const end = moved.end.getHours() || moved.end.getMinutes() ? moved.end : new Date(moved.end - 60000);
+    const [last, ends] = [isoDate(end), clock(end)];
+    changes.time = `${begins}~${ends}`;
+    changes.end_time = ends;
+    if (last > start) changes.end_date = last;
+    else if (record.end_date) changes.end_date = null;
+    return changes;
+  }
+
+  function describeMove(record, changes) {
+    const last = "end_date" in changes ? changes.end_date : record.end_date;
+    const time = "time" in changes ? changes.time : record.time;
+    const dates = last && last !== changes.event_date ? `${changes.event_date} – ${last}` : changes.event_date;
+    return time ? `${dates} ${time}` : dates;
+  }
+
+  // An instance moves alone: its own id, If-Match its series's version (its ETag).
+  async function dropEvent(info) {
+    const record = info.event.extendedProps.record;
+    if (!record) {
+      info.revert();
+      return;
+    }
+    const changes = droppedChanges(info, record);
+    try {
+      await api("PATCH", eventPath(record), { body: changes, etag: versionTag(record) });
+      const when = describeMove(record, changes);
+      showStatus(format(T.event_moved, { title: record.title, when }), false, { keep: true });
+      calendar.refetchEvents();
+    } catch (error) {
+      info.revert();
+      if (error.status === 412) {
+        await conflictFromDrop(record, changes);
+      } else if (error.status === 404) {
+        showStatus(T.gone, true, { keep: true });
+        calendar.refetchEvents();
+      } else {
+        const fields = (error.problem?.errors || []).map(({ field, message }) =>
+          error.problem.localized ? message : fieldText("event", field, message),
+        );
+        const detail = [problemText(error), ...fields].join(" ");
+        showStatus(format(T.move_failed, { title: record.title, detail }), true);
+      }
+    }
+  }
+
+  // Someone changed the event meanwhile: the event dialog opens with the dragged dates and
+  // times in its form, beside the version saved now, as after any 412; "apply my change
+  // again" moves it over that version (an instance alone, as the drag did).
+  async function conflictFromDrop(record, changes) {
+    let series = null;
+    if (record.recurring_event_id) {
+      try {
+        ({ body: series } = await api("GET", seriesPath(record)));
+      } catch {
+        series = null; // the comparison still shows; the repeat controls say "does not repeat"
+      }
+    }
+    editing = { record, series, lastScope: record.recurring_event_id ? "this" : undefined };
+    clearErrors($("event-form"));
+    hideConflict();
+    $("event-dialog-title").textContent = T.event_dialog_edit;
+    $("event-delete").hidden = false;
+    fillEventForm({ ...record, ...changes });
+    offerCategories();
+    fillRepeatFor(series);
+    $("event-dialog").showModal();
+    await showConflict("save");
+  }
+
+  // -- import an iCalendar file: a dry run first, then the import once confirmed ------------
+
+  let importFile = null;
+
+  function openImport() {
+    if (!state.department) return;
+    const form = $("import-form");
+    form.reset();
+    clearErrors(form);
+    importFile = null;
+    $("import-report").hidden = true;
+    $("import-preview").hidden = false;
+    $("import-confirm").hidden = true;
+    $("import-close").textContent = T.cancel;
+    $("import-dialog").showModal();
+    $("import-file").focus();
+  }
+
+  function showImportReport(result, dryRun) {
+    for (const name of ["created", "updated", "unchanged", "deleted"]) {
+      $("import-counts").querySelector(`[data-count="${name}"] dd`).textContent = String(result[name]);
+    }
+    const rejected = result.rejected || [];
+    $("import-counts").querySelector('[data-count="rejected"] dd').textContent = String(rejected.length);
+    const rows = rejected.map(({ uid, line, reason }) => {
+      const row = document.createElement("tr");
+      for (const text of [uid ?? "", line ?? "", reason ?? ""]) {
+        const cell = document.createElement("td");
+        cell.textContent = String(text);
+        row.append(cell);
+      }
+      // The reason is the API's own (it names iCalendar properties and rules), in English.
+      row.lastChild.lang = "en";
+      return row;
+    });
+    $("import-rejected-rows").replaceChildren(...rows);
+    $("import-rejected").hidden = rows.length === 0;
+    const changes = result.created + result.updated + result.deleted;
+    let summary = T.import_done;
+    if (dryRun) summary = changes ? T.import_previewed : T.import_nothing;
+    $("import-summary").textContent = summary;
+    $("import-report").hidden = false;
+    $("import-confirm").hidden = !dryRun || changes === 0;
+    $("import-preview").hidden = !dryRun;
+    $("import-close").textContent = dryRun ? T.cancel : T.close;
+  }
+
+  async function runImport(dryRun) {
+    const form = $("import-form");
+    clearErrors(form);
+    const file = dryRun ? $("import-file").files[0] : importFile;
+    if (!file) {
+      showErrors(form, localError(422, T.import_need_file, []), { resource: "import" });
+      return;
+    }
+    const path = `${eventsPath(state.department.id)}/import${dryRun ? "?dry_run=true" : ""}`;
+    try {
+      const { body: result } = await api("POST", path, {
+        raw: { data: file, type: "text/calendar" },
+      });
+      importFile = dryRun ? file : null;
+      showImportReport(result, dryRun);
+      const next = $("import-confirm").hidden ? $("import-close") : $("import-confirm");
+      next.focus();
+      if (!dryRun) {
+        const counts = { name: file.name, ...result, rejected: result.rejected.length };
+        showStatus(format(T.import_status, counts), false, { keep: true });
+        calendar.refetchEvents();
+      }
+    } catch (error) {
+      showErrors(form, error, { resource: "import" });
+    }
+  }
+
+  // -- export: the department's feed for the dates shown, as a file -------------------------
+
+  function updateExport() {
+    const link = $("export");
+    if (!state.department) {
+      link.removeAttribute("href");
+      link.setAttribute("aria-disabled", "true");
+      return;
+    }
+    const from = isoDate(calendar.view.activeStart);
+    const to = addDays(isoDate(calendar.view.activeEnd), -1);
+    const query = new URLSearchParams({ from, to });
+    link.href = `${departmentPath(state.department.id)}/calendar.ics?${query}`;
+    link.download = `${state.department.name}-${from}-${to}.ics`;
+    link.title = format(T.export_label, { from, to });
+    link.removeAttribute("aria-disabled");
+  }
+
   // -- the address bar follows the calendar ---------------------------------------------------
 
   function readUrl() {
@@ -1232,7 +1548,8 @@
     if (/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) date = `${month}-01`;
     const day = params.get("date") || "";
     if (isRealDate(day)) date = day;
-    return { department: params.get("department"), view, date, q: params.get("q") || "" };
+    const overlays = (params.get("with") || "").split(",").filter(Boolean);
+    return { department: params.get("department"), view, date, q: params.get("q") || "", overlays };
   }
 
   const viewKey = (type) => Object.keys(VIEWS).find((key) => VIEWS[key] === type) || "month";
@@ -1241,6 +1558,7 @@
     const params = new URLSearchParams();
     const department = state.department?.id || state.missing;
     if (department) params.set("department", department);
+    if (state.overlays.length) params.set("with", state.overlays.join(","));
     const view = viewKey(calendar.view.type);
     const start = isoDate(calendar.view.currentStart);
     if (view === "week") params.set("date", start);
@@ -1268,8 +1586,11 @@
     state.q = wanted.q;
     $("q").value = wanted.q;
     selectDepartment(wanted.department);
+    const overlaysBefore = state.overlays.join(",");
+    setOverlays(wanted.overlays);
+    const overlaysChanged = state.overlays.join(",") !== overlaysBefore;
     calendar.changeView(VIEWS[wanted.view], wanted.date || new Date());
-    if (departmentChanged || qChanged) calendar.refetchEvents();
+    if (departmentChanged || qChanged || overlaysChanged) calendar.refetchEvents();
     window.setTimeout(() => {
       restoring = false;
     }, 0);
@@ -1291,6 +1612,7 @@
       showStatus(format(T.load_failed, { detail: problemText(error) }), true);
     }
     selectDepartment(initial.department);
+    setOverlays(initial.overlays);
     // Built only now: FullCalendar fetches its events as soon as it exists.
     const calendarEl = $("calendar");
     const time24 = { hour: "2-digit", minute: "2-digit", hour12: false };
@@ -1309,11 +1631,18 @@
       height: heightFor(VIEWS[initial.view]),
       dayMaxEvents: true,
       moreLinkText: (n) => format(T.more_link, { n }),
+      // FullCalendar's "+N" is a link without an address that opens a popover: a button,
+      // which may then say whether its popover is open (aria-expanded).
+      moreLinkDidMount: (arg) => arg.el.setAttribute("role", "button"),
       eventDisplay: "block",
       displayEventEnd: true,
       eventTimeFormat: time24,
       slotLabelFormat: time24,
       eventInteractive: true,
+      // Move and resize by dragging (month and week); the list has nothing to drag.
+      editable: true,
+      eventDrop: dropEvent,
+      eventResize: dropEvent,
       nowIndicator: true,
       // The day's holidays first, then FullCalendar's own order.
       eventOrder: "rank,start,-duration,allDay,title",
@@ -1322,6 +1651,11 @@
         { id: "holidays", events: fetchHolidays },
       ],
       dayCellClassNames: holidayClass,
+      // A day cell named by its number alone hides its events from a screen reader's
+      // name of the cell; the number link keeps its full date.
+      dayCellDidMount: (arg) => arg.el.removeAttribute("aria-labelledby"),
+      // FullCalendar's blue (#3788d8) is too light for white text (3.7:1); this is 5.6:1.
+      eventColor: "#1967d2",
       dayHeaderClassNames: holidayHeaderClass,
       eventContent,
       eventDidMount,
@@ -1348,6 +1682,11 @@
         if (document.activeElement !== $("go-to-date")) {
           $("go-to-date").value = isoDate(calendar.getDate());
         }
+        // The arrows are drawings inside buttons that have their own names.
+        for (const icon of calendarEl.querySelectorAll(".fc-icon[role=img]")) {
+          icon.setAttribute("aria-hidden", "true");
+        }
+        updateExport();
         syncUrl(false);
       },
     });
@@ -1393,6 +1732,23 @@
     });
     $("subscribe").addEventListener("click", subscribe);
     $("subscribe-copy").addEventListener("click", copySubscription);
+    $("import").addEventListener("click", openImport);
+    $("overlay").addEventListener("click", openOverlays);
+    $("overlay-form").addEventListener("submit", saveOverlays);
+    $("overlay-choices").addEventListener("change", limitOverlays);
+    $("import-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      runImport(true);
+    });
+    $("import-confirm").addEventListener("click", () => runImport(false));
+    $("import-file").addEventListener("change", () => {
+      // Another file: its own dry run first.
+      importFile = null;
+      $("import-report").hidden = true;
+      $("import-confirm").hidden = true;
+      $("import-preview").hidden = false;
+      $("import-close").textContent = T.cancel;
+    });
     window.addEventListener("popstate", applyUrl);
   }
 
