@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from backend.storage.bookkeeping import expiry_attributes, later, utc_datetime
-from backend.storage.dynamo import error_code, to_item, to_value, translated_errors
+from backend.storage.dynamo import error_code, from_item, to_item, to_value, translated_errors
 from backend.storage.expiring import ExpiringItems
 
 if TYPE_CHECKING:
@@ -92,15 +92,19 @@ class IdempotencyRecords:
                         ":pending": to_value("pending"),
                         ":stale": to_value(now - STALE_PENDING_SECONDS),
                     },
+                    # The record that holds the key comes back with the refusal: a replay
+                    # costs no second read.
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            return self._existing(ident, request)
+            held: Any = exc.response.get("Item")
+            record = from_item(held) if held else self._items.get(ident)
+            return self._existing(record, request)
         return Claim(token=token)
 
-    def _existing(self, ident: str, request: str) -> Claim:
-        record = self._items.get(ident)
+    def _existing(self, record: dict[str, Any] | None, request: str) -> Claim:
         if record is None:  # expired between our write and this read: a rare race
             return Claim(in_progress=True)
         if record.get("request") != request:
