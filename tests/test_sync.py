@@ -525,3 +525,22 @@ def test_a_migration_into_a_calendar_starts_its_history_afresh(
     items, _ = synced(client, dev, "sync=true")
     assert "a1b2c3d4-0000-4000-8000-0000000000ff" in {i["id"] for i in items}
     assert len(items) == len(before[0]) + 1
+
+
+def test_the_sweep_keeps_up_with_more_than_a_page_of_expired_bookkeeping(
+    storage: Storage,
+) -> None:
+    expired = datetime.now(UTC) - timedelta(days=2)
+    items = [
+        {
+            "id": f"#idempotency#old-{n}",
+            "department_id": "#bookkeeping",
+            "expires_at": int(expired.timestamp()),
+            "event_date": expired.date().isoformat(),
+        }
+        for n in range(1_200)
+    ]
+    storage.batch_io().write(storage.events.table, items)
+
+    assert storage.expiring.sweep() == 1_200
+    assert storage.expiring.sweep() == 0

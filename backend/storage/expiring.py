@@ -9,18 +9,31 @@ sweep reads only what it deletes. The report job sweeps after each run; DynamoDB
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from backend.storage.bookkeeping import EXPIRING_PARTITION, expiring_key, utc_datetime
-from backend.storage.dynamo import error_code, from_item, to_item, to_value, translated_errors
+from backend.storage.dynamo import (
+    error_code,
+    from_item,
+    pages,
+    to_item,
+    to_value,
+    translated_errors,
+)
 from backend.storage.schema import DEPARTMENT_DATE_INDEX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 logger = logging.getLogger(__name__)
+
+# What one sweep removes at most: the report job runs it daily, beside DynamoDB's TTL.
+SWEEP_MAX = 50_000
+SWEEP_SECONDS = 120.0
 
 
 class ExpiringItems:
@@ -48,36 +61,46 @@ class ExpiringItems:
             return None
         return data
 
-    def sweep(self, limit: int = 500) -> int:
-        """Delete up to ``limit`` expired items; returns how many went."""
+    def sweep(self, limit: int = SWEEP_MAX, *, seconds: float = SWEEP_SECONDS) -> int:
+        """Delete expired items, page by page, until none is left or ``limit`` went or
+        ``seconds`` passed; returns how many went. With DynamoDB's TTL on, few are left."""
         now = utc_datetime()
-        with translated_errors("find expired bookkeeping"):
-            response = self._client.query(
-                TableName=self.table,
-                IndexName=DEPARTMENT_DATE_INDEX,
-                KeyConditionExpression="department_id = :p AND event_date < :today",
-                ExpressionAttributeValues={
-                    ":p": to_value(EXPIRING_PARTITION),
-                    ":today": to_value(now.date().isoformat()),
-                },
-                ProjectionExpression="id, department_id",
-                Limit=limit,
-            )
+        started = time.monotonic()
+        request = {
+            "TableName": self.table,
+            "IndexName": DEPARTMENT_DATE_INDEX,
+            "KeyConditionExpression": "department_id = :p AND event_date < :today",
+            "ExpressionAttributeValues": {
+                ":p": to_value(EXPIRING_PARTITION),
+                ":today": to_value(now.date().isoformat()),
+            },
+            "ProjectionExpression": "id, department_id",
+            "Limit": 500,
+        }
         removed = 0
-        for key in response.get("Items", []):
-            try:
-                with translated_errors("sweep bookkeeping"):
-                    self._client.delete_item(
-                        TableName=self.table,
-                        Key=key,
-                        # The index may lag: delete only what has really expired.
-                        ConditionExpression="expires_at < :now",
-                        ExpressionAttributeValues={":now": to_value(int(now.timestamp()))},
-                    )
-                removed += 1
-            except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
+        with translated_errors("find expired bookkeeping"):
+            for response in pages(self._client.query, request):
+                for key in response.get("Items", []):
+                    removed += self._remove_expired(key, now)
+                    if removed >= limit or time.monotonic() - started > seconds:
+                        logger.info("swept %d expired bookkeeping items; more left", removed)
+                        return removed
         if removed:
             logger.info("swept %d expired bookkeeping items", removed)
         return removed
+
+    def _remove_expired(self, key: dict[str, Any], now: datetime) -> int:
+        try:
+            with translated_errors("sweep bookkeeping"):
+                self._client.delete_item(
+                    TableName=self.table,
+                    Key=key,
+                    # The index may lag: delete only what has really expired.
+                    ConditionExpression="expires_at < :now",
+                    ExpressionAttributeValues={":now": to_value(int(now.timestamp()))},
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return 0
+        return 1
