@@ -287,3 +287,28 @@ def test_an_address_is_at_most_254_characters(client: FlaskClient) -> None:
     assert kept.get_json()["notify_emails"] == [longest]
     problem = assert_problem(refused, 422, field="notify_emails[1]")
     assert "254" in problem["errors"][0]["message"]
+
+
+def test_a_department_written_elsewhere_with_a_taken_name_can_be_renamed_and_deleted(
+    client: FlaskClient, dynamodb: Any, settings: Settings
+) -> None:
+    """The console (or the first app) can write a second department with a name another
+    holds; the name's claim stays with its holder through the duplicate's changes."""
+    holder = client.post("/api/departments", json={"name": "개발팀"}).get_json()
+    for ident in ("console-1", "console-2"):
+        dynamodb.put_item(
+            TableName=settings.departments_table,
+            Item={"id": {"S": ident}, "name": {"S": "개발팀"}, "created_at": {"S": "2024-01-01"}},
+        )
+
+    renamed = client.patch("/api/departments/console-1", json={"name": "콘솔팀"})
+    assert renamed.status_code == 200, renamed.get_json()
+    assert renamed.get_json()["name"] == "콘솔팀"
+    assert client.delete("/api/departments/console-2").status_code == 204
+
+    # The holder keeps its name: another department cannot take it.
+    taken = client.post("/api/departments", json={"name": "개발팀"})
+    assert taken.status_code == 409
+    assert client.get(f"/api/departments/{holder['id']}").get_json()["name"] == "개발팀"
+    # And the renamed one holds its new name.
+    assert client.post("/api/departments", json={"name": "콘솔팀"}).status_code == 409

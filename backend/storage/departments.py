@@ -276,6 +276,18 @@ class DepartmentRepository:
             },
         ]
         try:
+            self._delete_transaction(items)
+        except ClientError as exc:
+            if not (cancelled_by(exc, 1) and not cancelled_by(exc, 0)):
+                raise
+            # Its name's claim is another department's (this one was written with a taken
+            # name by another program): delete it without touching that claim.
+            self._delete_transaction([items[0], items[2]], calendar_at=1)
+
+    def _delete_transaction(
+        self, items: list[TransactWriteItemTypeDef], calendar_at: int = 2
+    ) -> None:
+        try:
             with translated_errors("delete department"):
                 self._client.transact_write_items(
                     TransactItems=items, ClientRequestToken=str(uuid.uuid4())
@@ -283,7 +295,7 @@ class DepartmentRepository:
         except ClientError as exc:
             if is_contention(exc):
                 raise Contended from exc
-            if cancelled_by(exc, 0) or cancelled_by(exc, 2):
+            if cancelled_by(exc, 0) or cancelled_by(exc, calendar_at):
                 raise VersionMoved from exc
             raise
 
@@ -304,6 +316,7 @@ class DepartmentRepository:
         a name is only ever refused because a live department holds it.
         """
         stale_owner: str | None = None
+        release_old = True
         for _ in write_attempts():
             claim_condition = "attribute_not_exists(id) OR department_id = :me"
             values = {":me": to_value(department_id)}
@@ -321,7 +334,7 @@ class DepartmentRepository:
                     }
                 },
             ]
-            if old_name is not None:
+            if old_name is not None and release_old:
                 items.append({"Delete": self._release_claim(old_name, department_id)})
             first_also = len(items)
             items.extend(also)
@@ -339,6 +352,11 @@ class DepartmentRepository:
                     raise VersionMoved from exc
                 if any(cancelled_by(exc, first_also + n) for n in range(len(also))):
                     raise Conflict(KEY_TAKEN_OVER, code="idempotency-key-in-use") from exc
+                if old_name is not None and release_old and cancelled_by(exc, 2):
+                    # The old name's claim is another department's (this one was written
+                    # with a taken name by another program): it is not ours to release.
+                    release_old = False
+                    continue
                 if not cancelled_by(exc, 1):
                     raise
                 owner = self._claim_owner(name)
