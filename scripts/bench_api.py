@@ -177,9 +177,11 @@ def server(
         "EVENTS_TABLE": settings.events_table,
         "FLASK_ENV": "production",
         "SECRET_KEY": uuid.uuid4().hex,
+        "ALLOW_OPEN_WRITES": "true",  # create-event writes without a token
         "LOG_LEVEL": "WARNING",  # keep the access log out of the measurement's CPU
-        "DYNAMODB_MAX_POOL_CONNECTIONS": str(threads),
     }
+    if worker_class == "gthread":  # other classes keep gunicorn.conf.py's pool size
+        env["DYNAMODB_MAX_POOL_CONNECTIONS"] = str(threads)
     command = [
         *(str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py"),
         *("--bind", f"127.0.0.1:{port}", "--worker-class", worker_class),
