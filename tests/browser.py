@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -270,6 +270,12 @@ def english(driver: Browser) -> Iterator[None]:
         yield
     finally:
         driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+
+
+def visit(driver: Browser, url: str, language: str) -> None:
+    """Open ``url`` in the page's ``language`` (``ko`` or ``en``)."""
+    with english(driver) if language == "en" else nullcontext():
+        open_page(driver, url)
 
 
 PHONE = 390  # CSS pixels: a common phone's width

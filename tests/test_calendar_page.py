@@ -58,6 +58,7 @@ from tests.browser import (
     tab_to,
     type_into,
     visible_dialog,
+    visit,
     wait_closed,
     wait_for,
     wait_loaded,
@@ -771,11 +772,6 @@ def page_data(client: FlaskClient, language: str) -> dict[str, Any]:
 
 def selected_department(driver: Browser) -> str:
     return str(driver.find_element(By.ID, "department").get_attribute("value"))
-
-
-def visit(driver: Browser, url: str, language: str) -> None:
-    with english(driver) if language == "en" else nullcontext():
-        open_page(driver, url)
 
 
 def keep_screenshot(driver: Browser, name: str) -> None:

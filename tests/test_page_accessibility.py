@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +29,18 @@ from tests.browser import (
     chromium,
     click,
     console,
-    english,
     event_element,
     focused,
     loaded_count,
     new_department,
     new_event,
-    open_page,
     screenshot,
     serve_site,
     site_settings,
     tab_to,
     type_into,
     visible_dialog,
+    visit,
     wait_closed,
     wait_for,
     wait_loaded,
@@ -119,11 +117,6 @@ def axe(driver: Browser, where: str) -> list[dict[str, Any]]:
         """
     )
     return [{"where": where, "violations": found}]
-
-
-def visit(driver: Browser, url: str, language: str) -> None:
-    with english(driver) if language == "en" else nullcontext():
-        open_page(driver, url)
 
 
 def escape(driver: Browser, dialog_id: str) -> None:

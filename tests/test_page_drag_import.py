@@ -7,7 +7,6 @@ Each test works in a department of its own on one live server for the module.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from tests.browser import (
     chromium,
     click,
     console,
-    english,
     event_element,
     events_on,
     loaded_count,
@@ -38,6 +36,7 @@ from tests.browser import (
     site_settings,
     status_text,
     visible_dialog,
+    visit,
     wait_closed,
     wait_for,
     wait_loaded,
@@ -63,11 +62,6 @@ def browser() -> Iterator[Browser]:
 def driver(browser: Browser) -> Browser:
     console(browser)
     return browser
-
-
-def visit(driver: Browser, url: str, language: str) -> None:
-    with english(driver) if language == "en" else nullcontext():
-        open_page(driver, url)
 
 
 def stored(site: Site, department_id: str, event_id: str) -> dict[str, Any]:

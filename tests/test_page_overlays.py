@@ -5,7 +5,6 @@ in headless Chromium at 1280 and 390 px, in Korean and English."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -21,7 +20,6 @@ from tests.browser import (
     chromium,
     click,
     console,
-    english,
     event_element,
     loaded_count,
     new_department,
@@ -35,6 +33,7 @@ from tests.browser import (
     status_text,
     type_into,
     visible_dialog,
+    visit,
     wait_closed,
     wait_for,
     wait_loaded,
@@ -62,11 +61,6 @@ def browser() -> Iterator[Browser]:
 def driver(browser: Browser) -> Browser:
     console(browser)
     return browser
-
-
-def visit(driver: Browser, url: str, language: str) -> None:
-    with english(driver) if language == "en" else nullcontext():
-        open_page(driver, url)
 
 
 def rgba(hex_colour: str) -> str:
