@@ -22,9 +22,11 @@ fi
 # Node tools of the tests, each pinned by its package-lock.json and installed again when
 # the lock file changes: Redocly CLI, the second linter of /openapi.json
 # (tests/test_openapi_clients.py), ical.js, a reader of the iCalendar feed
-# (tests/test_ics_recurring.py), and axe-core, the accessibility checker the page's
-# browser tests inject (tests/test_page_accessibility.py).
-for tool_dir in "$ROOT/tools/openapi-lint" "$ROOT/tools/ical-check" "$ROOT/tools/axe"; do
+# (tests/test_ics_recurring.py), axe-core, the accessibility checker the page's browser
+# tests inject (tests/test_page_accessibility.py), and oidc-provider, the OpenID provider
+# the sign-in tests run on 127.0.0.1 (tests/oidc.py).
+for tool_dir in "$ROOT/tools/openapi-lint" "$ROOT/tools/ical-check" "$ROOT/tools/axe" \
+  "$ROOT/tools/oidc-provider"; do
   tool_stamp="$tool_dir/node_modules/.lock.sha256"
   tool_wanted=$(sha256sum "$tool_dir/package-lock.json" | cut -d' ' -f1)
   if [ "$(cat "$tool_stamp" 2>/dev/null)" != "$tool_wanted" ]; then
