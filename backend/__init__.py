@@ -14,6 +14,7 @@ from backend.api import (
     events,
     health,
     holidays,
+    members,
     options,
     page,
     security,
@@ -72,5 +73,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(page.bp)
+    app.register_blueprint(members.bp)
     register_error_handlers(app)
+    security.check_routes(app)
     return app

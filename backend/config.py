@@ -82,6 +82,14 @@ class Settings:
     local_dir: Path = DEFAULT_LOCAL_DIR
     max_pool_connections: int = 10
     api_tokens: tuple[str, ...] = field(default=(), repr=False)  # bearer tokens for writes
+    # Each token's name (API_TOKENS entries may be name:token), for logs and created_by.
+    api_token_names: tuple[str, ...] = ()
+    # Sign-in with the company's OpenID Connect provider (backend/access/oidc.py).
+    oidc_issuer: str | None = None
+    oidc_audiences: tuple[str, ...] = ()
+    oidc_groups_claim: str = "groups"
+    oidc_admin_group: str = "calendar-admins"
+    oidc_client_id: str | None = None  # the page's public client (authorisation code + PKCE)
     # Production without API_TOKENS only when asked for by name (ALLOW_OPEN_WRITES=true).
     allow_open_writes: bool = False
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API
@@ -159,7 +167,22 @@ class Settings:
                 "Generate one with: "
                 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
             )
-        api_tokens = _tokens(get("API_TOKENS"))
+        api_token_names, api_tokens = _named_tokens(get("API_TOKENS"))
+        oidc_issuer = _issuer(get("OIDC_ISSUER"))
+        oidc_client_id = get("OIDC_CLIENT_ID")
+        oidc_audiences = _words(get("OIDC_AUDIENCE"))
+        if oidc_client_id and oidc_client_id not in oidc_audiences:
+            oidc_audiences += (oidc_client_id,)  # the page sends its ID tokens
+        if oidc_issuer and not oidc_audiences:
+            raise ConfigError(
+                f"OIDC_ISSUER is set in {where} but OIDC_AUDIENCE is not: set it to the "
+                "audience (or app client id) the provider puts in tokens for this service"
+            )
+        if not oidc_issuer and (oidc_audiences or oidc_client_id):
+            raise ConfigError(
+                f"OIDC_AUDIENCE or OIDC_CLIENT_ID is set in {where} without OIDC_ISSUER: "
+                "set OIDC_ISSUER to the provider's issuer URL too"
+            )
         allow_open_writes = (
             _choice(
                 OPEN_WRITES_VARIABLE,
@@ -169,13 +192,14 @@ class Settings:
             )
             == "true"
         )
-        if production and not api_tokens and not allow_open_writes:
+        if production and not api_tokens and not oidc_issuer and not allow_open_writes:
             raise ConfigError(
-                f"FLASK_ENV=production needs API_TOKENS in {where}: without them anyone who "
-                "can reach the server can change and delete every department and event. Set "
-                'API_TOKENS to one or more comma-separated tokens (python -c "import secrets; '
-                f'print(secrets.token_urlsafe(32))"), or set {OPEN_WRITES_VARIABLE}=true to '
-                "serve open writes on purpose."
+                f"FLASK_ENV=production needs API_TOKENS or OIDC_ISSUER in {where}: without "
+                "them anyone who can reach the server can change and delete every department "
+                "and event. Set API_TOKENS to one or more comma-separated tokens "
+                '(python -c "import secrets; print(secrets.token_urlsafe(32))"), or '
+                "OIDC_ISSUER and OIDC_AUDIENCE to sign people in with the company's provider, "
+                f"or set {OPEN_WRITES_VARIABLE}=true to serve open writes on purpose."
             )
 
         local_dir = Path(get("LOCAL_DYNAMODB_DIR") or DEFAULT_LOCAL_DIR).expanduser()
@@ -197,6 +221,12 @@ class Settings:
             local_dir=local_dir,
             max_pool_connections=_positive_int("DYNAMODB_MAX_POOL_CONNECTIONS", pool, 10),
             api_tokens=api_tokens,
+            api_token_names=api_token_names,
+            oidc_issuer=oidc_issuer,
+            oidc_audiences=oidc_audiences,
+            oidc_groups_claim=get("OIDC_GROUPS_CLAIM") or "groups",
+            oidc_admin_group=get("OIDC_ADMIN_GROUP") or "calendar-admins",
+            oidc_client_id=oidc_client_id,
             allow_open_writes=allow_open_writes,
             cors_origins=_origins(get("CORS_ORIGINS")),
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT"), ("text", "json"), default),
@@ -345,6 +375,53 @@ def _tokens(raw: str | None) -> tuple[str, ...]:
                 'print(secrets.token_urlsafe(32))"'
             )
     return tokens
+
+
+_TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _named_tokens(raw: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``API_TOKENS`` entries, each ``token`` or ``name:token``: the names (``token-<n>``
+    for unnamed ones) and the tokens. A name shows in logs and in ``created_by``, never
+    the token."""
+    names: list[str] = []
+    tokens: list[str] = []
+    for position, entry in enumerate((e.strip() for e in (raw or "").split(",")), 1):
+        if not entry:
+            continue
+        name, colon, token = entry.partition(":")
+        if not colon:
+            name, token = f"token-{len(tokens) + 1}", entry
+        elif not _TOKEN_NAME.fullmatch(name.strip()):
+            raise ConfigError(
+                f"API_TOKENS: entry {position} is name:token with a name that is not 1-64 "
+                "letters, digits, '.', '_' or '-'"
+            )
+        names.append(name.strip())
+        tokens.append(token.strip())
+    if len(set(names)) != len(names):
+        raise ConfigError("API_TOKENS: two tokens have the same name")
+    return tuple(names), _tokens(",".join(tokens))
+
+
+def _words(raw: str | None) -> tuple[str, ...]:
+    return tuple(w.strip() for w in (raw or "").split(",") if w.strip())
+
+
+def _issuer(raw: str | None) -> str | None:
+    """``OIDC_ISSUER``: the provider's issuer URL, https (http only on a loopback address,
+    for a provider run on this machine)."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme == "https" and parts.hostname:
+        return raw
+    if parts.scheme == "http" and is_loopback_url(raw):
+        return raw
+    raise ConfigError(
+        f"OIDC_ISSUER={raw!r} must be an https:// URL (http:// only on a loopback address, "
+        "for a provider on this machine)"
+    )
 
 
 def _origins(raw: str | None) -> tuple[str, ...]:

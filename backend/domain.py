@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 
 def utc_now() -> str:
     """The current instant as ISO 8601 in UTC with ``Z``, to the millisecond."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who wrote a record (``created_by`` / ``updated_by``): a signed-in person
+    (``user:<sub>``, with the name the provider gives) or a service token
+    (``service:<name>``)."""
+
+    principal: str
+    name: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        return {"principal": self.principal, "name": self.name}
+
+
+_ACTING: ContextVar[Actor | None] = ContextVar("acting", default=None)
+
+
+def acting() -> Actor | None:
+    """Who the writes of this request (or job) are made for; None when nobody is known
+    (development without sign-in, the migration, data from before)."""
+    return _ACTING.get()
+
+
+@contextmanager
+def acting_as(actor: Actor | None) -> Iterator[None]:
+    token = _ACTING.set(actor)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
 
 
 @dataclass(frozen=True)
@@ -21,6 +55,9 @@ class Department:
     updated_at: str
     version: int
     notify_emails: tuple[str, ...] = ()  # who receives the department's report e-mail
+    visibility: str = "organization"  # who reads it besides its members (access.rights)
+    created_by: Actor | None = None
+    updated_by: Actor | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +79,8 @@ class Event:
     recurring_event_id: str | None = None  # an instance: the id of its series
     original_date: str | None = None  # an instance: the date its series gives it
     category: str | None = None  # what kind of event (회의, 연차): one line, trimmed
+    created_by: Actor | None = None
+    updated_by: Actor | None = None
 
     @property
     def last_date(self) -> str:

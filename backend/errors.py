@@ -36,8 +36,17 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
             "unauthorized",
             401,
             "Unauthorized",
-            "Writes need Authorization: Bearer <token> (API_TOKENS is set).",
+            "No or bad credentials: send Authorization: Bearer <token>, a service token "
+            "from API_TOKENS or the company sign-in's token (OIDC_ISSUER). "
+            "WWW-Authenticate says which (RFC 6750).",
             ("WWW-Authenticate",),
+        ),
+        ProblemType(
+            "forbidden",
+            403,
+            "Forbidden",
+            "Signed in, but without the right this needs in this department (reader, "
+            "writer or owner); an owner or an admin can grant it.",
         ),
         ProblemType(
             "not-found", 404, "Not found", "The department, event or route does not exist."
@@ -86,6 +95,19 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
             409,
             "Too many webhooks",
             "The department already has the most webhooks it may: 10. Delete one first.",
+        ),
+        ProblemType(
+            "last-owner",
+            409,
+            "Last owner",
+            "The department's last owner cannot be removed or made writer or reader; make "
+            "someone else owner first.",
+        ),
+        ProblemType(
+            "too-many-members",
+            409,
+            "Too many members",
+            "The department already has the most members it may: 100. Grant a group instead.",
         ),
         ProblemType(
             "idempotency-key-in-use",
@@ -139,6 +161,14 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
             503,
             "Storage unavailable",
             "DynamoDB cannot answer right now; retry after Retry-After seconds.",
+            ("Retry-After",),
+        ),
+        ProblemType(
+            "sign-in-unavailable",
+            503,
+            "Sign-in unavailable",
+            "The identity provider (OIDC_ISSUER) cannot be reached to check the token; "
+            "retry after Retry-After seconds.",
             ("Retry-After",),
         ),
     )
@@ -212,17 +242,49 @@ class BadRequest(CalendarError):
 
 
 class Unauthorized(CalendarError):
-    """A write without a valid bearer token while ``API_TOKENS`` is set."""
+    """No credentials where they are needed, or bad ones (401, RFC 6750).
+
+    ``error`` is RFC 6750's code: ``invalid_token`` when a token was sent and refused,
+    nothing when none was sent.
+    """
 
     slug = "unauthorized"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "writes need the header Authorization: Bearer <token> with a token from API_TOKENS"
-        )
+    def __init__(
+        self,
+        detail: str = "this needs the header Authorization: Bearer <token>",
+        *,
+        error: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.error = error
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'Bearer realm="department-calendar"'}
+        challenge = 'Bearer realm="department-calendar"'
+        if self.error:
+            # RFC 6750: printable ASCII without '"' and '\\'.
+            description = "".join(c for c in str(self) if " " <= c <= "~" and c not in '"\\')
+            challenge += f', error="{self.error}", error_description="{description}"'
+        return {"WWW-Authenticate": challenge}
+
+
+class Forbidden(CalendarError):
+    """Signed in, without the right a request needs in its department (403)."""
+
+    slug = "forbidden"
+
+
+class SignInUnavailable(CalendarError):
+    """The identity provider cannot be reached to check a token (503): never "let in"."""
+
+    slug = "sign-in-unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class NotFound(CalendarError):

@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from backend.domain import Actor
 from backend.errors import FieldError, Invalid, Rejected
 from backend.recurrence import MAX_LINE_LENGTH, MAX_LINES, RuleProblem, check_lines
 from backend.timetext import parse_start_time, parse_time_range
@@ -396,9 +397,19 @@ class Derived(Declared):
     in_output: str = "always"
     migrated: bool = True
 
+    def to_attribute(self, value: Any) -> Any:
+        if self.kind == "actor":
+            return None if value is None else {"principal": value.principal, "name": value.name}
+        return value
+
     def from_attribute(self, value: Any) -> Any:
         if self.kind == "version":
             return 1 if value is None else int(value)
+        if self.kind == "actor":
+            if not isinstance(value, Mapping) or not isinstance(value.get("principal"), str):
+                return None
+            name = value.get("name")
+            return Actor(value["principal"], name if isinstance(name, str) else None)
         if value is None:
             return None if self.nullable else ""
         return str(value)
@@ -406,6 +417,19 @@ class Derived(Declared):
     def schema(self) -> dict[str, Any]:
         if self.kind == "version":
             schema: dict[str, Any] = {"type": "integer", "minimum": 1}
+        elif self.kind == "actor":
+            schema = {
+                "type": ["object", "null"],
+                "required": ["principal", "name"],
+                "properties": {
+                    "principal": {
+                        "type": "string",
+                        "description": "user:<sub> for a signed-in person, service:<name> "
+                        "for a service token",
+                    },
+                    "name": {"type": ["string", "null"], "description": "Their name as shown"},
+                },
+            }
         elif self.kind == "timestamp":
             schema = {"type": "string", "format": "date-time"}
         elif self.kind == "date":
@@ -454,7 +478,41 @@ class Recurrence(Declared):
         }
 
 
-Field = Text | Date | Clock | EmailList | Recurrence
+@dataclass(frozen=True)
+class Choice(Declared):
+    """One of a fixed set of words; an item without it holds ``default``."""
+
+    name: str
+    choices: tuple[str, ...]
+    default: str
+    required: bool = False
+    description: str = ""
+    attribute_name: str | None = None
+    ical: str | None = None
+    example: Any = None
+    in_output: str = "always"
+    migrated: bool = False  # the old app had none: a legacy item reads as the default
+
+    def clean(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise FieldProblem(f"must be a string, not {json_kind(value)}")
+        if value not in self.choices:
+            raise FieldProblem(f"must be one of {', '.join(self.choices)}")
+        return value
+
+    def from_attribute(self, value: Any) -> str:
+        return str(value) if value in self.choices else self.default
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "enum": list(self.choices),
+            "default": self.default,
+            "description": self.description,
+        }
+
+
+Field = Text | Date | Clock | EmailList | Recurrence | Choice
 
 
 @dataclass(frozen=True)
@@ -563,6 +621,18 @@ def _timestamp(name: str, example: str) -> Derived:
     return Derived(name, "timestamp", description="UTC, ISO 8601 with Z", example=example)
 
 
+def _actor(name: str, what: str) -> Derived:
+    return Derived(
+        name,
+        "actor",
+        nullable=True,
+        description=f"Who {what} it: a signed-in person or a service token; null for data "
+        "written before sign-in existed, by the migration, or by a server without sign-in",
+        example={"principal": "user:2f6c0e4a-93b1-4c2e-8f0a-1d2b3c4d5e6f", "name": "김민수"},
+        migrated=False,
+    )
+
+
 DEPARTMENT = Resource(
     "department",
     (
@@ -587,14 +657,37 @@ DEPARTMENT = Resource(
             # (its content digest, and the id derived from it, stay those of earlier runs).
             migrated=False,
         ),
+        Choice(
+            "visibility",
+            ("organization", "members", "public"),
+            "organization",
+            description="Who reads the department besides its members, once sign-in "
+            "(OIDC_ISSUER) is on: organization, every signed-in person; members, only its "
+            "members (others are told it does not exist); public, anyone, signed in or not. "
+            "Departments from before access control are organization.",
+            example="organization",
+        ),
     ),
     (
         Derived("id", "string", example="550e8400-e29b-41d4-a716-446655440000"),
         _timestamp("created_at", "2024-01-15T00:30:00.000Z"),
         _timestamp("updated_at", "2024-01-15T00:30:00.000Z"),
         _VERSION,
+        _actor("created_by", "created"),
+        _actor("updated_by", "last changed"),
     ),
-    order=("id", "name", "description", "created_at", "updated_at", "version", "notify_emails"),
+    order=(
+        "id",
+        "name",
+        "description",
+        "created_at",
+        "updated_at",
+        "version",
+        "notify_emails",
+        "visibility",
+        "created_by",
+        "updated_by",
+    ),
 )
 
 EVENT = Resource(
@@ -704,6 +797,8 @@ EVENT = Resource(
             description="On an instance: the date the series gives it (event_date is where "
             "it is now). Left out of other events.",
         ),
+        _actor("created_by", "created"),
+        _actor("updated_by", "last changed"),
     ),
     order=(
         "id",
@@ -723,6 +818,8 @@ EVENT = Resource(
         "recurring_event_id",
         "original_date",
         "category",
+        "created_by",
+        "updated_by",
     ),
 )
 

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from backend.api import calendar, departments, events, health, holidays
-from backend.api.openapi import document
+from backend.api.openapi import AccessMode, document
 from backend.config import Settings
 from backend.storage import Storage
 from backend.storage.dynamo import make_client
@@ -37,13 +37,13 @@ TIME_FORMS = [
 ]
 
 
-def api_document(*, writes_need_token: bool = True) -> dict[str, Any]:
+def api_document(*, mode: AccessMode = AccessMode.TOKENS) -> dict[str, Any]:
     """The OpenAPI document of the API's routes, without a server or storage: for tests
     that need it at collection time."""
     app = Flask(__name__)
     for blueprint in (departments.bp, events.bp, calendar.bp, holidays.bp, health.bp):
         app.register_blueprint(blueprint)
-    return document(app, writes_need_token=writes_need_token)
+    return document(app, mode=mode)
 
 
 def create_department(client: FlaskClient, name: str = "개발팀", **extra: Any) -> dict[str, Any]:

@@ -140,7 +140,7 @@ def test_no_private_name_crosses_a_module() -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["storage", "services", "migration", "report", "backup", "webhooks"]
+    "package", ["storage", "services", "migration", "report", "backup", "webhooks", "access"]
 )
 def test_lower_layers_never_import_the_api(package: str) -> None:
     offenders = [
@@ -161,6 +161,25 @@ def _outside_webhooks_layer(names: set[str]) -> list[str]:
         if name.split(".")[0] not in {*sys.stdlib_module_names, "urllib3"}
         and not any(name == a or name.startswith(f"{a}.") for a in allowed)
     )
+
+
+def test_access_imports_only_the_standard_library_pyjwt_urllib3_and_the_vocabulary() -> None:
+    """The rules of who may do what know no Flask, no storage and no service: the API
+    applies them, and storage keeps members as plain data."""
+    allowed = ("backend.access", *(f"backend.{module}" for module in _VOCABULARY))
+    modules = _modules(BACKEND / "access")
+    offenders = {
+        str(p.relative_to(BACKEND)): sorted(
+            name
+            for name in _imports(p)
+            if name.split(".")[0] not in {*sys.stdlib_module_names, "urllib3", "jwt"}
+            and not any(name == a or name.startswith(f"{a}.") for a in allowed)
+        )
+        for p in modules
+    }
+
+    assert len(modules) >= 3
+    assert not {path: bad for path, bad in offenders.items() if bad}
 
 
 def test_webhooks_import_only_the_standard_library_urllib3_and_the_vocabulary() -> None:

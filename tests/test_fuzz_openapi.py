@@ -17,11 +17,12 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from backend import create_app
+from backend.api.openapi import AccessMode
 from backend.config import Settings
 from backend.storage import Storage
 from tests.helpers import api_document
 
-SCHEMA = schemathesis.openapi.from_dict(api_document(writes_need_token=True))
+SCHEMA = schemathesis.openapi.from_dict(api_document(mode=AccessMode.TOKENS))
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]  # type: ignore[union-attr]
 
 

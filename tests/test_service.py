@@ -120,7 +120,7 @@ def test_every_operation_has_an_id_for_client_generators(openapi: dict[str, Any]
         for method, op in item.items()
         if method != "parameters"
     ]
-    assert len(ids) == len(set(ids)) == 20
+    assert len(ids) == len(set(ids)) == 25
 
 
 def test_documented_problem_types_resolve(client: FlaskClient) -> None:
@@ -174,9 +174,13 @@ WRITES = {
     "deleteEvent",
     "createWebhook",
     "deleteWebhook",
+    "putMember",
+    "deleteMember",
+    "rotateFeedKey",
 }
-# Reads that show credentials (webhook URLs): they need the token where writes do.
-GUARDED_READS = {"listWebhooks", "getWebhook"}
+# Reads that show credentials (webhook URLs, members, the feed's secret address): they
+# need the token where writes do.
+GUARDED_READS = {"listWebhooks", "getWebhook", "listMembers", "getFeedKey"}
 
 
 def test_a_server_without_tokens_does_not_claim_writes_need_one(

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
+from backend.access.rights import Need
 from backend.api.context import settings, storage, today, zone
 from backend.api.events import window_of
 from backend.api.inputs import bool_param, date_param, month_param, query, read_body
@@ -24,6 +25,7 @@ from backend.api.openapi import (
     window_params,
 )
 from backend.api.responses import unchanged_calendar, with_settling_tag
+from backend.api.security import needs
 from backend.errors import BadRequest, FieldError
 from backend.ics import feed
 from backend.services.feed import FEED_MAX_EVENTS, feed_events, feed_series
@@ -99,6 +101,7 @@ def _domain() -> str:
         parameters=[*window_params(), param("IfNoneMatch")],
     )
 )
+@needs(Need.FEED)
 def calendar_feed(department_id: str) -> Response:
     args = query({"from": date_param, "to": date_param, "month": month_param})
     department = storage().departments.get(department_id)
@@ -190,6 +193,7 @@ def calendar_feed(department_id: str) -> Response:
         write=True,
     )
 )
+@needs(Need.WRITE)
 def import_events(department_id: str) -> Response:
     args = query({"dry_run": bool_param})
     dry_run = args.get("dry_run", False)

@@ -6,6 +6,7 @@ from typing import cast
 
 from flask import Blueprint, Response, jsonify, url_for
 
+from backend.access.rights import Need, Role
 from backend.api.context import cursors, storage
 from backend.api.idempotency import idempotent
 from backend.api.inputs import (
@@ -33,11 +34,16 @@ from backend.api.openapi import (
     param,
 )
 from backend.api.responses import department_json, list_response, resource_response
+from backend.api.security import caller, checked_access, gate, needs, role_name
 from backend.domain import Department
 from backend.fields import DEPARTMENT
 from backend.services import departments
 from backend.services.departments import CASCADE_BUDGET
-from backend.storage.departments import DepartmentPosition, department_position
+from backend.storage.departments import (
+    DepartmentAccess,
+    DepartmentPosition,
+    department_position,
+)
 from backend.storage.idempotency import StoredResponse
 
 bp = Blueprint("departments", __name__, url_prefix="/api/departments")
@@ -70,17 +76,25 @@ bp = Blueprint("departments", __name__, url_prefix="/api/departments")
         write=True,
     )
 )
+@needs(Need.SIGNED_IN)
 def create_department() -> Response:
     body = json_object()
     fields = DEPARTMENT.validate(body, creating=True)
 
+    who = caller()
+    # A person who creates a department becomes its owner; a service token's departments
+    # have no members (admins and service tokens manage them).
+    creator = f"user:{who.subject}" if who.kind == "user" else None
+
     def render(department: Department) -> StoredResponse:
         location = url_for(".get_department", department_id=department.id)
-        return StoredResponse(201, department_json(department), location)
+        return StoredResponse(201, department_json(department, Role.OWNER), location)
 
     return idempotent(
         body,
-        lambda completing: departments.create_department(storage(), fields, completing),
+        lambda completing: departments.create_department(
+            storage(), fields, completing, owner=creator
+        ),
         render,
     )
 
@@ -114,17 +128,31 @@ def create_department() -> Response:
         ],
     )
 )
+@needs(Need.LIST)
 def list_departments() -> Response:
     args = query({"name": name_param, "limit": limit_param, "cursor": text_param})
     scope = ["departments", args.get("name")]
     after = None
     if "cursor" in args:
         after = cast(DepartmentPosition, cursors().decode(args["cursor"], scope, 2))
+    the_gate, who = gate(), caller()
+
+    def visible(access: DepartmentAccess) -> bool:
+        return the_gate.role(who, access) is not None
+
     page, more = storage().departments.list_page(
-        args.get("name"), after, args.get("limit", DEFAULT_LIMIT)
+        args.get("name"),
+        after,
+        args.get("limit", DEFAULT_LIMIT),
+        None if who.everything or not the_gate.signs_in else visible,
     )
-    next_cursor = cursors().encode(scope, department_position(page[-1])) if more else None
-    return list_response([department_json(d) for d in page], next_cursor)
+    next_cursor = (
+        cursors().encode(scope, department_position(page[-1].department)) if more else None
+    )
+    items = [department_json(a.department, role_name(the_gate.role(who, a))) for a in page]
+    response = list_response(items, next_cursor)
+    response.vary.add("Authorization")
+    return response
 
 
 @bp.get("/<department_id>")
@@ -146,9 +174,15 @@ def list_departments() -> Response:
         parameters=[param("IfNoneMatch")],
     )
 )
+@needs(Need.READ)
 def get_department(department_id: str) -> Response:
-    department = storage().departments.get(department_id)
-    return resource_response(department_json(department), department.version)
+    access = checked_access(department_id) or storage().departments.access(department_id)
+    role = gate().role(caller(), access)
+    response = resource_response(
+        department_json(access.department, role_name(role)), access.department.version
+    )
+    response.vary.add("Authorization")
+    return response
 
 
 @bp.patch("/<department_id>")
@@ -173,10 +207,11 @@ def get_department(department_id: str) -> Response:
         write=True,
     )
 )
+@needs(Need.OWN)
 def update_department(department_id: str) -> Response:
     changes = DEPARTMENT.validate(json_object(), creating=False)
     department = departments.update_department(storage(), department_id, changes, if_match())
-    return resource_response(department_json(department), department.version)
+    return resource_response(department_json(department, Role.OWNER), department.version)
 
 
 @bp.delete("/<department_id>")
@@ -214,6 +249,7 @@ def update_department(department_id: str) -> Response:
         write=True,
     )
 )
+@needs(Need.OWN)
 def delete_department(department_id: str) -> Response:
     args = query({"cascade": bool_param})
     result = departments.delete_department(

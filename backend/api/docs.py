@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, render_template_string, url_for
 
-from backend.api.context import settings
+from backend.access.rights import Need
 from backend.api.openapi import document
 from backend.api.problems import PROBLEM_BASE
+from backend.api.security import access_mode, needs
 from backend.errors import PROBLEM_TYPES, NotFound
 
 bp = Blueprint("docs", __name__, static_folder="static", static_url_path="/static")
@@ -17,16 +18,18 @@ _DOCUMENT_KEY = "backend.openapi"
 
 
 @bp.get("/openapi.json")
+@needs(Need.NOTHING)
 def openapi() -> Response:
     """This server's document: built once per app, from its routes and its settings."""
     built = current_app.extensions.get(_DOCUMENT_KEY)
     if built is None:
-        built = document(current_app, writes_need_token=bool(settings().api_tokens))
+        built = document(current_app, mode=access_mode(current_app))
         current_app.extensions[_DOCUMENT_KEY] = built
     return jsonify(built)
 
 
 @bp.get("/problems/<slug>")
+@needs(Need.NOTHING)
 def problem_type(slug: str) -> Response:
     kind = PROBLEM_TYPES.get(slug)
     if kind is None:
@@ -59,6 +62,7 @@ _DOCS = """<!doctype html>
 
 
 @bp.get("/docs")
+@needs(Need.NOTHING)
 def docs() -> str:
     """Swagger UI, served from this package's own copy so it works with no network."""
     return render_template_string(

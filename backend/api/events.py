@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from flask import Blueprint, Response, url_for
 
+from backend.access.rights import Need
 from backend.api.context import cursors, storage, today, zone
 from backend.api.idempotency import idempotent
 from backend.api.inputs import (
@@ -46,6 +47,7 @@ from backend.api.responses import (
     sync_response,
     unchanged_calendar,
 )
+from backend.api.security import needs
 from backend.domain import Event
 from backend.errors import BadRequest, FieldError
 from backend.fields import EVENT
@@ -102,6 +104,7 @@ def scope_param(raw: str) -> str:
         write=True,
     )
 )
+@needs(Need.WRITE)
 def create_event(department_id: str) -> Response:
     body = json_object()
     fields = EVENT.validate(body, creating=True)
@@ -191,6 +194,7 @@ def create_event(department_id: str) -> Response:
         ],
     )
 )
+@needs(Need.READ)
 def list_events(department_id: str) -> Response:
     args = query(
         {
@@ -407,6 +411,7 @@ def window_of(args: dict[str, object]) -> DateWindow:
         parameters=[param("IfNoneMatch")],
     )
 )
+@needs(Need.READ)
 def get_event(department_id: str, event_id: str) -> Response:
     target = recurring.locate(storage(), department_id, event_id, zone())
     return resource_response(event_json(target.event), target.version)
@@ -441,6 +446,7 @@ def get_event(department_id: str, event_id: str) -> Response:
         write=True,
     )
 )
+@needs(Need.WRITE)
 def update_event(department_id: str, event_id: str) -> Response:
     scope = query({"scope": scope_param}).get("scope", "this")
     changes = EVENT.validate(json_object(), creating=False)
@@ -466,6 +472,7 @@ def update_event(department_id: str, event_id: str) -> Response:
         write=True,
     )
 )
+@needs(Need.WRITE)
 def delete_event(department_id: str, event_id: str) -> Response:
     scope = query({"scope": scope_param}).get("scope", "this")
     recurring.delete(storage(), department_id, event_id, if_match(), zone=zone(), scope=scope)
@@ -494,6 +501,7 @@ def delete_event(department_id: str, event_id: str) -> Response:
         ],
     )
 )
+@needs(Need.READ)
 def list_instances(department_id: str, event_id: str) -> Response:
     args = query(
         {"from": date_param, "to": date_param, "limit": instances_limit, "cursor": text_param}

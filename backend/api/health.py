@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from backend.access.rights import Need
 from backend.api.context import storage
 from backend.api.openapi import (
     describe,
@@ -13,6 +14,7 @@ from backend.api.openapi import (
     json_response,
     operation,
 )
+from backend.api.security import needs
 from backend.errors import StorageUnavailable
 
 bp = Blueprint("health", __name__)
@@ -29,6 +31,7 @@ bp = Blueprint("health", __name__)
         {"200": json_response("Alive", "Health", {"status": "ok"})},
     )
 )
+@needs(Need.NOTHING)
 def healthz() -> Response:
     return jsonify({"status": "ok"})
 
@@ -54,6 +57,7 @@ def healthz() -> Response:
         },
     )
 )
+@needs(Need.NOTHING)
 def readyz() -> Response:
     try:
         problems = [str(p) for p in storage().check_tables()]

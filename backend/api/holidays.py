@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, request
 
+from backend.access.rights import Need
 from backend.api.context import today
 from backend.api.inputs import query
 from backend.api.openapi import (
@@ -19,6 +20,7 @@ from backend.api.openapi import (
     operation,
     param,
 )
+from backend.api.security import needs
 from backend.errors import BadRequest, FieldError
 from backend.public_holidays import FIRST_YEAR, LAST_YEAR, MAX_YEARS, holidays_between
 
@@ -91,6 +93,7 @@ def _answer(first: int, last: int) -> tuple[bytes, str]:
         ],
     )
 )
+@needs(Need.NOTHING)
 def list_holidays() -> Response:
     args = query({"from": year_param, "to": year_param})
     first = args["from"] if "from" in args else today().year

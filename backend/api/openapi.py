@@ -16,10 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from flask import Flask
 
+from backend.access.rights import PRINCIPAL_MAX, Need, Role
 from backend.api.access_log import MAX_REQUEST_ID
 from backend.api.inputs import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from backend.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
@@ -31,6 +33,7 @@ from backend.storage.idempotency import KEEP_HOURS
 _JSON = "application/json"
 VERSION = "1.2.0"
 SECURITY_SCHEME = "bearerAuth"
+FEED_KEY_SCHEME = "feedKey"
 
 
 _EXAMPLE_REQUEST_ID = "8c1f2e3d4c5b4a69b8a7c6d5e4f3a2b1"
@@ -119,6 +122,12 @@ _PROBLEM_EXAMPLES: dict[str, dict[str, Any]] = {
         "unauthorized",
         "writes need the header Authorization: Bearer <token> with a token from API_TOKENS",
         "/api/departments",
+    ),
+    "forbidden": _problem_example(
+        "forbidden",
+        f"this needs the writer role in department {_EXAMPLE_DEPARTMENT_ID!r}; "
+        "user:2f6c0e4a-93b1-4c2e-8f0a-1d2b3c4d5e6f is reader",
+        "/api/events/" + _EXAMPLE_DEPARTMENT_ID,
     ),
     "not-found": {
         **_problem_example(
@@ -240,11 +249,62 @@ def _webhook_schemas() -> dict[str, Any]:
     }
 
 
+def _department_schema() -> dict[str, Any]:
+    schema = DEPARTMENT.output_schema("A department; notify_emails is present only when set")
+    schema["properties"]["access_role"] = {
+        "type": "string",
+        "enum": ["owner", "writer", "reader"],
+        "description": "The caller's role in the department (as Google's accessRole): what "
+        "it may do here. owner on a server without sign-in and for service tokens.",
+    }
+    return schema
+
+
+def _access_schemas() -> dict[str, Any]:
+    member = {
+        "type": "object",
+        "required": ["principal", "role"],
+        "properties": {
+            "principal": {
+                "type": "string",
+                "description": "user:<sub or e-mail> or group:<name>",
+                "maxLength": PRINCIPAL_MAX,
+            },
+            "role": {"type": "string", "enum": [str(r) for r in Role]},
+        },
+    }
+    return {
+        "Member": member,
+        "MemberList": {
+            "type": "object",
+            "required": ["items"],
+            "properties": {"items": {"type": "array", "items": _ref("Member")}},
+        },
+        "MemberRole": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["role"],
+            "properties": {"role": {"type": "string", "enum": [str(r) for r in Role]}},
+        },
+        "FeedKey": {
+            "type": "object",
+            "required": ["key", "url"],
+            "properties": {
+                "key": {"type": "string", "description": "At least 128 bits of randomness"},
+                "url": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "The secret address to give a calendar app",
+                },
+            },
+        },
+    }
+
+
 def _schemas() -> dict[str, Any]:
     return {
-        "Department": DEPARTMENT.output_schema(
-            "A department; notify_emails is present only when set"
-        ),
+        "Department": _department_schema(),
+        **_access_schemas(),
         "DepartmentCreate": DEPARTMENT.input_schema(creating=True),
         "DepartmentUpdate": DEPARTMENT.input_schema(creating=False),
         "DepartmentList": _list_schema("Department"),
@@ -403,6 +463,15 @@ def _parameters() -> dict[str, Any]:
             "schema": {"type": "string"},
             "example": "5f2b9c1e7a3d4e60",
         },
+        "Principal": {
+            "name": "principal",
+            "in": "path",
+            "required": True,
+            "description": "user:<sub or e-mail> or group:<name> (an e-mail is matched "
+            "without regard to case)",
+            "schema": {"type": "string", "maxLength": PRINCIPAL_MAX},
+            "example": "user:kim@example.com",
+        },
         "Limit": limit_parameter(MAX_LIMIT, DEFAULT_LIMIT),
         "Cursor": {
             "name": "cursor",
@@ -509,6 +578,7 @@ def _headers() -> dict[str, Any]:
 _RESPONSE_NAMES = {
     400: "BadRequest",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "NotFound",
     409: "Conflict",
     410: "Gone",
@@ -554,10 +624,20 @@ def _components() -> dict[str, Any]:
             SECURITY_SCHEME: {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "A token from the server's API_TOKENS. Writes need it when "
-                "API_TOKENS is set (always in production, unless open writes were asked "
-                "for); reads never do.",
-            }
+                "description": "A service token from the server's API_TOKENS, or, where "
+                "OIDC_ISSUER is set, an access or ID token (a JWT, RS256 or ES256) of the "
+                "company's OpenID Connect provider. With service tokens only, writes need "
+                "one and reads never do; with sign-in, rights are per department (reader, "
+                "writer, owner) and only public departments read without signing in.",
+                "bearerFormat": "JWT or service token",
+            },
+            FEED_KEY_SCHEME: {
+                "type": "apiKey",
+                "in": "query",
+                "name": "key",
+                "description": "The department's secret feed key (GET .../feed-key), for "
+                "calendar apps, which cannot send a bearer token.",
+            },
         },
     }
 
@@ -569,6 +649,7 @@ READ_ERRORS = ("400", "503")
 _STATUS_RESPONSES = {
     "400": "BadRequest",
     "401": "Unauthorized",
+    "403": "Forbidden",
     "404": "NotFound",
     "409": "Conflict",
     "410": "Gone",
@@ -612,23 +693,49 @@ def operation(
     return Operation(spec, write)
 
 
+class AccessMode(StrEnum):
+    """How the server decides rights (``api.security.Gate``)."""
+
+    OPEN = "open"  # nothing configured: every request may do everything
+    TOKENS = "tokens"  # API_TOKENS only: writes need a service token, reads are open
+    SIGN_IN = "sign-in"  # OIDC_ISSUER: rights per department
+
+
+_BEARER: dict[str, list[str]] = {SECURITY_SCHEME: []}
+_NONE: dict[str, list[str]] = {}
+_SIGNED_IN_NEEDS = (Need.SIGNED_IN, Need.WRITE, Need.OWN, Need.SEE_KEY)
+
+
 @dataclass(frozen=True)
 class Operation:
-    """An operation as its view declares it; ``write``: guarded by API_TOKENS when set."""
+    """An operation as its view declares it; ``write``: it changes something (the view's
+    declared ``Need`` decides what credentials it takes)."""
 
     spec: dict[str, Any]
     write: bool
 
-    def served(self, *, writes_need_token: bool) -> dict[str, Any]:
+    def served(self, *, mode: AccessMode, need: Need) -> dict[str, Any]:
         spec = dict(self.spec)
         responses = dict(spec["responses"])
-        guarded = self.write and writes_need_token
-        if guarded:
+        security: list[dict[str, list[str]]] = []
+        if mode is AccessMode.TOKENS and (self.write or need in _SIGNED_IN_NEEDS):
+            security = [_BEARER]
+        elif mode is AccessMode.SIGN_IN and need is not Need.NOTHING:
+            if need in _SIGNED_IN_NEEDS:
+                security = [_BEARER]
+            elif need is Need.FEED:
+                security = [_BEARER, {FEED_KEY_SCHEME: []}, _NONE]
+            else:  # reads: public departments need no sign-in
+                security = [_BEARER, _NONE]
+            if need is not Need.LIST:
+                responses["404"] = _response(_STATUS_RESPONSES["404"])
+            if need in (Need.WRITE, Need.OWN):
+                responses["403"] = _response(_STATUS_RESPONSES["403"])
+        if security:
             responses["401"] = _response(_STATUS_RESPONSES["401"])
         spec["responses"] = dict(sorted(responses.items(), key=lambda kv: (kv[0] == "default", kv)))
-        # Reads (and writes on a server without tokens) are open: an explicit empty list
-        # says so, rather than "forgotten".
-        spec["security"] = [{SECURITY_SCHEME: []}] if guarded else []
+        # Open operations say so with an explicit empty list, rather than "forgotten".
+        spec["security"] = security
         return spec
 
 
@@ -651,13 +758,21 @@ def describe(described: Operation) -> Callable[[View], View]:
 def described_routes(app: Flask) -> Iterator[tuple[str, str, Operation]]:
     """``(path, method, operation)`` of every described route, in registration order;
     paths in OpenAPI's ``{name}`` form."""
+    for path, method, found, _need in described_routes_with_needs(app):
+        yield path, method, found
+
+
+def described_routes_with_needs(app: Flask) -> Iterator[tuple[str, str, Operation, Need]]:
+    """As ``described_routes``, with what each route's view declares it needs."""
     for rule in app.url_map.iter_rules():
-        found = getattr(app.view_functions.get(rule.endpoint), _DESCRIBED, None)
+        view = app.view_functions.get(rule.endpoint)
+        found = getattr(view, _DESCRIBED, None)
         if found is None:
             continue
+        need = getattr(view, "__access_need__", Need.NOTHING)
         path = _FLASK_VARIABLE.sub(r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            yield path, method.lower(), found
+            yield path, method.lower(), found, need
 
 
 _FLASK_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -666,6 +781,7 @@ _PATH_PARAMETERS = {
     "department_id": "DepartmentId",
     "event_id": "EventId",
     "webhook_id": "WebhookId",
+    "principal": "Principal",
 }
 
 
@@ -711,21 +827,24 @@ def window_params() -> list[dict[str, Any]]:
     ]
 
 
-def document(app: Flask, *, writes_need_token: bool) -> dict[str, Any]:
-    """The OpenAPI document of ``app``'s described routes, for a server that does (or,
-    with ``writes_need_token`` False, does not) ask writes for a bearer token."""
+def document(app: Flask, *, mode: AccessMode) -> dict[str, Any]:
+    """The OpenAPI document of ``app``'s described routes, for a server that decides
+    rights as ``mode`` says."""
     paths: dict[str, Any] = {}
-    for path, method, described in described_routes(app):
+    for path, method, described, need in described_routes_with_needs(app):
         item = paths.setdefault(path, {})
         variables = re.findall(r"\{([^{}]+)\}", path)
         if variables:
             item.setdefault("parameters", [param(_PATH_PARAMETERS[v]) for v in variables])
-        item[method] = described.served(writes_need_token=writes_need_token)
-    writes = (
-        "Writes need a bearer token (API_TOKENS is set on this server)."
-        if writes_need_token
-        else "This server asks no token: reads and writes are open."
-    )
+        item[method] = described.served(mode=mode, need=need)
+    writes = {
+        AccessMode.TOKENS: "Writes need a bearer token (API_TOKENS is set on this server).",
+        AccessMode.OPEN: "This server asks no token: reads and writes are open.",
+        AccessMode.SIGN_IN: "People sign in with the company's OpenID Connect provider "
+        "and hold rights per department (reader, writer, owner; members routes); service "
+        "tokens hold every right. Only public departments read without signing in; calendar "
+        "apps read a feed by its secret address (?key=).",
+    }[mode]
     return {
         "openapi": "3.1.0",
         "info": {

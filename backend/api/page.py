@@ -17,7 +17,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request, url_for
 
+from backend.access.rights import Need
 from backend.api.page_text import LANGUAGES, PAGE_TEXT, script_data
+from backend.api.security import needs
 from backend.errors import NotFound
 
 bp = Blueprint("page", __name__, template_folder="templates")
@@ -55,6 +57,7 @@ def content_security_policy(nonce: str) -> str:
 
 
 @bp.get("/")
+@needs(Need.NOTHING)
 def calendar_page() -> Response:
     language = request.accept_languages.best_match(LANGUAGES, default=LANGUAGES[0])
     nonce = secrets.token_urlsafe(18)
@@ -129,6 +132,7 @@ def _without_comment_lines(script: bytes) -> bytes:
 
 
 @bp.get("/calendar/<path:filename>")
+@needs(Need.NOTHING)
 def asset(filename: str) -> Response:
     """A page asset, gzip-compressed when the browser accepts it, cached by content hash."""
     found = _assets().get(filename)

@@ -8,13 +8,15 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from backend.api.inputs import not_modified
-from backend.domain import Department, Event
+from backend.domain import Actor, Department, Event
 from backend.fields import EVENT
 from backend.storage import CalendarState
 from backend.storage.bookkeeping import utc_datetime
 
 
-def department_json(department: Department) -> dict[str, Any]:
+def department_json(department: Department, access_role: str | None = None) -> dict[str, Any]:
+    """A department as served; ``access_role`` (the caller's role in it, as Google's
+    calendar list gives ``accessRole``) is added when given."""
     # vars() rather than dataclasses.asdict: the fields are flat, and asdict's deep copy
     # was the largest cost of serving a month of events.
     body = dict(vars(department))
@@ -22,7 +24,17 @@ def department_json(department: Department) -> dict[str, Any]:
         body["notify_emails"] = list(department.notify_emails)
     else:
         del body["notify_emails"]
+    _actors(body, department.created_by, department.updated_by)
+    if access_role is not None:
+        body["access_role"] = access_role
     return body
+
+
+def _actors(body: dict[str, Any], created_by: Actor | None, updated_by: Actor | None) -> None:
+    if created_by is not None:
+        body["created_by"] = created_by.json()
+    if updated_by is not None:
+        body["updated_by"] = updated_by.json()
 
 
 # Left out of an event that has none: a series's fields, an instance's, the category.
@@ -36,6 +48,8 @@ def event_json(event: Event) -> dict[str, Any]:
             del body[name]
         elif name == "recurrence":
             body[name] = list(body[name])
+    if event.created_by is not None or event.updated_by is not None:
+        _actors(body, event.created_by, event.updated_by)
     return body
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, url_for
 
+from backend.access.rights import Need
 from backend.api.context import settings, storage
 from backend.api.inputs import json_object
 from backend.api.openapi import (
@@ -20,7 +21,7 @@ from backend.api.openapi import (
     operation,
 )
 from backend.api.responses import list_response
-from backend.api.security import guarded
+from backend.api.security import needs
 from backend.domain import Webhook
 from backend.errors import FieldError, Invalid
 from backend.services import notifications
@@ -107,6 +108,7 @@ def shown_url(url: str) -> str:
         write=True,
     )
 )
+@needs(Need.OWN)
 def create_webhook(department_id: str) -> Response:
     body = json_object()
     errors: list[FieldError] = []
@@ -140,7 +142,6 @@ def create_webhook(department_id: str) -> Response:
 
 
 @bp.get("")
-@guarded
 @describe(
     operation(
         "listWebhooks",
@@ -157,6 +158,7 @@ def create_webhook(department_id: str) -> Response:
         write=True,
     )
 )
+@needs(Need.OWN)
 def list_webhooks(department_id: str) -> Response:
     storage().events.calendar_state(department_id)  # 404 for a missing department
     hooks = storage().webhooks.of_department(department_id)
@@ -164,7 +166,6 @@ def list_webhooks(department_id: str) -> Response:
 
 
 @bp.get("/<webhook_id>")
-@guarded
 @describe(
     operation(
         "getWebhook",
@@ -176,6 +177,7 @@ def list_webhooks(department_id: str) -> Response:
         write=True,
     )
 )
+@needs(Need.OWN)
 def get_webhook(department_id: str, webhook_id: str) -> Response:
     return jsonify(webhook_json(storage().webhooks.get(department_id, webhook_id)))
 
@@ -192,6 +194,7 @@ def get_webhook(department_id: str, webhook_id: str) -> Response:
         write=True,
     )
 )
+@needs(Need.OWN)
 def delete_webhook(department_id: str, webhook_id: str) -> Response:
     notifications.unregister(storage(), department_id, webhook_id)
     return Response(status=204)

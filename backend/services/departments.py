@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from backend.domain import Department, instance_id, utc_now
+from backend.domain import Department, acting, instance_id, utc_now
 from backend.errors import Conflict, PreconditionFailed, StorageUnavailable
 from backend.services.idempotency import Completing
 from backend.storage import Storage
@@ -38,15 +38,22 @@ def create_department(
     storage: Storage,
     fields: Mapping[str, Any],
     completing: Completing[Department] | None = None,
+    *,
+    owner: str | None = None,
 ) -> Department:
-    """A new department from a client's validated fields; ``name-taken`` when its name is
-    held (by a claim, or by a department written without one). With ``completing``, the
-    idempotency key's answer is written in the same transaction."""
+    """A new department from a client's validated fields (``owner``: its first member,
+    the person who creates it); ``name-taken`` when its name is held (by a claim, or by a
+    department written without one). With ``completing``, the idempotency key's answer
+    is written in the same transaction."""
     department = new_department(
-        fields["name"], fields.get("description"), fields.get("notify_emails", ())
+        fields["name"],
+        fields.get("description"),
+        fields.get("notify_emails", ()),
+        fields.get("visibility", "organization"),
     )
     also = completing.writes_for(department) if completing is not None else []
-    return storage.departments.add(department, also)
+    members = {owner: "owner"} if owner is not None else None
+    return storage.departments.add(department, also, members)
 
 
 def update_department(
@@ -64,7 +71,9 @@ def update_department(
         wanted = replace(current, **changes)
         if wanted == current:
             return current
-        updated = replace(wanted, updated_at=utc_now(), version=current.version + 1)
+        updated = replace(
+            wanted, updated_at=utc_now(), updated_by=acting(), version=current.version + 1
+        )
         try:
             departments.replace(current, updated)
         except Contended:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from backend.domain import Event, utc_now
+from backend.domain import Event, acting, utc_now
 from backend.errors import Conflict, PreconditionFailed
 from backend.fields import EVENT, event_times
 from backend.services.idempotency import Completing
@@ -45,7 +45,9 @@ def new_event(
         id=event_id or str(uuid.uuid4()),
         department_id=department_id,
         created_at=now,
+        created_by=acting(),
         updated_at=now,
+        updated_by=acting(),
         version=1,
         **values,
     )
@@ -131,7 +133,9 @@ def update_event(
             return current
         if wanted.event_date != current.event_date:
             refuse_full_day(storage, department_id, wanted.event_date)
-        updated = replace(wanted, updated_at=utc_now(), version=current.version + 1)
+        updated = replace(
+            wanted, updated_at=utc_now(), updated_by=acting(), version=current.version + 1
+        )
         try:
             events.replace(current, updated)
         except VersionMoved:

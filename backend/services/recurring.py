@@ -19,7 +19,7 @@ from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from backend.domain import Event, Series, instance_id, split_instance_id, utc_now
+from backend.domain import Event, Series, acting, instance_id, split_instance_id, utc_now
 from backend.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
 from backend.recurrence import (
     RuleProblem,
@@ -235,7 +235,9 @@ def _update_plan(
         single = target.event
         wanted = changed_event(single, changes)
         check_series(wanted, zone)
-        after = Series(replace(wanted, updated_at=now, version=single.version + 1))
+        after = Series(
+            replace(wanted, updated_at=now, updated_by=acting(), version=single.version + 1)
+        )
         return SeriesWrite(department_id, None, after, single_before=single), after.event
     if target.day is None or scope == "all":
         return _whole_series(storage, series, changes, zone, now)
@@ -262,7 +264,7 @@ def _whole_series(
     version = current.version + 1
     changed_ids = tuple(instance_id(current.id, day) for day in sorted(series.changed))
     if wanted.recurrence is None:  # the series becomes a single event, keeping its id
-        single = replace(wanted, updated_at=now, version=version)
+        single = replace(wanted, updated_at=now, updated_by=acting(), version=version)
         write = SeriesWrite(department_id, series, None, drop=changed_ids, single_after=single)
         return write, single
     check_series(wanted, zone)
@@ -277,8 +279,10 @@ def _whole_series(
         for item in storage.series.changed_instances(series):
             if item.original_date in keep:
                 rewritten = changed_event(item, shared)
-                put.append(replace(rewritten, updated_at=now, version=version))
-    after = series.keeping(replace(wanted, updated_at=now, version=version), keep)
+                put.append(replace(rewritten, updated_at=now, updated_by=acting(), version=version))
+    after = series.keeping(
+        replace(wanted, updated_at=now, updated_by=acting(), version=version), keep
+    )
     return SeriesWrite(department_id, series, after, put=tuple(put), drop=drop), after.event
 
 
@@ -293,6 +297,7 @@ def _split(
         current,
         recurrence=ended_before(current.recurrence or (), cut),
         updated_at=now,
+        updated_by=acting(),
         version=current.version + 1,
     )
     before_cut = [d for d in series.changed if d < day]
@@ -310,7 +315,9 @@ def _split(
         id=str(uuid.uuid4()),
         recurrence=recurrence,
         created_at=now,
+        created_by=acting(),
         updated_at=now,
+        updated_by=acting(),
         version=1,
     )
     kept = series.keeping(ended, before_cut)
@@ -339,8 +346,10 @@ def _one_instance(
     if wanted.event_date != base.event_date:
         refuse_full_day(storage, department_id, wanted.event_date)
     version = series.event.version + 1
-    item = replace(wanted, updated_at=now, version=version)
-    after = series.with_changed(replace(series.event, updated_at=now, version=version), item)
+    item = replace(wanted, updated_at=now, updated_by=acting(), version=version)
+    after = series.with_changed(
+        replace(series.event, updated_at=now, updated_by=acting(), version=version), item
+    )
     return SeriesWrite(department_id, series, after, put=(item,)), item
 
 
@@ -411,6 +420,7 @@ def _delete_plan(series: Series, day: str | None, scope: str, now: str) -> Serie
             current,
             recurrence=ended_before(current.recurrence or (), date.fromisoformat(day)),
             updated_at=now,
+            updated_by=acting(),
             version=version,
         )
         drop = tuple(instance_id(current.id, d) for d in sorted(series.changed) if d >= day)
@@ -420,7 +430,7 @@ def _delete_plan(series: Series, day: str | None, scope: str, now: str) -> Serie
     except RuleProblem:
         raise _too_many_exceptions() from None
     after = series.keeping(
-        replace(current, recurrence=lines, updated_at=now, version=version),
+        replace(current, recurrence=lines, updated_at=now, updated_by=acting(), version=version),
         [d for d in series.changed if d != day],
     )
     drop = (instance_id(current.id, day),) if day in series.changed else ()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from backend.domain import Department, utc_now
+from backend.domain import Department, acting, utc_now
 from backend.errors import Conflict, NotFound
 from backend.fields import DEPARTMENT
 from backend.storage.bookkeeping import (
@@ -56,9 +58,12 @@ def department_position(department: Department) -> DepartmentPosition:
 
 
 def new_department(
-    name: str, description: str | None, notify_emails: tuple[str, ...] = ()
+    name: str,
+    description: str | None,
+    notify_emails: tuple[str, ...] = (),
+    visibility: str = "organization",
 ) -> Department:
-    """A department at version 1, not yet written."""
+    """A department at version 1, not yet written, made by whoever is acting."""
     now = utc_now()
     return Department(
         id=str(uuid.uuid4()),
@@ -68,6 +73,35 @@ def new_department(
         updated_at=now,
         version=1,
         notify_emails=notify_emails,
+        visibility=visibility,
+        created_by=acting(),
+        updated_by=acting(),
+    )
+
+
+def new_feed_key() -> str:
+    """A secret feed address's key: 192 bits from the operating system's random source."""
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class DepartmentAccess:
+    """A department with who may use it: its members (principal -> role) and the key of
+    its secret feed address (None until first asked for, on data from before)."""
+
+    department: Department
+    members: Mapping[str, str] = field(default_factory=dict)
+    feed_key: str | None = field(default=None, repr=False)
+
+
+def access_from_item(item: Mapping[str, Any]) -> DepartmentAccess:
+    plain = from_item(item)
+    members = plain.get("members")
+    key = plain.get("feed_key")
+    return DepartmentAccess(
+        department_from_item(item),
+        {str(p): str(r) for p, r in members.items()} if isinstance(members, Mapping) else {},
+        key if isinstance(key, str) else None,
     )
 
 
@@ -100,6 +134,11 @@ class DepartmentRepository:
 
     def get(self, department_id: str) -> Department:
         """Read one department with a strongly consistent read, or raise ``NotFound``."""
+        return self.access(department_id).department
+
+    def access(self, department_id: str) -> DepartmentAccess:
+        """A department with its members and feed key (one strongly consistent read), or
+        ``NotFound``."""
         if not _could_be_department(department_id):
             raise NotFound("department", department_id)
         with translated_errors("get department"):
@@ -109,7 +148,126 @@ class DepartmentRepository:
         item = response.get("Item")
         if item is None:
             raise NotFound("department", department_id)
-        return department_from_item(item)
+        return access_from_item(item)
+
+    # -- members and the feed key (attributes of the department's item) -------------------
+
+    def set_member(
+        self,
+        department_id: str,
+        principal: str,
+        role: str,
+        *,
+        expected: str | None,
+        has_members: bool,
+        other_owner: str | None,
+        max_members: int,
+    ) -> None:
+        """Give ``principal`` ``role``, provided the member still holds ``expected`` (None:
+        is not a member), ``other_owner`` (if given) is still an owner, and a new member
+        still fits. ``VersionMoved`` when the department changed in between; ``NotFound``
+        when it is gone."""
+        names = {"#members": "members", "#p": principal, "#version": "version"}
+        values: dict[str, Any] = {":one": to_value(1), ":now": to_value(utc_now())}
+        conditions = ["attribute_exists(id)"]
+        if has_members:
+            target = "#members.#p"
+            values[":role"] = to_value(role)
+            if expected is None:
+                conditions.append("attribute_not_exists(#members.#p)")
+                conditions.append("size(#members) < :max")
+                values[":max"] = to_value(max_members)
+            else:
+                conditions.append("#members.#p = :expected")
+                values[":expected"] = to_value(expected)
+        else:
+            target = "#members"
+            del names["#p"]
+            values[":role"] = to_value({principal: role})
+            conditions.append("(attribute_not_exists(#members) OR size(#members) = :zero)")
+            values[":zero"] = to_value(0)
+        if other_owner is not None:
+            names["#o"] = other_owner
+            conditions.append("#members.#o = :owner")
+            values[":owner"] = to_value("owner")
+        self._member_update(
+            department_id,
+            f"SET {target} = :role, #version = if_not_exists(#version, :one) + :one, "
+            "updated_at = :now",
+            " AND ".join(conditions),
+            names,
+            values,
+        )
+
+    def remove_member(
+        self, department_id: str, principal: str, *, expected: str, other_owner: str | None
+    ) -> None:
+        """Remove ``principal``, provided it still holds ``expected`` and ``other_owner``
+        (if given) is still an owner; ``VersionMoved`` otherwise."""
+        names = {"#members": "members", "#p": principal, "#version": "version"}
+        values: dict[str, Any] = {
+            ":one": to_value(1),
+            ":now": to_value(utc_now()),
+            ":expected": to_value(expected),
+        }
+        condition = "#members.#p = :expected"
+        if other_owner is not None:
+            names["#o"] = other_owner
+            condition += " AND #members.#o = :owner"
+            values[":owner"] = to_value("owner")
+        self._member_update(
+            department_id,
+            "REMOVE #members.#p SET #version = if_not_exists(#version, :one) + :one, "
+            "updated_at = :now",
+            condition,
+            names,
+            values,
+        )
+
+    def _member_update(
+        self,
+        department_id: str,
+        expression: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+    ) -> None:
+        try:
+            with translated_errors("change members"):
+                self._client.update_item(
+                    TableName=self.table,
+                    Key={"id": to_value(department_id)},
+                    UpdateExpression=expression,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+        except ClientError as exc:
+            if is_contention(exc) or error_code(exc) == "ConditionalCheckFailedException":
+                raise VersionMoved from exc
+            raise
+
+    def set_feed_key(self, department_id: str, key: str, *, only_if_missing: bool) -> bool:
+        """Store ``key`` as the department's feed key (``only_if_missing``: unless it has
+        one). False when it has one already (or is gone). The department's version does
+        not move: the key is not part of what the API shows of it."""
+        condition = "attribute_exists(id)"
+        if only_if_missing:
+            condition += " AND attribute_not_exists(feed_key)"
+        try:
+            with translated_errors("store feed key"):
+                self._client.update_item(
+                    TableName=self.table,
+                    Key={"id": to_value(department_id)},
+                    UpdateExpression="SET feed_key = :key",
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues={":key": to_value(key)},
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def exists(self, department_id: str) -> bool:
         if not _could_be_department(department_id):
@@ -125,6 +283,11 @@ class DepartmentRepository:
 
     def find_by_name(self, name: str) -> list[Department]:
         """Departments named exactly ``name``, through the ``name-index`` GSI."""
+        return [entry.department for entry in self.find_access_by_name(name)]
+
+    def find_access_by_name(self, name: str) -> list[DepartmentAccess]:
+        """Departments named exactly ``name``, with their members (``name-index`` holds
+        whole items)."""
         params = {
             "TableName": self.table,
             "IndexName": NAME_INDEX,
@@ -134,15 +297,19 @@ class DepartmentRepository:
         }
         with translated_errors("find department by name"):
             found = [
-                department_from_item(item)
+                access_from_item(item)
                 for page in pages(self._client.query, params)
                 for item in page.get("Items", [])
                 if _could_be_department(str(item["id"].get("S", "")))
             ]
-        return sorted(found, key=lambda d: d.id)
+        return sorted(found, key=lambda a: a.department.id)
 
     def list_all(self) -> list[Department]:
-        """Every department, ordered by name then id.
+        """Every department, ordered by name then id."""
+        return [entry.department for entry in self.list_all_access()]
+
+    def list_all_access(self) -> list[DepartmentAccess]:
+        """Every department with its members, ordered by name then id.
 
         There is no index that lists a whole table in name order, so this scans, leaving
         out every bookkeeping item (it still reads them: a Scan is billed for what it reads).
@@ -155,20 +322,27 @@ class DepartmentRepository:
         }
         with translated_errors("list departments"):
             found = [
-                department_from_item(item)
+                access_from_item(item)
                 for page in pages(self._client.scan, params)
                 for item in page.get("Items", [])
             ]
-        return sorted(found, key=lambda d: (d.name, d.id))
+        return sorted(found, key=lambda a: (a.department.name, a.department.id))
 
     def list_page(
-        self, name: str | None, after: DepartmentPosition | None, limit: int
-    ) -> tuple[list[Department], bool]:
-        """A page of departments in name order (``name``: only those named so) and
-        whether more follow. ``after`` is the (name, id) of the previous page's last."""
-        rows = self.find_by_name(name) if name is not None else self.list_all()
+        self,
+        name: str | None,
+        after: DepartmentPosition | None,
+        limit: int,
+        visible: Callable[[DepartmentAccess], bool] | None = None,
+    ) -> tuple[list[DepartmentAccess], bool]:
+        """A page of departments in name order (``name``: only those named so; ``visible``:
+        only those it accepts) and whether more follow. ``after`` is the (name, id) of the
+        previous page's last."""
+        rows = self.find_access_by_name(name) if name is not None else self.list_all_access()
+        if visible is not None:
+            rows = [a for a in rows if visible(a)]
         if after is not None:
-            rows = [d for d in rows if (d.name, d.id) > after]
+            rows = [a for a in rows if (a.department.name, a.department.id) > after]
         return rows[:limit], len(rows) > limit
 
     def create(
@@ -178,16 +352,22 @@ class DepartmentRepository:
         return self.add(new_department(name, description, notify_emails))
 
     def add(
-        self, department: Department, also: Sequence[TransactWriteItemTypeDef] = ()
+        self,
+        department: Department,
+        also: Sequence[TransactWriteItemTypeDef] = (),
+        members: Mapping[str, str] | None = None,
     ) -> Department:
-        """Write ``department`` (a new one) with its name claim, and ``also`` (an
-        idempotency key's answer) in the same transaction."""
+        """Write ``department`` (a new one, with ``members`` and a new feed key) with its
+        name claim, and ``also`` (an idempotency key's answer) in the same transaction."""
         name = department.name
         self._refuse_unclaimed_holder(name, exclude=None)
+        record = _record(department) | {"feed_key": new_feed_key()}
+        if members:
+            record["members"] = dict(members)
         put_department: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table,
-                "Item": to_item(_record(department)),
+                "Item": to_item(record),
                 "ConditionExpression": "attribute_not_exists(id)",
             }
         }

@@ -1,0 +1,245 @@
+"""Bearer tokens of the company's OpenID Connect provider, checked as RFC 9068 / OIDC say.
+
+The provider is found at ``<issuer>/.well-known/openid-configuration``; its ``jwks_uri``
+gives the public keys. Keys are cached: a token naming a key the cache lacks makes one new
+fetch, at most once a minute, so rotated keys are picked up and a flood of made-up key ids
+does not become a flood of requests to the provider. Signatures are checked by PyJWT with
+``cryptography``, for RS256 and ES256 only: never ``none``, never an HMAC algorithm (a
+token "signed" with the provider's public key as an HMAC secret proves nothing). ``iss``,
+``aud`` (or Cognito's ``client_id``), ``exp`` and ``nbf`` are checked with 60 s of leeway.
+
+A provider that cannot be reached makes the check fail as ``SignInUnavailable`` (503),
+never a pass; keys fetched before keep working for a day while it is away.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import urllib3
+
+from backend.access.rights import Caller
+from backend.errors import SignInUnavailable, Unauthorized
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = ("RS256", "ES256")
+_KEY_TYPES = {"RS256": "RSA", "ES256": "EC"}
+LEEWAY_SECONDS = 60
+REFETCH_INTERVAL = 60.0  # an unknown key id fetches the key set again at most this often
+KEYS_MAX_AGE = 3600.0  # the key set is fetched again after an hour, on the next token
+KEYS_STALE_LIMIT = 86_400.0  # how long cached keys serve while the provider is away
+_MAX_DOCUMENT = 1024 * 1024
+_NAME_CLAIMS = ("name", "preferred_username", "cognito:username", "email")
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    issuer: str
+    audiences: tuple[str, ...]
+    groups_claim: str = "groups"
+    admin_group: str = "calendar-admins"
+
+
+def _invalid(detail: str) -> Unauthorized:
+    return Unauthorized(detail, error="invalid_token")
+
+
+class OidcVerifier:
+    """Checks a provider's tokens and tells who they stand for."""
+
+    def __init__(
+        self,
+        settings: OidcSettings,
+        *,
+        http: urllib3.PoolManager | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._http = http or urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=3.0, read=5.0), retries=False
+        )
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._jwks_uri: str | None = None
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None  # when the key set was last fetched
+
+    # -- the token ----------------------------------------------------------------------
+
+    def verify(self, token: str) -> Caller:
+        """The person ``token`` stands for; ``Unauthorized`` (invalid_token) when it is not
+        a valid token of this provider for this service, ``SignInUnavailable`` when the
+        provider cannot be asked for its keys."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise _invalid("the bearer token is neither a service token nor a JWT") from None
+        algorithm = header.get("alg")
+        if algorithm not in ALGORITHMS:
+            raise _invalid(f"tokens signed with {algorithm!s} are not accepted (RS256, ES256)")
+        key = self._key_for(header.get("kid"), str(algorithm))
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=[str(algorithm)],
+                issuer=self.settings.issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iss", "sub"], "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise _invalid("the token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise _invalid("the token is not valid yet (nbf)") from None
+        except jwt.InvalidIssuerError:
+            raise _invalid("the token was issued by another provider") from None
+        except jwt.InvalidSignatureError:
+            raise _invalid("the token's signature does not verify") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise _invalid(f"the token has no {exc.claim} claim") from None
+        except jwt.PyJWTError:
+            raise _invalid("the token cannot be read") from None
+        self._check_audience(claims)
+        return self._caller(claims)
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        audience = claims.get("aud")
+        given = [audience] if isinstance(audience, str) else audience or []
+        wanted = set(self.settings.audiences)
+        if isinstance(given, list) and wanted.intersection(a for a in given if isinstance(a, str)):
+            return
+        # Amazon Cognito's access tokens name the app client in client_id, not aud.
+        if audience is None and claims.get("client_id") in wanted:
+            return
+        raise _invalid("the token was issued for another audience")
+
+    def _caller(self, claims: dict[str, Any]) -> Caller:
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise _invalid("the token's sub is not a string")
+        groups = _groups(claims.get(self.settings.groups_claim))
+        email = claims.get("email")
+        if not isinstance(email, str) or claims.get("email_verified") is False:
+            email = None  # an unverified address names nobody
+        name = next((v for c in _NAME_CLAIMS if isinstance(v := claims.get(c), str) and v), None)
+        return Caller(
+            "user",
+            subject,
+            name=name,
+            email=email,
+            groups=groups,
+            everything=self.settings.admin_group in groups,
+        )
+
+    # -- the provider's keys ----------------------------------------------------------------
+
+    def _key_for(self, kid: object, algorithm: str) -> jwt.PyJWK:
+        with self._lock:
+            now = self._clock()
+            if self._fetched_at is None or now - self._fetched_at >= KEYS_MAX_AGE:
+                self._refresh(now, keep_stale=True)
+            found = self._match(kid, algorithm)
+            if found is None and now - (self._fetched_at or 0.0) >= REFETCH_INTERVAL:
+                self._refresh(now, keep_stale=True)  # a new key the provider rotated in?
+                found = self._match(kid, algorithm)
+        if found is None:
+            raise _invalid("the token is signed with a key the provider does not publish")
+        return found
+
+    def _match(self, kid: object, algorithm: str) -> jwt.PyJWK | None:
+        if isinstance(kid, str):
+            candidates: Iterable[jwt.PyJWK] = [k for k in [self._keys.get(kid)] if k]
+        else:
+            candidates = self._keys.values()  # a token without kid: its type must single one out
+        usable = [k for k in candidates if _fits(k, algorithm)]
+        return usable[0] if len(usable) == 1 else None
+
+    def _refresh(self, now: float, *, keep_stale: bool) -> None:
+        try:
+            if self._jwks_uri is None:
+                self._jwks_uri = self._discover()
+            document = self._get_json(self._jwks_uri)
+            key_set = jwt.PyJWKSet.from_dict(document)
+        except (SignInUnavailable, jwt.PyJWTError) as exc:
+            age = None if self._fetched_at is None else now - self._fetched_at
+            if keep_stale and age is not None and age < KEYS_STALE_LIMIT:
+                logger.warning("keeping the provider's cached keys (%.0f s old): %s", age, exc)
+                self._fetched_at = now - KEYS_MAX_AGE + REFETCH_INTERVAL  # retry in a minute
+                return
+            if isinstance(exc, SignInUnavailable):
+                raise
+            raise SignInUnavailable(
+                f"the sign-in provider's key set at {self._jwks_uri} cannot be read: {exc}"
+            ) from None
+        self._keys = {k.key_id: k for k in key_set.keys if k.key_id}
+        self._keys.update({f"#{n}": k for n, k in enumerate(key_set.keys) if not k.key_id})
+        self._fetched_at = now
+        logger.info("read %d signing keys of %s", len(self._keys), self.settings.issuer)
+
+    def _discover(self) -> str:
+        issuer = self.settings.issuer
+        document = self._get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
+        if str(document.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
+            raise SignInUnavailable(
+                f"the provider at {issuer} says its issuer is {document.get('issuer')!r}: "
+                "OIDC_ISSUER must be exactly the issuer its tokens carry"
+            )
+        jwks_uri = document.get("jwks_uri")
+        if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+            raise SignInUnavailable(f"the provider at {issuer} publishes no jwks_uri")
+        return jwks_uri
+
+    def _get_json(self, url: str) -> dict[str, Any]:
+        try:
+            response = self._http.request(
+                "GET",
+                url,
+                headers={"Accept": "application/json"},
+                redirect=False,
+                preload_content=False,
+            )
+            try:
+                body = response.read(_MAX_DOCUMENT + 1)
+            finally:
+                response.release_conn()
+        except urllib3.exceptions.HTTPError as exc:
+            raise SignInUnavailable(
+                f"the sign-in provider at {url} cannot be reached: {exc}"
+            ) from None
+        if response.status != 200 or len(body) > _MAX_DOCUMENT:
+            raise SignInUnavailable(
+                f"the sign-in provider answered {url} with HTTP {response.status}"
+            )
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise SignInUnavailable(f"the sign-in provider's {url} is not JSON") from None
+        if not isinstance(document, dict):
+            raise SignInUnavailable(f"the sign-in provider's {url} is not a JSON object")
+        return document
+
+
+def _fits(key: jwt.PyJWK, algorithm: str) -> bool:
+    stated = key._jwk_data.get("alg")
+    use = key.public_key_use
+    return (
+        key.key_type == _KEY_TYPES[algorithm]
+        and stated in (None, algorithm)
+        and use in (None, "sig")
+    )
+
+
+def _groups(value: object) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list):
+        return frozenset(v for v in value if isinstance(v, str))
+    return frozenset()
