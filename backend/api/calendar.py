@@ -11,7 +11,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from backend.access.rights import Need
 from backend.api.context import settings, storage, today, zone
 from backend.api.events import window_of
-from backend.api.inputs import bool_param, date_param, month_param, query, read_body
+from backend.api.inputs import bool_param, date_param, month_param, query, read_body, text_param
 from backend.api.openapi import (
     BODY_ERRORS,
     CALENDAR_ETAG_HEADERS,
@@ -25,7 +25,7 @@ from backend.api.openapi import (
     window_params,
 )
 from backend.api.responses import unchanged_calendar, with_settling_tag
-from backend.api.security import needs
+from backend.api.security import checked_access, needs
 from backend.errors import BadRequest, FieldError
 from backend.ics import feed
 from backend.services.feed import FEED_MAX_EVENTS, feed_events, feed_series
@@ -98,13 +98,25 @@ def _domain() -> str:
             ),
         },
         errors=("404", *READ_ERRORS),
-        parameters=[*window_params(), param("IfNoneMatch")],
+        parameters=[
+            *window_params(),
+            {
+                "name": "key",
+                "in": "query",
+                "description": "The department's secret feed key (GET .../feed-key): reads "
+                "the feed without signing in, for calendar apps. A wrong or rotated key is 404.",
+                "schema": {"type": "string", "minLength": 1},
+            },
+            param("IfNoneMatch"),
+        ],
     )
 )
 @needs(Need.FEED)
 def calendar_feed(department_id: str) -> Response:
-    args = query({"from": date_param, "to": date_param, "month": month_param})
-    department = storage().departments.get(department_id)
+    args = query({"from": date_param, "to": date_param, "month": month_param, "key": text_param})
+    args.pop("key", None)  # checked before the view ran (api.security)
+    known = checked_access(department_id)
+    department = known.department if known else storage().departments.get(department_id)
     calendar = storage().events.calendar_state(department_id)
     if (unchanged := unchanged_calendar(calendar, settled_only=True)) is not None:
         return unchanged

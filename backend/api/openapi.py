@@ -33,7 +33,6 @@ from backend.storage.idempotency import KEEP_HOURS
 _JSON = "application/json"
 VERSION = "1.2.0"
 SECURITY_SCHEME = "bearerAuth"
-FEED_KEY_SCHEME = "feedKey"
 
 
 _EXAMPLE_REQUEST_ID = "8c1f2e3d4c5b4a69b8a7c6d5e4f3a2b1"
@@ -631,13 +630,6 @@ def _components() -> dict[str, Any]:
                 "writer, owner) and only public departments read without signing in.",
                 "bearerFormat": "JWT or service token",
             },
-            FEED_KEY_SCHEME: {
-                "type": "apiKey",
-                "in": "query",
-                "name": "key",
-                "description": "The department's secret feed key (GET .../feed-key), for "
-                "calendar apps, which cannot send a bearer token.",
-            },
         },
     }
 
@@ -721,12 +713,8 @@ class Operation:
         if mode is AccessMode.TOKENS and (self.write or need in _SIGNED_IN_NEEDS):
             security = [_BEARER]
         elif mode is AccessMode.SIGN_IN and need is not Need.NOTHING:
-            if need in _SIGNED_IN_NEEDS:
-                security = [_BEARER]
-            elif need is Need.FEED:
-                security = [_BEARER, {FEED_KEY_SCHEME: []}, _NONE]
-            else:  # reads: public departments need no sign-in
-                security = [_BEARER, _NONE]
+            # Reads: public departments (and feeds with their key) need no sign-in.
+            security = [_BEARER] if need in _SIGNED_IN_NEEDS else [_BEARER, _NONE]
             if need is not Need.LIST:
                 responses["404"] = _response(_STATUS_RESPONSES["404"])
             if need in (Need.WRITE, Need.OWN):
