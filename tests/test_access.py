@@ -412,3 +412,26 @@ def test_keys_the_provider_rotates_in_are_fetched_at_most_once_a_minute(
             verifier.verify(old_token)  # the retired key is gone from the new set
     finally:
         provider.rotate_keys()
+
+
+def test_idempotency_keys_are_each_persons_own(
+    client: FlaskClient, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    department = make_department(client, alice, visibility="public")
+    body = {"event_date": "2024-03-04", "title": "같은 요청"}
+    path = f"/api/events/{department['id']}"
+    client.put(
+        f"/api/departments/{department['id']}/members/user:bob",
+        json={"role": "writer"},
+        headers=alice,
+    )
+
+    first = client.post(path, json=body, headers={**alice, "Idempotency-Key": "k-1"})
+    again = client.post(path, json=body, headers={**alice, "Idempotency-Key": "k-1"})
+    other = client.post(path, json=body, headers={**bob, "Idempotency-Key": "k-1"})
+
+    assert first.status_code == again.status_code == other.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert "Idempotent-Replayed" not in other.headers
+    assert other.get_json()["created_by"]["principal"] == "user:bob"

@@ -12,6 +12,7 @@ import pytest
 from cfnlint.decode import decode
 
 from backend.api.access_log import _METRICS, METRICS_NAMESPACE
+from backend.config import Settings
 from backend.storage.schema import DEPARTMENTS, EVENTS
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -145,3 +146,25 @@ def test_policies_are_valid_json_and_split_admin_from_runtime() -> None:
     assert {"dynamodb:CreateTable", "dynamodb:ListTables"} <= admin_actions
     star = [s for s in admin["Statement"] if s["Resource"] == "*"]
     assert [sorted(s["Action"]) for s in star] == [["dynamodb:ListStreams", "dynamodb:ListTables"]]
+
+
+def test_the_optional_user_pool_signs_people_in_to_the_api(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    pool_parts = ("UserPool", "AdminGroup", "SignInDomain", "PageClient")
+    assert all(resources[name]["Condition"] == "UsesUserPool" for name in pool_parts)
+    assert template["Parameters"]["CreateUserPool"]["Default"] == "false"
+    client = resources["PageClient"]["Properties"]
+    assert client["GenerateSecret"] is False  # a public client: PKCE
+    assert client["AllowedOAuthFlows"] == ["code"]
+    assert client["CallbackURLs"] == [{"Ref": "PageUrl"}]
+    assert resources["AdminGroup"]["Properties"]["GroupName"] == Settings().oidc_admin_group
+    env = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    issuer = env["OIDC_ISSUER"]["Fn::If"]
+    assert issuer[0] == "UsesUserPool"
+    assert issuer[1]["Fn::Sub"].startswith("https://cognito-idp.${AWS::Region}.amazonaws.com/")
+    assert issuer[2] == {"Ref": "OidcIssuer"}
+    assert env["OIDC_AUDIENCE"]["Fn::If"][1] == {"Ref": "PageClient"}
+    assert env["OIDC_GROUPS_CLAIM"]["Fn::If"][1] == "cognito:groups"
+    # The seed's tables and policies are untouched by sign-in: no new DynamoDB action.
+    [statement] = resources["ApiFunction"]["Properties"]["Policies"][0]["Statement"]
+    assert all(action.startswith("dynamodb:") for action in statement["Action"])

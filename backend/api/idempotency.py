@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from backend.api.context import storage
+from backend.api.security import caller
 from backend.errors import BadRequest, FieldError
 from backend.services.idempotency import (
     HEADER,
@@ -39,6 +40,11 @@ def idempotent(
             [FieldError(HEADER, f"is not 1 to {MAX_KEY_LENGTH} printable ASCII characters")],
         )
     scope = f"{request.method} {request.path}"
+    who = caller()
+    if who.kind == "user":
+        # Each person's keys are their own, as Stripe scopes keys to an account: another
+        # person's request with the same key and body is a request of its own.
+        scope += f" {who.principal}"
     stored, replayed = run_once(storage(), scope, key, body, create=create, render=render)
     return created_response(stored, replayed=replayed)
 
