@@ -435,3 +435,36 @@ def test_idempotency_keys_are_each_persons_own(
     assert again.get_json()["id"] == first.get_json()["id"]
     assert "Idempotent-Replayed" not in other.headers
     assert other.get_json()["created_by"]["principal"] == "user:bob"
+
+
+def test_with_service_tokens_only_reads_stay_open_and_rights_need_a_token(
+    settings: Settings, storage: Storage
+) -> None:
+    client = create_app(replace(settings, api_tokens=(SERVICE_TOKEN,)), storage).test_client()
+    department = make_department(client, SERVICE, visibility="members")
+    path = f"/api/departments/{department['id']}"
+
+    # No provider: nobody can be a member yet, so reads are anonymous, as they always were.
+    assert client.get(path).get_json()["access_role"] == "reader"
+    assert client.get(f"/api/events/{department['id']}?month=2024-03").status_code == 200
+    for method, route in [
+        ("get", f"{path}/members"),
+        ("get", f"{path}/feed-key"),
+        ("post", f"{path}/feed-key"),
+        ("delete", f"{path}/members/user:kim"),
+    ]:
+        assert getattr(client, method)(route).status_code == 401, route
+    granted = client.put(f"{path}/members/user:kim", json={"role": "writer"}, headers=SERVICE)
+    assert granted.status_code == 201  # prepared for when sign-in is turned on
+    assert client.get(f"{path}/feed-key", headers=SERVICE).status_code == 200
+
+
+def test_without_any_settings_everything_stays_open(settings: Settings, storage: Storage) -> None:
+    open_client = create_app(settings, storage).test_client()
+    department = make_department(open_client, {})
+
+    assert department["access_role"] == "owner"
+    assert department["created_by"] is None
+    path = f"/api/departments/{department['id']}"
+    assert open_client.get(f"{path}/members").get_json() == {"items": []}
+    assert add_event(open_client, department["id"], {}).get_json()["created_by"] is None
