@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 
 from backend import create_app
 from backend.access.oidc import REFETCH_INTERVAL, OidcSettings, OidcVerifier
@@ -468,3 +469,26 @@ def test_without_any_settings_everything_stays_open(settings: Settings, storage:
     path = f"/api/departments/{department['id']}"
     assert open_client.get(f"{path}/members").get_json() == {"items": []}
     assert add_event(open_client, department["id"], {}).get_json()["created_by"] is None
+
+
+def test_the_openapi_document_says_what_each_route_needs_with_sign_in(
+    client: FlaskClient,
+) -> None:
+    document = client.get("/openapi.json").get_json()
+    validate(document)
+    paths = document["paths"]
+    bearer_only = [{"bearerAuth": []}]
+    optional = [{"bearerAuth": []}, {}]
+    assert paths["/api/departments"]["post"]["security"] == bearer_only
+    assert paths["/api/departments"]["get"]["security"] == optional
+    event = paths["/api/events/{department_id}"]
+    assert event["get"]["security"] == optional  # public departments read without sign-in
+    assert event["post"]["security"] == bearer_only
+    assert {"401", "403", "404"} <= set(event["post"]["responses"])
+    members = paths["/api/departments/{department_id}/members/{principal}"]
+    assert members["put"]["security"] == bearer_only
+    assert "403" in members["delete"]["responses"]
+    feed = paths["/api/departments/{department_id}/calendar.ics"]["get"]
+    assert "key" in [p.get("name") for p in feed["parameters"]]
+    assert paths["/api/holidays"]["get"]["security"] == []
+    assert "sign in" in document["info"]["description"]

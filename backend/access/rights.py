@@ -114,10 +114,10 @@ class Caller:
         """Every member principal that stands for this caller."""
         if self.kind != "user":
             return frozenset()
-        found = {f"user:{self.subject}"}
+        found = {normalise_principal(f"user:{self.subject}")}
         if self.email:
-            found.add(f"user:{self.email.lower()}")
-        found.update(f"group:{group}" for group in self.groups)
+            found.add(normalise_principal(f"user:{self.email}"))
+        found.update(normalise_principal(f"group:{group}") for group in self.groups)
         return frozenset(found)
 
     def actor(self) -> Actor | None:
