@@ -477,8 +477,8 @@ def test_the_openapi_document_says_what_each_route_needs_with_sign_in(
     document = client.get("/openapi.json").get_json()
     validate(document)
     paths = document["paths"]
-    bearer_only = [{"bearerAuth": []}]
-    optional = [{"bearerAuth": []}, {}]
+    bearer_only: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+    optional: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
     assert paths["/api/departments"]["post"]["security"] == bearer_only
     assert paths["/api/departments"]["get"]["security"] == optional
     event = paths["/api/events/{department_id}"]
