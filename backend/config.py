@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import ipaddress
-import itertools
 import logging
 import math
 import os
@@ -14,7 +13,6 @@ import re
 import secrets
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 from pythonjsonlogger.json import JsonFormatter
+from zxcvbn import zxcvbn
 
 from backend.errors import ConfigError
 
@@ -289,24 +288,57 @@ def secret_key_weakness(key: str | None) -> str | None:
     return secret_weakness(key)
 
 
+# A secret must take an attacker at least 2**128 guesses by a strength estimate (zxcvbn):
+# what brute force against a key or token ever has to beat.
+MIN_SECRET_BITS = 128
+# zxcvbn counts a character it finds in no pattern as 10 guesses (about 3.3 bits), a low
+# estimate on purpose, so 128 bits needs at least this many random characters.
+MIN_SECRET_CHARACTERS = math.ceil(MIN_SECRET_BITS / math.log2(10))
+# The estimate reads at most this many characters (zxcvbn's own limit: its matching grows
+# with the square of the length); a longer secret is at least as strong as its beginning.
+_ESTIMATED_CHARACTERS = 72
+# Words an operator might build a secret from, which no general dictionary lists.
+_PRODUCT_WORDS = ("calendar", "department", "departments", "events", "secret", "token")
+_PATTERNS = {
+    "dictionary": "a dictionary word or common password",
+    "spatial": "a keyboard walk (like qwerty)",
+    "repeat": "repeated characters or blocks (like aaaa or abcabc)",
+    "sequence": "a sequence (like abcd or 0123)",
+    "regex": "a year",
+    "date": "a date",
+}
+
+
 def secret_weakness(key: str) -> str | None:
     """Why a secret (a signing key, a bearer token) is too weak, or None when it is strong.
 
-    Length alone passes "aaaaaaaaaaaaaaaa": this also wants varied characters, no long
-    runs or sequences, and about 56 bits by the characters' own distribution.
+    Strength is the number of guesses zxcvbn estimates an attacker needs: it finds
+    dictionary words and common passwords (also reversed or in l33t), repeats, sequences,
+    keyboard walks and dates, and counts the rest as random characters, about 3.3 bits each.
+    ``secrets.token_urlsafe(32)`` (43 characters) and ``token_hex(32)`` (64) are far past
+    128 bits; ``token_hex(16)``, random as it is, is too short to be told apart from the hex
+    of something guessable. The answer never quotes the secret or a part of it.
     """
-    if len(key) < 16:
-        return f"it has {len(key)} characters, fewer than 16"
-    if len(set(key)) < 8:
-        return f"it uses only {len(set(key))} different characters"
-    steps = sum(1 for a, b in itertools.pairwise(key) if abs(ord(a) - ord(b)) <= 1)
-    if steps > (len(key) - 1) // 2:
-        return "it is mostly repeated or consecutive characters (like aaaa or abcd)"
-    counts = Counter(key)
-    bits = -sum(n * math.log2(n / len(key)) for n in counts.values())
-    if bits < 56:
-        return f"it holds about {bits:.0f} bits of randomness, fewer than 56"
-    return None
+    estimate = zxcvbn(key[:_ESTIMATED_CHARACTERS], user_inputs=_PRODUCT_WORDS)
+    bits = float(estimate["guesses_log10"]) * math.log2(10)
+    if bits >= MIN_SECRET_BITS:
+        return None
+    reasons = []
+    if len(key) < MIN_SECRET_CHARACTERS:
+        reasons.append(
+            f"it has {len(key)} characters, and at least {MIN_SECRET_CHARACTERS} random ones "
+            "are needed"
+        )
+    found = dict.fromkeys(
+        _PATTERNS[match["pattern"]]
+        for match in estimate["sequence"]
+        if match["pattern"] in _PATTERNS
+    )
+    if found:
+        reasons.append(f"it contains {', '.join(found)}")
+    return f"a strength estimate puts it at about {bits:.0f} bits, fewer than {MIN_SECRET_BITS}" + (
+        f": {'; '.join(reasons)}" if reasons else ""
+    )
 
 
 def _choose_mode(
@@ -363,8 +395,8 @@ def _timezone(name: str, raw: str | None) -> str:
 
 def _tokens(raw: str | None) -> tuple[str, ...]:
     """``API_TOKENS``: comma-separated bearer tokens, each random enough to be guess-proof
-    (checked as SECRET_KEY is: length, varied characters, no runs, about 56 bits). The
-    error names a token by its position, never by its value."""
+    (checked as SECRET_KEY is: at least 128 bits by a strength estimate, see
+    ``secret_weakness``). The error names a token by its position, never by its value."""
     tokens = tuple(t.strip() for t in (raw or "").split(",") if t.strip())
     for position, token in enumerate(tokens, 1):
         weakness = secret_weakness(token)

@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -176,7 +177,7 @@ def server(
         "DEPARTMENTS_TABLE": settings.departments_table,
         "EVENTS_TABLE": settings.events_table,
         "FLASK_ENV": "production",
-        "SECRET_KEY": uuid.uuid4().hex,
+        "SECRET_KEY": secrets.token_urlsafe(32),
         "ALLOW_OPEN_WRITES": "true",  # create-event writes without a token
         "LOG_LEVEL": "WARNING",  # keep the access log out of the measurement's CPU
     }

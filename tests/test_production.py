@@ -21,15 +21,22 @@ import yaml
 from cfnlint.decode import decode
 
 from backend import create_app
-from backend.config import Mode, Settings, configure_logging, secret_key_weakness
+from backend.config import (
+    MIN_SECRET_BITS,
+    Mode,
+    Settings,
+    configure_logging,
+    secret_key_weakness,
+)
 from backend.errors import ConfigError
 from backend.storage import Storage
 from backend.storage.dynamo import make_client
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = ROOT / "backend"
-STRONG = "Vq3-nJ8xLr0_kT5wZp2YbC7mHd4sFe9G"
-TOKENS = "pR0d-Tq8vKx2mZ7nW4yB9cLf"
+# Made with secrets.token_urlsafe(32), as the docs say to make them.
+STRONG = "fnH_e9fhYY06uoYW1br0aikEhae0jy2s9x1S3K8qB9k"
+TOKENS = "dWM0AyUcyMKmbtc-rfZb8PBj276DD_V4fS6H5K-1ir8"
 
 
 def from_env(env: dict[str, str]) -> Settings:
@@ -69,27 +76,43 @@ def test_production_needs_tokens_unless_open_writes_are_asked_for() -> None:
         from_env({**env, "ALLOW_OPEN_WRITES": "yes please"})
 
 
-@pytest.mark.parametrize(
-    "weak",
-    ["a" * 16, "abcdefghijklmnopqrstuvwxyz", "abababababababababab", "short-but-mixed", "z" * 64],
-)
+# Long enough by length alone, guessable all the same: words, runs, repeats, keyboard walks,
+# the hex of a small number, a random token too short for 128 bits.
+WEAK_SECRETS = {
+    "dictionary and sequence": "password1234567890abcdefghijkl",
+    "one character": "a" * 64,
+    "a repeated block": "abc" * 20,
+    "a keyboard walk": "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p-=[];./",
+    "a keyboard row": "qwertyuiopasdfghjklzxcvbnm1234567890qwertyuiop",
+    "a repeated word": "calendar" * 6,
+    "a repeated password": "Tr0ub4dor&3" * 4,
+    "a phrase": "department-calendar-production-token-2024",
+    "hex of 1": "0" * 63 + "1",
+    "an alphabet": "abcdefghijklmnopqrstuvwxyz0123456789",
+    "random but short": "pR0d-Tq8vKx2mZ7nW4yB9cLf",
+    "a uuid's hex": "4f1c2a9e8b7d4e6fa3c5b1d2e7f80912",
+}
+
+
+@pytest.mark.parametrize("weak", WEAK_SECRETS.values(), ids=WEAK_SECRETS.keys())
 def test_weak_secret_keys_are_refused_whatever_their_length(weak: str) -> None:
     assert secret_key_weakness(weak) is not None
-    with pytest.raises(ConfigError, match="strong SECRET_KEY"):
+    with pytest.raises(ConfigError, match="strong SECRET_KEY") as refused:
         from_env(production(SECRET_KEY=weak))
+    assert f"fewer than {MIN_SECRET_BITS}" in str(refused.value)
+    assert weak not in str(refused.value)
 
 
-@pytest.mark.parametrize(
-    "weak",
-    ["0123456789abcdef0123", "aaaaaaaaaaaaaaaaaaaaaaaa", "short-but-mixed", "abababababababababab"],
-)
+@pytest.mark.parametrize("weak", WEAK_SECRETS.values(), ids=WEAK_SECRETS.keys())
 def test_weak_api_tokens_are_refused_by_position_never_by_value(weak: str) -> None:
     with pytest.raises(ConfigError) as refused:
         from_env(production(API_TOKENS=f"{TOKENS},{weak}"))
 
     message = str(refused.value)
     assert "API_TOKENS: token 2 of 2 is too weak" in message
+    assert f"fewer than {MIN_SECRET_BITS}" in message
     assert weak not in message
+    assert not any(weak[i : i + 10] in message for i in range(len(weak) - 9))
     assert TOKENS not in message
 
 
@@ -103,8 +126,8 @@ def test_generated_api_tokens_pass() -> None:
 def test_generated_secret_keys_pass() -> None:
     import secrets  # noqa: PLC0415
 
-    assert all(secret_key_weakness(secrets.token_urlsafe(32)) is None for _ in range(200))
-    assert all(secret_key_weakness(secrets.token_hex(16)) is None for _ in range(200))
+    assert all(secret_key_weakness(secrets.token_urlsafe(32)) is None for _ in range(50))
+    assert all(secret_key_weakness(secrets.token_hex(32)) is None for _ in range(50))
 
 
 def test_production_with_no_credentials_fails_fast_naming_dynamodb_mode(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -86,7 +87,7 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
         "AWS_REGION": settings.region,
         "DEPARTMENTS_TABLE": settings.departments_table,
         "EVENTS_TABLE": settings.events_table,
-        "SECRET_KEY": "seed-compat-secret-key-0123456789",
+        "SECRET_KEY": secrets.token_urlsafe(32),
         "PYTHONDONTWRITEBYTECODE": "1",
         **extra,
     }
@@ -342,7 +343,8 @@ def test_production_config_serves_json_logs(settings: Settings) -> None:
     storage.create_tables()
     port = _free_port()
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    env = _env(settings, FLASK_ENV="production", API_TOKENS="token-for-the-test-0123456789")
+    token = secrets.token_urlsafe(32)
+    env = _env(settings, FLASK_ENV="production", API_TOKENS=token)
     command = [
         gunicorn,
         "-c",
@@ -363,7 +365,7 @@ def test_production_config_serves_json_logs(settings: Settings) -> None:
             data=json.dumps({"name": "운영팀"}).encode(),
             headers={
                 "Content-Type": "application/json",
-                "Authorization": "Bearer token-for-the-test-0123456789",
+                "Authorization": f"Bearer {token}",
                 "X-Request-ID": "prod-check-1",
             },
         )
@@ -380,4 +382,4 @@ def test_production_config_serves_json_logs(settings: Settings) -> None:
     assert created["status"] == 201
     assert created["method"] == "POST"
     assert created["dynamodb_calls"] >= 2
-    assert "token-for-the-test" not in stdout
+    assert token not in stdout

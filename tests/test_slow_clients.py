@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ SLOW_SOCKETS = 64
 NORMAL_REQUESTS = 20
 WITHIN_SECONDS = 2.0
 TIME_LIMIT = 3  # REQUEST_TIME_LIMIT for these servers, so that its test stays short
+TOKEN = secrets.token_urlsafe(32)
 PARTIAL_HEAD = b"GET /api/departments HTTP/1.1\r\nHost: calendar\r\nX-Slow: "
 
 pytestmark = pytest.mark.slow
@@ -66,8 +68,8 @@ def server(engine_url: str) -> Iterator[tuple[str, int]]:
         "DEPARTMENTS_TABLE": settings.departments_table,
         "EVENTS_TABLE": settings.events_table,
         "FLASK_ENV": "production",
-        "SECRET_KEY": "Vq3-nJ8xLr0_kT5wZp2YbC7mHd4sFe9G",
-        "API_TOKENS": "pR0d-Tq8vKx2mZ7nW4yB9cLf",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "API_TOKENS": TOKEN,
         "REQUEST_TIME_LIMIT": str(TIME_LIMIT),
         "WEB_CONCURRENCY": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -178,7 +180,7 @@ def test_a_request_over_the_time_limit_is_answered_503_and_its_connection_closed
 ) -> None:
     head = (
         "POST /api/departments HTTP/1.1\r\nHost: calendar\r\n"
-        "Authorization: Bearer pR0d-Tq8vKx2mZ7nW4yB9cLf\r\n"
+        f"Authorization: Bearer {TOKEN}\r\n"
         "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
     )
     with socket.create_connection(server, timeout=20) as sock:

@@ -149,15 +149,21 @@ class IdempotencyRecords:
         return _stored(record)
 
     def release(self, scope: str, key: str, token: str) -> None:
-        """Forget a claim whose request failed, so that the client can retry with the key."""
+        """Forget a claim whose request failed, so that the client can retry with the key.
+
+        Only while it is still pending: a key whose answer is written holds a resource that
+        exists (its create's transaction went in after all), and keeps answering with it."""
         try:
             with translated_errors("release idempotency key"):
                 self._client.delete_item(
                     TableName=self.table,
                     Key=self._items.key(self._ident(scope, key)),
-                    ConditionExpression="#token = :token",
-                    ExpressionAttributeNames={"#token": "token"},
-                    ExpressionAttributeValues={":token": to_value(token)},
+                    ConditionExpression="#token = :token AND #status = :pending",
+                    ExpressionAttributeNames={"#token": "token", "#status": "status"},
+                    ExpressionAttributeValues={
+                        ":token": to_value(token),
+                        ":pending": to_value("pending"),
+                    },
                 )
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
