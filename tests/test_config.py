@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,47 @@ def test_explicit_keys_win_over_a_profile_and_each_client_reads_credentials_afre
     assert _signing_key(profile) == "PROFILEKEY"
     assert (_signing_key(first), _signing_key(second)) == ("FIRST", "SECOND")
     assert "Boto3/" in second.meta.config.user_agent  # type: ignore[attr-defined]
+
+
+def test_service_tokens_may_be_named_and_the_name_never_holds_the_token() -> None:
+    first, second = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+
+    settings = from_env({"API_TOKENS": f"nightly-import:{first}, {second}"})
+
+    assert settings.api_tokens == (first, second)
+    assert settings.api_token_names == ("nightly-import", "token-2")
+    with pytest.raises(ConfigError, match="same name"):
+        from_env({"API_TOKENS": f"a:{first},a:{second}"})
+    with pytest.raises(ConfigError, match="entry 1") as refused:
+        from_env({"API_TOKENS": f"bad name:{first}"})
+    assert first not in str(refused.value)
+
+
+def test_sign_in_needs_an_https_issuer_and_an_audience() -> None:
+    issuer = "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_AbCdEfGhI"
+
+    settings = from_env({"OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": "page-client"})
+
+    assert settings.oidc_issuer == issuer
+    assert settings.oidc_audiences == ("page-client",)  # the page's ID tokens
+    assert from_env({"OIDC_ISSUER": "http://127.0.0.1:8080", "OIDC_AUDIENCE": "x"}).oidc_issuer
+    with pytest.raises(ConfigError, match="https"):
+        from_env({"OIDC_ISSUER": "http://sso.example.com", "OIDC_AUDIENCE": "x"})
+    with pytest.raises(ConfigError, match="OIDC_AUDIENCE"):
+        from_env({"OIDC_ISSUER": issuer})
+    with pytest.raises(ConfigError, match="without OIDC_ISSUER"):
+        from_env({"OIDC_AUDIENCE": "x"})
+
+
+def test_production_starts_with_sign_in_alone() -> None:
+    settings = from_env(
+        {
+            "FLASK_ENV": "production",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "OIDC_ISSUER": "https://sso.example.com/realms/company",
+            "OIDC_AUDIENCE": "calendar",
+        }
+    )
+
+    assert settings.is_production
+    assert settings.api_tokens == ()
