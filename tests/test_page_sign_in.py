@@ -358,3 +358,27 @@ def test_bob_reads_alices_department_without_the_controls_to_change_it(
     screenshot(driver, "sign-in-bob-reader-ko")
     assert csp_violations(console(driver)) == []
     assert_accessible(axe(driver, "a reader's event dialog"), "bob")
+
+
+@pytest.mark.slow
+def test_a_refused_sign_in_shows_sign_in_again_and_reads_go_on_without_it(
+    signed_in: Site, driver: Browser
+) -> None:
+    open_page(driver, signed_in.page(month=MONTH))
+    sign_in_as(driver, "bob")
+    # The token kept in the tab stops being accepted (as when it expires): its signature
+    # no longer verifies.
+    driver.execute_script(
+        """
+        const key = Object.keys(sessionStorage).find((k) => k.startsWith('oidc.user:'));
+        const user = JSON.parse(sessionStorage.getItem(key));
+        const [head, body, signature] = user.id_token.split('.');
+        user.id_token = [head, body, signature.slice(0, -4) + 'AAAA'].join('.');
+        sessionStorage.setItem(key, JSON.stringify(user));
+        """
+    )
+    open_page(driver, driver.current_url)
+    shown(driver, "sign-in", "the Sign in button again")
+    assert not displayed(driver, "signed-in-as")
+    assert not displayed(driver, "new-department")
+    assert driver.find_element(By.ID, "status").text == PAGE_TEXT["ko"]["sign_in_expired"]

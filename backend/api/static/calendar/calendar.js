@@ -21,7 +21,8 @@
   // scopes), or null: the server has service tokens only (the token prompt), or nothing.
   const SIGN_IN = DATA.sign_in || null;
   const ROLES = { reader: 1, writer: 2, owner: 3 };
-  const account = { manager: null, user: null };
+  // `expired`: the server refused the sign-in this page had (it says so until the next one).
+  const account = { manager: null, user: null, expired: false };
 
   const $ = (id) => document.getElementById(id);
   const format = (template, values) =>
@@ -128,7 +129,7 @@
         await signedOut();
         if (expired) showStatus(T.sign_in_expired, true, { keep: true });
         if (expired && !writing) continue;
-        throw localError(401, expired ? T.sign_in_expired : T.sign_in_needed);
+        throw localError(401, signInWanted());
       }
       if (response.status === 401 && writing) {
         if (token) {
@@ -285,7 +286,7 @@
     select.replaceChildren(...state.departments.map((d) => new Option(d.name, d.id)));
     const none = state.departments.length === 0;
     select.disabled = none;
-    if (none) showStatus(SIGN_IN && !account.user ? T.sign_in_needed : T.no_departments);
+    if (none) showStatus(SIGN_IN && !account.user ? signInWanted() : T.no_departments);
   }
 
   function remembered() {
@@ -320,7 +321,7 @@
       : T.app_title;
     if (state.missing) {
       const anonymous = SIGN_IN && !account.user;
-      showStatus(anonymous ? T.sign_in_needed : T.department_not_found, true, { keep: true });
+      showStatus(anonymous ? signInWanted() : T.department_not_found, true, { keep: true });
     }
     if (state.department) {
       try {
@@ -1850,6 +1851,8 @@
     showRights();
   }
 
+  const signInWanted = () => (account.expired ? T.sign_in_expired : T.sign_in_needed);
+
   const signedInToken = () =>
     account.user && !account.user.expired ? account.user.id_token : null;
 
@@ -1858,6 +1861,7 @@
   async function signedOut() {
     if (!account.user) return;
     account.user = null;
+    account.expired = true;
     try {
       await account.manager.removeUser();
     } catch {
@@ -1911,10 +1915,7 @@
       window.history.replaceState(null, "", PAGE_URL);
       showStatus(T.sign_in_failed, true, { keep: true });
     }
-    if (account.user?.expired) {
-      await account.manager.removeUser();
-      account.user = null;
-    }
+    if (account.user?.expired) await signedOut();
     showAccount();
   }
 
@@ -1930,6 +1931,7 @@
     account.manager.signoutRedirect({ id_token_hint: hint }).catch(async () => {
       // The provider cannot be reached: signed out of this page at least.
       await signedOut();
+      account.expired = false;
       calendar.refetchEvents();
     });
   }
