@@ -89,6 +89,7 @@ class Settings:
     oidc_groups_claim: str = "groups"
     oidc_admin_group: str = "calendar-admins"
     oidc_client_id: str | None = None  # the page's public client (authorisation code + PKCE)
+    oidc_scopes: str = "openid email profile"  # what the page asks the provider for
     # Production without API_TOKENS only when asked for by name (ALLOW_OPEN_WRITES=true).
     allow_open_writes: bool = False
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API
@@ -226,6 +227,7 @@ class Settings:
             oidc_groups_claim=get("OIDC_GROUPS_CLAIM") or "groups",
             oidc_admin_group=get("OIDC_ADMIN_GROUP") or "calendar-admins",
             oidc_client_id=oidc_client_id,
+            oidc_scopes=_scopes(get("OIDC_SCOPES")),
             allow_open_writes=allow_open_writes,
             cors_origins=_origins(get("CORS_ORIGINS")),
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT"), ("text", "json"), default),
@@ -438,6 +440,15 @@ def _named_tokens(raw: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _words(raw: str | None) -> tuple[str, ...]:
     return tuple(w.strip() for w in (raw or "").split(",") if w.strip())
+
+
+def _scopes(raw: str | None) -> str:
+    """``OIDC_SCOPES``: space-separated, ``openid`` always among them (the page signs in with
+    the ID token it brings)."""
+    scopes = (raw or "openid email profile").split()
+    if "openid" not in scopes:
+        scopes.insert(0, "openid")
+    return " ".join(dict.fromkeys(scopes))
 
 
 def _issuer(raw: str | None) -> str | None:

@@ -65,8 +65,9 @@ def _find(variable: str, names: tuple[str, ...]) -> str:
 
 
 @contextmanager
-def chromium(accept_language: str = "ko-KR,ko") -> Iterator[Browser]:
-    """One headless Chromium with a fresh profile, console messages kept for the tests."""
+def chromium(accept_language: str = "ko-KR,ko", flags: tuple[str, ...] = ()) -> Iterator[Browser]:
+    """One headless Chromium with a fresh profile, console messages kept for the tests;
+    ``flags`` are further command-line switches."""
     binary = _find("CHROMIUM", ("chromium", "chromium-browser", "google-chrome"))
     driver_path = _find("CHROMEDRIVER", ("chromedriver",))
     with tempfile.TemporaryDirectory(prefix="calendar-chromium-") as profile:
@@ -85,6 +86,7 @@ def chromium(accept_language: str = "ko-KR,ko") -> Iterator[Browser]:
             f"--user-data-dir={profile}",
             f"--window-size={WINDOW[0]},{WINDOW[1]}",
             f"--lang={accept_language.split(',', maxsplit=1)[0]}",
+            *flags,
         ):
             options.add_argument(flag)
         options.add_experimental_option("prefs", {"intl.accept_languages": accept_language})

@@ -121,6 +121,24 @@ def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> No
         from_env(env)
 
 
+@pytest.mark.parametrize(
+    ("given", "scopes"),
+    [
+        (None, "openid email profile"),
+        ("openid email profile groups", "openid email profile groups"),
+        ("  email   profile ", "openid email profile"),  # the page signs in with an ID token
+        ("openid openid email", "openid email"),
+    ],
+)
+def test_the_pages_scopes_default_to_openid_email_profile(given: str | None, scopes: str) -> None:
+    env = {"OIDC_ISSUER": "https://login.example.com", "OIDC_CLIENT_ID": "calendar-page"}
+    if given is not None:
+        env["OIDC_SCOPES"] = given
+    settings = from_env(env)
+    assert settings.oidc_scopes == scopes
+    assert settings.oidc_audiences == ("calendar-page",)  # the page's ID tokens are accepted
+
+
 def test_env_example_lists_every_variable_settings_read() -> None:
     example = (Path(__file__).parent.parent / ".env.example").read_text(encoding="utf-8")
     source = (Path(__file__).parent.parent / "backend" / "config.py").read_text(encoding="utf-8")

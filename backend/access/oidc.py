@@ -71,6 +71,9 @@ class OidcVerifier:
         self._jwks_uri: str | None = None
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None  # when the key set was last fetched
+        # Origins the page's browser calls (token endpoint and the like), from discovery.
+        self._endpoint_origins: tuple[str, ...] | None = None
+        self._origins_failed_at: float | None = None
 
     # -- the token ----------------------------------------------------------------------
 
@@ -184,6 +187,25 @@ class OidcVerifier:
         self._fetched_at = now
         logger.info("read %d signing keys of %s", len(self._keys), self.settings.issuer)
 
+    def browser_origins(self) -> tuple[str, ...]:
+        """The origins a browser signing in with this provider fetches from: the issuer's
+        (discovery), and those of its token, userinfo and key endpoints, which some providers
+        serve elsewhere (Cognito's token endpoint is on its hosted sign-in domain). The page's
+        ``connect-src`` lists them. Until the discovery document has been read (a provider
+        away: tried again a minute later), the issuer's origin alone."""
+        issuer = _origin(self.settings.issuer)
+        if self._endpoint_origins is None:
+            now = self._clock()
+            failed = self._origins_failed_at
+            if failed is None or now - failed >= REFETCH_INTERVAL:
+                try:
+                    self._discover()
+                except SignInUnavailable as exc:
+                    self._origins_failed_at = now
+                    logger.warning("the page's sign-in origins are the issuer's only: %s", exc)
+        found = self._endpoint_origins or ()
+        return (issuer, *(o for o in found if o != issuer))
+
     def _discover(self) -> str:
         issuer = self.settings.issuer
         document = self._get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
@@ -195,6 +217,9 @@ class OidcVerifier:
         jwks_uri = document.get("jwks_uri")
         if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
             raise SignInUnavailable(f"the provider at {issuer} publishes no jwks_uri")
+        endpoints = [document.get(name) for name in _BROWSER_ENDPOINTS]
+        origins = (_origin(url) for url in endpoints if isinstance(url, str))
+        self._endpoint_origins = tuple(dict.fromkeys(o for o in origins if o))
         return jwks_uri
 
     def _get_json(self, url: str) -> dict[str, Any]:
@@ -225,6 +250,18 @@ class OidcVerifier:
         if not isinstance(document, dict):
             raise SignInUnavailable(f"the sign-in provider's {url} is not a JSON object")
         return document
+
+
+_BROWSER_ENDPOINTS = ("token_endpoint", "userinfo_endpoint", "jwks_uri", "revocation_endpoint")
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL, or "" for anything else."""
+    parts = urllib3.util.parse_url(url)
+    if parts.scheme not in ("https", "http") or not parts.host:
+        return ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.host}{port}"
 
 
 def _fits(key: jwt.PyJWK, algorithm: str) -> bool:

@@ -2,7 +2,9 @@
 
 The page is plain HTML, CSS and one script over the public API; FullCalendar is vendored
 under ``static/calendar/fullcalendar`` (``scripts/update-fullcalendar``), so nothing is
-built or fetched from elsewhere at run time and the page works offline.
+built or fetched from elsewhere at run time and the page works offline. With sign-in
+configured (``OIDC_ISSUER`` and ``OIDC_CLIENT_ID``) the page also loads oidc-client-ts,
+vendored the same way under ``static/calendar/oidc-client-ts``, and talks to the provider.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from pathlib import Path
 from flask import Blueprint, Response, render_template, request, url_for
 
 from backend.access.rights import Need
+from backend.api.context import settings
 from backend.api.page_text import LANGUAGES, PAGE_TEXT, script_data
-from backend.api.security import needs
+from backend.api.security import gate, needs
 from backend.errors import NotFound
 
 bp = Blueprint("page", __name__, template_folder="templates")
@@ -32,8 +35,12 @@ _COMPRESSIBLE = ("text/", "application/javascript", "image/svg+xml", "applicatio
 _MIN_GZIP_BYTES = 512
 
 
-def content_security_policy(nonce: str) -> str:
+def content_security_policy(nonce: str, sign_in_origins: tuple[str, ...] = ()) -> str:
     """The page's policy: everything from this origin, no inline script at all.
+
+    With sign-in on, the script also fetches from the provider (its discovery document and
+    token endpoint: ``sign_in_origins``); the provider's own pages are navigations, which
+    ``connect-src`` does not govern.
 
     FullCalendar 6 injects its stylesheet as one ``<style>`` element at run time, which it
     marks with the nonce it reads from ``<meta name="csp-nonce">``; that element is the only
@@ -48,7 +55,7 @@ def content_security_policy(nonce: str) -> str:
             f"style-src 'self' 'nonce-{nonce}'",
             "img-src 'self'",
             "font-src data:",
-            "connect-src 'self'",
+            " ".join(["connect-src 'self'", *sign_in_origins]),
             "form-action 'self'",
             "base-uri 'none'",
             "frame-ancestors 'none'",
@@ -61,11 +68,13 @@ def content_security_policy(nonce: str) -> str:
 def calendar_page() -> Response:
     language = request.accept_languages.best_match(LANGUAGES, default=LANGUAGES[0])
     nonce = secrets.token_urlsafe(18)
+    sign_in = _sign_in()
     html = render_template(
         "calendar.html",
         lang=language,
         text=PAGE_TEXT[language],
-        script_data=script_data(language),
+        script_data={**script_data(language), "sign_in": sign_in},
+        sign_in=sign_in is not None,
         nonce=nonce,
         asset=asset_url,
     )
@@ -76,11 +85,29 @@ def calendar_page() -> Response:
         body = gzip.compress(body, compresslevel=6)
         response.headers["Content-Encoding"] = "gzip"
     response.set_data(body)
-    response.headers["Content-Security-Policy"] = content_security_policy(nonce)
+    verifier = gate().verifier
+    origins = verifier.browser_origins() if sign_in is not None and verifier else ()
+    response.headers["Content-Security-Policy"] = content_security_policy(nonce, origins)
     response.headers["Cache-Control"] = "no-cache"
     response.vary.add("Accept-Language")
     response.vary.add("Accept-Encoding")
     return response
+
+
+def _sign_in() -> dict[str, str] | None:
+    """What the script needs to sign in with the provider (authorisation code with PKCE, as
+    the public client ``OIDC_CLIENT_ID``), or None: no sign-in on this server, or none the
+    page can do (``OIDC_ISSUER`` without ``OIDC_CLIENT_ID`` serves API clients only). The
+    script sends the provider back to the page's own address, which the provider must have
+    registered as the client's redirect and post-logout redirect URI."""
+    configured = settings()
+    if not configured.oidc_issuer or not configured.oidc_client_id:
+        return None
+    return {
+        "issuer": configured.oidc_issuer,
+        "client_id": configured.oidc_client_id,
+        "scopes": configured.oidc_scopes,
+    }
 
 
 def _accepts_gzip() -> bool:
@@ -104,7 +131,7 @@ def _assets() -> dict[str, Asset]:
     """Every file under the asset folder, read once: a few hundred KiB, compressed once."""
     found: dict[str, Asset] = {}
     for path in sorted(ASSET_DIR.rglob("*")):
-        if not path.is_file() or path.name in {"LICENSE.md", "VERSION"}:
+        if not path.is_file() or path.name in {"LICENSE", "LICENSE.md", "VERSION"}:
             continue
         body = path.read_bytes()
         if path.name == "calendar.js":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.access.rights import MAX_MEMBERS
 from backend.fields import MAX_EVENT_DAYS, MAX_EVENTS_PER_DAY
 from backend.public_holidays import FIRST_YEAR, LAST_YEAR
 from backend.storage.series import MAX_SERIES
@@ -130,6 +131,15 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "token": "토큰",
         "token_needed": "토큰이 없어서 저장하지 못했습니다.",
         "ok": "확인",
+        "sign_in": "로그인",
+        "sign_out": "로그아웃",
+        "signed_in_as": "{name} 님",
+        "account": "로그인 정보",
+        "sign_in_needed": "로그인이 필요합니다. 로그인한 뒤 다시 해 보세요.",
+        "sign_in_expired": "로그인이 만료되었습니다. 다시 로그인한 뒤 다시 해 보세요.",
+        "sign_in_failed": "로그인하지 못했습니다. 다시 해 보세요.",
+        "event_dialog_view": "일정",
+        "read_only": "이 부서의 일정은 볼 수만 있습니다.",
         "load_failed": "일정을 불러오지 못했습니다: {detail}",
         "network_error": "서버에 연결하지 못했습니다.",
         "more_pages": "일정이 너무 많아 일부만 보입니다.",
@@ -286,6 +296,15 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "token": "Token",
         "token_needed": "Not saved: a token is needed.",
         "ok": "OK",
+        "sign_in": "Sign in",
+        "sign_out": "Sign out",
+        "signed_in_as": "Signed in as {name}",
+        "account": "Account",
+        "sign_in_needed": "This needs you to sign in. Sign in, then try again.",
+        "sign_in_expired": "Your sign-in has expired. Sign in again, then try again.",
+        "sign_in_failed": "Signing in did not work. Try again.",
+        "event_dialog_view": "Event",
+        "read_only": "You can see this department's events but not change them.",
         "load_failed": "Could not load the events: {detail}",
         "network_error": "The server could not be reached.",
         "more_pages": "Too many events: only some are shown.",
@@ -396,6 +415,13 @@ MESSAGES: dict[str, dict[str, Any]] = {
             ),
             "internal-error": "서버에서 오류가 났습니다. 잠시 뒤 다시 해 보세요.",
             "storage-unavailable": "저장소가 지금 응답하지 않습니다. 잠시 뒤 다시 해 보세요.",
+            "forbidden": "이 부서에서 그렇게 할 권한이 없습니다. 부서 소유자에게 요청하세요.",
+            "last-owner": "부서의 마지막 소유자입니다. 다른 사람을 먼저 소유자로 지정하세요.",
+            "too-many-members": (
+                f"이 부서에는 구성원을 더 넣을 수 없습니다 (최대 {MAX_MEMBERS}명). "
+                "그룹을 대신 지정하세요."
+            ),
+            "sign-in-unavailable": "로그인 서버가 지금 응답하지 않습니다. 잠시 뒤 다시 해 보세요.",
         },
         "problem_other": "요청을 처리하지 못했습니다 (HTTP {status}).",
         # By the kind of rule an errors[] entry names (see FIELD_RULES).
@@ -434,6 +460,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
                 "label": "알림 이메일",
                 "generic": "알림 이메일 주소를 확인하세요.",
             },
+            "department.visibility": {"label": "공개 범위", "generic": "공개 범위를 확인하세요."},
         },
         "field_generic": "입력한 값을 확인하세요.",
     },
@@ -469,6 +496,13 @@ MESSAGES: dict[str, dict[str, Any]] = {
             ),
             "internal-error": "Something went wrong on the server. Try again in a moment.",
             "storage-unavailable": "The storage is not answering right now. Try again soon.",
+            "forbidden": "You may not do that in this department: ask one of its owners.",
+            "last-owner": "This is the department's last owner: make someone else owner first.",
+            "too-many-members": (
+                f"This department cannot take more members (at most {MAX_MEMBERS}). "
+                "Grant a group instead."
+            ),
+            "sign-in-unavailable": "The sign-in service is not answering. Try again soon.",
         },
         "problem_other": "The request could not be carried out (HTTP {status}).",
         "rules": {
@@ -510,6 +544,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
                 "label": "Report e-mails",
                 "generic": "Check the e-mail addresses.",
             },
+            "department.visibility": {"label": "Visibility", "generic": "Check who may see it."},
         },
         "field_generic": "Check the value entered.",
     },

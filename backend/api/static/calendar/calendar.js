@@ -1,6 +1,7 @@
 // The department calendar page: FullCalendar over the public API (/api/...).
 // Every user text reaches the DOM as text (textContent, new Option, FullCalendar's own
-// text rendering), never as HTML. The write token lives in sessionStorage only.
+// text rendering), never as HTML. The write token lives in sessionStorage only, as does the
+// signed-in person when the server signs people in with the company's provider.
 (() => {
   "use strict";
 
@@ -16,6 +17,12 @@
   const VIEWS = { month: "dayGridMonth", week: "timeGridWeek", list: "listMonth" };
   const PAGE_LIMIT = 200;
   const MAX_PAGES = 25;
+  // Sign-in with the company's OpenID provider (page.py's `sign_in`: issuer, client_id,
+  // scopes), or null: the server has service tokens only (the token prompt), or nothing.
+  const SIGN_IN = DATA.sign_in || null;
+  const ROLES = { reader: 1, writer: 2, owner: 3 };
+  // `expired`: the server refused the sign-in this page had (it says so until the next one).
+  const account = { manager: null, user: null, expired: false };
 
   const $ = (id) => document.getElementById(id);
   const format = (template, values) =>
@@ -93,8 +100,15 @@
       if (body !== undefined) headers["Content-Type"] = "application/json";
       if (raw) headers["Content-Type"] = raw.type;
       if (etag) headers["If-Match"] = etag;
-      const token = sessionStorage.getItem(TOKEN_KEY);
+      const token = SIGN_IN ? null : sessionStorage.getItem(TOKEN_KEY);
       if (writing && token) headers.Authorization = `Bearer ${token}`;
+      // Signed in: every call carries the ID token, reads too (with sign-in on, only public
+      // departments are read without it). The ID token rather than the access token: its
+      // audience is this page's client id, which the server accepts as one of its audiences
+      // (OIDC_CLIENT_ID), while an access token is made for whatever the provider chooses
+      // (often its own userinfo endpoint), and some providers make it opaque.
+      const idToken = signedInToken();
+      if (idToken) headers.Authorization = `Bearer ${idToken}`;
       let response;
       try {
         response = await fetch(path, {
@@ -107,6 +121,15 @@
         });
       } catch {
         throw localError(0, T.network_error);
+      }
+      if (response.status === 401 && SIGN_IN) {
+        // The sign-in has expired: the "Sign in" button shows again. A read is asked again
+        // without the token (public departments still show); a write says to sign in.
+        const expired = Boolean(account.user);
+        await signedOut();
+        if (expired) showStatus(T.sign_in_expired, true, { keep: true });
+        if (expired && !writing) continue;
+        throw localError(401, signInWanted());
       }
       if (response.status === 401 && writing) {
         if (token) {
@@ -263,7 +286,7 @@
     select.replaceChildren(...state.departments.map((d) => new Option(d.name, d.id)));
     const none = state.departments.length === 0;
     select.disabled = none;
-    if (none) showStatus(T.no_departments);
+    if (none) showStatus(SIGN_IN && !account.user ? signInWanted() : T.no_departments);
   }
 
   function remembered() {
@@ -280,7 +303,8 @@
     state.missing = null;
     if (id) {
       state.department = find(id);
-      if (!state.department && state.departments.length) state.missing = id;
+      // Signed out, a department may be missing only until the person signs in: kept too.
+      if (!state.department && (state.departments.length || SIGN_IN)) state.missing = id;
     } else {
       state.department = find(remembered()) || state.departments[0] || null;
     }
@@ -289,12 +313,16 @@
     for (const button of ["rename-department", "add-event", "subscribe", "import", "overlay"]) {
       $(button).disabled = !state.department;
     }
+    showRights();
     if (calendar) updateExport();
     showLegend();
     document.title = state.department
       ? `${state.department.name} · ${T.app_title}`
       : T.app_title;
-    if (state.missing) showStatus(T.department_not_found, true, { keep: true });
+    if (state.missing) {
+      const anonymous = SIGN_IN && !account.user;
+      showStatus(anonymous ? signInWanted() : T.department_not_found, true, { keep: true });
+    }
     if (state.department) {
       try {
         localStorage.setItem(DEPARTMENT_KEY, state.department.id);
@@ -429,6 +457,8 @@
   function toCalendarEvent(record, overlay = null) {
     const last = record.end_date || record.event_date;
     const shown = { id: record.id, title: record.title, extendedProps: { record, rank: 1 } };
+    // Dragged only where the person may change events (a writer or owner when signed in).
+    shown.editable = mayDo(overlay || state.department, "writer");
     if (overlay) {
       // Another department's: outlined in its colour, so it never looks like one of ours.
       const colour = overlayColour(overlay.id);
@@ -1083,15 +1113,41 @@
     }
     editing = record ? { record, series } : null;
     const form = $("event-form");
+    const department = record ? departmentOf(record) : state.department;
+    const readOnly = !mayDo(department, "writer");
     clearErrors(form);
     hideConflict();
-    $("event-dialog-title").textContent = record ? T.event_dialog_edit : T.event_dialog_new;
+    showReadOnly(false);
+    const title = record ? T.event_dialog_edit : T.event_dialog_new;
+    $("event-dialog-title").textContent = readOnly ? T.event_dialog_view : title;
     $("event-delete").hidden = !record;
     fillEventForm(record || defaults);
     offerCategories();
     fillRepeatFor(series);
+    if (readOnly) showReadOnly(true);
     $("event-dialog").showModal();
-    $("event-title").focus();
+    (readOnly ? $("event-dialog").querySelector("[data-close]") : $("event-title")).focus();
+  }
+
+  const departmentOf = (record) =>
+    state.departments.find((d) => d.id === record.department_id) || null;
+
+  // A reader sees the event in the dialog, every field shown but none editable, and no
+  // save or delete. Only the fields this turned off are turned on again.
+  function showReadOnly(readOnly) {
+    const form = $("event-form");
+    for (const field of form.querySelectorAll("input, select, textarea")) {
+      if (readOnly && !field.disabled) {
+        field.disabled = true;
+        field.dataset.readOnly = "";
+      } else if (!readOnly && "readOnly" in field.dataset) {
+        field.disabled = false;
+        delete field.dataset.readOnly;
+      }
+    }
+    $("event-save").hidden = readOnly;
+    if (readOnly) $("event-delete").hidden = true;
+    $("event-read-only").hidden = !readOnly;
   }
 
   function eventBody() {
@@ -1116,6 +1172,7 @@
 
   async function saveEvent(event) {
     event?.preventDefault();
+    if (!$("event-read-only").hidden) return;
     const form = $("event-form");
     const body = eventBody();
     clearErrors(form);
@@ -1603,6 +1660,8 @@
   const heightFor = (type) => (type === "dayGridMonth" ? null : "auto");
 
   async function start() {
+    // Signed in (or back from the provider) before the first read, which carries the token.
+    if (SIGN_IN) await startSignIn();
     const initial = readUrl();
     state.q = initial.q;
     $("q").value = initial.q;
@@ -1667,6 +1726,7 @@
         }
       },
       dateClick: (info) => {
+        if (!mayDo(state.department, "writer")) return;
         const date = info.dateStr.slice(0, 10);
         const time = info.allDay ? "" : info.dateStr.slice(11, 16);
         openEventDialog(null, { event_date: date, time });
@@ -1750,6 +1810,130 @@
       $("import-close").textContent = T.cancel;
     });
     window.addEventListener("popstate", applyUrl);
+    if (SIGN_IN) {
+      $("sign-in").addEventListener("click", signIn);
+      $("sign-out").addEventListener("click", signOut);
+    }
+  }
+
+  // -- signing in with the company's provider (OIDC_ISSUER, OIDC_CLIENT_ID) -----------------
+
+  // The page's own address, without its query: where the provider sends the person back
+  // after signing in and after signing out (registered with the provider for this client).
+  const PAGE_URL = new URL(window.location.pathname, window.location.origin).href;
+
+  // What the person may do in `department`, by its access_role; without sign-in the server
+  // decides alone (a token prompt, or nothing asked). The server refuses what this hides
+  // either way: hiding it only spares the person a refusal.
+  const mayDo = (department, role) =>
+    !SIGN_IN || (ROLES[department?.access_role] || 0) >= ROLES[role];
+
+  function showRights() {
+    if (!SIGN_IN) return;
+    const department = state.department;
+    // Any signed-in person may create a department (and becomes its owner).
+    $("new-department").hidden = !account.user;
+    $("rename-department").hidden = !mayDo(department, "owner");
+    $("add-event").hidden = !mayDo(department, "writer");
+    $("import").hidden = !mayDo(department, "writer");
+  }
+
+  function showAccount() {
+    const user = account.user;
+    const profile = user ? user.profile : {};
+    const name = profile.name || profile.email || profile.sub || "";
+    const who = $("signed-in-as");
+    who.textContent = user ? format(T.signed_in_as, { name }) : "";
+    who.title = profile.email || "";
+    who.hidden = !user;
+    $("sign-in").hidden = Boolean(user);
+    $("sign-out").hidden = !user;
+    showRights();
+  }
+
+  const signInWanted = () => (account.expired ? T.sign_in_expired : T.sign_in_needed);
+
+  const signedInToken = () =>
+    account.user && !account.user.expired ? account.user.id_token : null;
+
+  // The server refused the token (expired, or signed out elsewhere): the page shows the
+  // "Sign in" button again; what the person was doing stays on the page.
+  async function signedOut() {
+    if (!account.user) return;
+    account.user = null;
+    account.expired = true;
+    try {
+      await account.manager.removeUser();
+    } catch {
+      // nothing stored to remove
+    }
+    showAccount();
+  }
+
+  // Authorisation code with PKCE (S256, oidc-client-ts's default for response_type code),
+  // as a public client: no secret. No silent renew: an expired sign-in signs in again.
+  function signInManager() {
+    return new oidc.UserManager({
+      authority: SIGN_IN.issuer,
+      client_id: SIGN_IN.client_id,
+      redirect_uri: PAGE_URL,
+      post_logout_redirect_uri: PAGE_URL,
+      response_type: "code",
+      scope: SIGN_IN.scopes,
+      // The signed-in person lasts as long as the tab, as the service token does.
+      userStore: new oidc.WebStorageStateStore({ store: window.sessionStorage }),
+      automaticSilentRenew: false,
+      monitorSession: false,
+      loadUserInfo: false, // the ID token carries the name and e-mail shown
+    });
+  }
+
+  // The provider sends the person back with ?code=&state= (signed in), ?error=&state=
+  // (not), or ?state= alone (signed out): each is finished here and the address cleaned.
+  async function startSignIn() {
+    if (typeof oidc === "undefined") {
+      showStatus(T.sign_in_failed, true, { keep: true });
+      $("sign-in").hidden = true;
+      return;
+    }
+    account.manager = signInManager();
+    const params = new URLSearchParams(window.location.search);
+    try {
+      if (params.has("state") && (params.has("code") || params.has("error"))) {
+        account.user = await account.manager.signinRedirectCallback();
+        // Back where the person chose to sign in: the department, dates and view shown.
+        const back = String(account.user.state?.back || "");
+        window.history.replaceState(null, "", back.startsWith("/") ? back : PAGE_URL);
+      } else if (params.has("state")) {
+        await account.manager.signoutRedirectCallback();
+        window.history.replaceState(null, "", PAGE_URL);
+      } else {
+        account.user = await account.manager.getUser();
+      }
+    } catch {
+      account.user = null;
+      window.history.replaceState(null, "", PAGE_URL);
+      showStatus(T.sign_in_failed, true, { keep: true });
+    }
+    if (account.user?.expired) await signedOut();
+    showAccount();
+  }
+
+  function signIn() {
+    const back = window.location.pathname + window.location.search;
+    account.manager.signinRedirect({ state: { back } }).catch(() => {
+      showStatus(T.sign_in_failed, true);
+    });
+  }
+
+  function signOut() {
+    const hint = account.user?.id_token;
+    account.manager.signoutRedirect({ id_token_hint: hint }).catch(async () => {
+      // The provider cannot be reached: signed out of this page at least.
+      await signedOut();
+      account.expired = false;
+      calendar.refetchEvents();
+    });
   }
 
   // -- subscribe ------------------------------------------------------------------------------
