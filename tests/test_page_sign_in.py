@@ -305,6 +305,23 @@ def test_alice_signs_in_makes_a_department_and_an_event_and_signs_out(
     for path in keep_screenshots(driver, "sign-in-alice"):
         assert path.stat().st_size > 0
 
+    # Calendar apps and downloads cannot sign in: both go by the secret feed address.
+    key = api.get(
+        f"/api/departments/{department}/feed-key", headers=as_person(provider, "alice")
+    ).get_json()["key"]
+    wait_for(
+        driver,
+        lambda d: f"key={key}" in (d.find_element(By.ID, "export").get_attribute("href") or ""),
+        "the export link to carry the feed key",
+    )
+    click(driver, "#subscribe")
+    visible_dialog(driver, "subscribe-dialog")
+    address = driver.find_element(By.ID, "subscribe-url").get_attribute("value") or ""
+    assert address.endswith(f"/api/departments/{department}/calendar.ics?key={key}")
+    feed = api.get(f"{address.removeprefix(signed_in.url)}&month={MONTH}")
+    assert "채용 면접" in feed.get_data(as_text=True)
+    driver.execute_script("document.getElementById('subscribe-dialog').close()")
+
     click(driver, "#sign-out")
     wait_for(
         driver,

@@ -278,7 +278,14 @@
   // `missing`: the id a link named that no department has; kept in the address, never
   // swapped silently for another department.
   // `overlays`: the other departments shown with it, by id, in the order chosen.
-  const state = { departments: [], department: null, missing: null, q: "", overlays: [] };
+  const state = {
+    departments: [],
+    department: null,
+    missing: null,
+    q: "",
+    overlays: [],
+    feedKeys: new Map(), // department id -> its secret feed key, once read (signed in)
+  };
 
   async function loadDepartments() {
     state.departments = await listAll("/api/departments", {}); // ordered by name
@@ -315,6 +322,7 @@
     }
     showRights();
     if (calendar) updateExport();
+    loadFeedKey(state.department);
     showLegend();
     document.title = state.department
       ? `${state.department.name} · ${T.app_title}`
@@ -1588,6 +1596,10 @@
     const from = isoDate(calendar.view.activeStart);
     const to = addDays(isoDate(calendar.view.activeEnd), -1);
     const query = new URLSearchParams({ from, to });
+    // Signed in, a download cannot carry the ID token: it goes through the department's
+    // secret feed address (read once per department, below), when the page has it.
+    const key = state.feedKeys.get(state.department.id);
+    if (key) query.set("key", key);
     link.href = `${departmentPath(state.department.id)}/calendar.ics?${query}`;
     link.download = `${state.department.name}-${from}-${to}.ics`;
     link.title = format(T.export_label, { from, to });
@@ -1862,6 +1874,7 @@
     if (!account.user) return;
     account.user = null;
     account.expired = true;
+    state.feedKeys.clear();
     try {
       await account.manager.removeUser();
     } catch {
@@ -1950,9 +1963,27 @@
     }
   }
 
-  function subscribe() {
+  // Signed in, calendar apps (and downloads) read the feed by the department's secret
+  // address, as Google Calendar's "secret address in iCal format": every reader may see it.
+  async function loadFeedKey(department) {
+    if (!SIGN_IN || !signedInToken() || !department || state.feedKeys.has(department.id)) {
+      return;
+    }
+    try {
+      const answer = await api("GET", `${departmentPath(department.id)}/feed-key`);
+      state.feedKeys.set(department.id, answer.body.key);
+    } catch {
+      return; // not signed in after all, or no right: the plain address is shown
+    }
+    if (state.department?.id === department.id && calendar) updateExport();
+  }
+
+  async function subscribe() {
     if (!state.department) return;
+    await loadFeedKey(state.department);
     const url = new URL(`${departmentPath(state.department.id)}/calendar.ics`, window.location.href);
+    const key = state.feedKeys.get(state.department.id);
+    if (key) url.searchParams.set("key", key);
     $("subscribe-url").value = url.href;
     $("subscribe-status").textContent = "";
     $("subscribe-dialog").showModal();
