@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from backend.errors import FieldError, Invalid, Rejected
@@ -470,11 +471,16 @@ class Resource:
     derived: tuple[Derived, ...] = ()
     order: tuple[str, ...] = ()  # the record's field order; declaration order if empty
 
-    @property
+    @cached_property
     def output(self) -> tuple[Declared, ...]:
         every: dict[str, Declared] = {f.name: f for f in (*self.derived, *self.fields)}
         names = self.order or tuple(every)
         return tuple(every[name] for name in names)
+
+    @cached_property
+    def _readers(self) -> tuple[tuple[str, str, Any], ...]:
+        """Each output field's name, attribute and reader, for ``from_attributes``."""
+        return tuple((f.name, f.attribute, f.from_attribute) for f in self.output)
 
     @property
     def writable_names(self) -> tuple[str, ...]:
@@ -526,7 +532,7 @@ class Resource:
 
     def from_attributes(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The record's fields (as keyword arguments) from an item's plain attributes."""
-        return {f.name: f.from_attribute(data.get(f.attribute)) for f in self.output}
+        return {name: read(data.get(attribute)) for name, attribute, read in self._readers}
 
     # -- the OpenAPI schemas -----------------------------------------------------------------
 
