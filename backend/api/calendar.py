@@ -26,6 +26,7 @@ from backend.api.openapi import (
 from backend.api.responses import unchanged_calendar, with_settling_tag
 from backend.errors import BadRequest, FieldError
 from backend.ics import feed
+from backend.services import listing
 from backend.services.feed import FEED_MAX_EVENTS, feed_events, feed_series
 from backend.services.imports import import_calendar
 from backend.storage import DateWindow
@@ -102,7 +103,7 @@ def _domain() -> str:
 def calendar_feed(department_id: str) -> Response:
     args = query({"from": date_param, "to": date_param, "month": month_param})
     department = storage().departments.get(department_id)
-    calendar = storage().events.calendar_state(department_id)
+    calendar = listing.calendar_of(storage(), department_id)
     if (unchanged := unchanged_calendar(calendar, settled_only=True)) is not None:
         return unchanged
     window, now = window_of(args), None
