@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from backend.domain import Actor
@@ -528,11 +529,29 @@ class Resource:
     derived: tuple[Derived, ...] = ()
     order: tuple[str, ...] = ()  # the record's field order; declaration order if empty
 
-    @property
+    @cached_property
     def output(self) -> tuple[Declared, ...]:
         every: dict[str, Declared] = {f.name: f for f in (*self.derived, *self.fields)}
         names = self.order or tuple(every)
         return tuple(every[name] for name in names)
+
+    @cached_property
+    def _readers(self) -> tuple[tuple[str, str, str, Any, Any], ...]:
+        """Each output field's name, attribute, and how ``from_attributes`` reads it: as
+        text (its ``from_attribute`` is the plain one: ``absent`` when missing, else the
+        value as ``str``), as a version, or by calling its ``from_attribute``."""
+        readers = []
+        for f in self.output:
+            plain = type(f).from_attribute is Declared.from_attribute
+            derived = type(f).from_attribute is Derived.from_attribute
+            how = "call"
+            if isinstance(f, Derived) and derived:
+                how = "version" if f.kind == "version" else "text"
+            elif plain:
+                how = "text"
+            absent = None if getattr(f, "nullable", True) else ""
+            readers.append((f.name, f.attribute, how, absent, f.from_attribute))
+        return tuple(readers)
 
     @property
     def writable_names(self) -> tuple[str, ...]:
@@ -584,7 +603,20 @@ class Resource:
 
     def from_attributes(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The record's fields (as keyword arguments) from an item's plain attributes."""
-        return {f.name: f.from_attribute(data.get(f.attribute)) for f in self.output}
+        # Each field's from_attribute, inlined for text and versions: an event list reads
+        # 17 fields of each of up to 1,000 items.
+        values: dict[str, Any] = {}
+        for name, attribute, how, absent, read in self._readers:
+            value = data.get(attribute)
+            if how == "text":
+                values[name] = (
+                    absent if value is None else value if type(value) is str else str(value)
+                )
+            elif how == "version":
+                values[name] = 1 if value is None else int(value)
+            else:
+                values[name] = read(value)
+        return values
 
     # -- the OpenAPI schemas -----------------------------------------------------------------
 

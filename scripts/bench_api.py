@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Benchmark the production server (gunicorn -c gunicorn.conf.py app:app).
 
-Against a DynamoDB engine (its own in-memory moto engine by default), it seeds a calendar
-of 10 departments × 12 months × 28 days × 1 event, then measures month-list, get-event and
-create-event: requests/s, p50 and p99 latency, the server's CPU milliseconds per request
-and DynamoDB calls per request. In the same run it measures a minimal Flask + boto3 app
-(scripts/bench_reference_app.py) as the reference, and, with --worker-classes, the
-product under other gunicorn worker classes. With --dynalite DIR (an npm install of
-dynalite, an engine with real indexes) it prints month-list latency at 1k and 100k events.
+First the month list against the bare app (scripts/bench_reference_app.py: Flask + boto3,
+one Query, boto3's parsing), both servers up side by side on one engine (dynalite with
+--dynalite DIR, an npm install of it, else the embedded engine in memory), measured in
+turns: requests/s, p50 and p99 latency, each server's CPU milliseconds per request,
+DynamoDB calls per request, and the ratios against the performance audit's targets.
+
+Then, on the embedded engine (dynalite has no transactions, which every event write is),
+month-list, get-event and create-event against the reference, and, with
+--worker-classes, the product under other gunicorn worker classes; with --dynalite, the
+month list's latency at 1k and 100k events. Each seeds a calendar of 10 departments ×
+12 months × 28 days × 1 event, as the product writes them (each with its calendar item).
 
 Run it with scripts/bench (which uses the project's .venv).
 """
@@ -44,7 +48,7 @@ from bench_common import fresh_tables, key_env, sign_with  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from backend.domain import utc_now  # noqa: E402
 from backend.storage import Storage  # noqa: E402
-from backend.storage.bookkeeping import name_claim  # noqa: E402
+from backend.storage.bookkeeping import name_claim, new_calendar  # noqa: E402
 from backend.timetext import parse_start_time  # noqa: E402
 
 DEPARTMENTS, MONTHS, DAYS = 10, 12, 28
@@ -73,13 +77,15 @@ class Result:
 
 
 def seed(storage: Storage, departments: int, events_per_department: int) -> list[tuple[str, str]]:
-    """Departments (with their name claims) and events, written with BatchWriteItem.
+    """Departments (with their name claims and calendar items) and events, written with
+    BatchWriteItem, as the product would have written them (counted, single-day events).
 
     Returns (department_id, event_id) of every event.
     """
     now = utc_now()
     keys: list[tuple[str, str]] = []
     dept_items: list[dict[str, Any]] = []
+    calendars: list[dict[str, Any]] = []
     for d in range(departments):
         dept_id = str(uuid.uuid4())
         name = f"부서 {d:03d}"
@@ -87,9 +93,12 @@ def seed(storage: Storage, departments: int, events_per_department: int) -> list
             {"id": dept_id, "name": name, "created_at": now, "updated_at": now, "version": 1},
             name_claim(name, dept_id),
         ]
+        calendars.append(
+            new_calendar(dept_id) | {"event_count": events_per_department, "multi_day": False}
+        )
         keys += [(dept_id, str(uuid.uuid4())) for _ in range(events_per_department)]
     _batch_put(storage, storage.departments.table, dept_items)
-    events = []
+    events: list[dict[str, Any]] = list(calendars)
     for index, (dept_id, event_id) in enumerate(keys):
         n = index % events_per_department
         time_text = f"오후 {n % 12 + 1}:00"
@@ -338,20 +347,32 @@ HEADER = (
 # -- dynalite ----------------------------------------------------------------------------
 
 
-def dynalite_month_list(
-    folder: str, concurrency: int, seconds: float, workers: int, threads: int
-) -> None:
+@contextmanager
+def dynalite(folder: str) -> Iterator[str | None]:
+    """A dynalite engine of an npm install in ``folder`` (None: there is none)."""
     binary = Path(folder) / "node_modules" / ".bin" / "dynalite"
     if not binary.exists():
         print(f"\ndynalite: not found under {folder} (npm install --prefix {folder} dynalite@4)")
+        yield None
         return
     port = free_port()
     process = subprocess.Popen(
         [str(binary), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    endpoint = f"http://127.0.0.1:{port}"
     try:
         time.sleep(1.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def dynalite_month_list(
+    folder: str, concurrency: int, seconds: float, workers: int, threads: int
+) -> None:
+    with dynalite(folder) as endpoint:
+        if endpoint is None:
+            return
         print("\nmonth-list on dynalite (real indexes), 28 events in each month queried:")
         print(HEADER)
         settings, storage = fresh_tables(endpoint)
@@ -373,9 +394,58 @@ def dynalite_month_list(
                     row(label, measure(base, proc, endpoint, month, concurrency, seconds)),
                     flush=True,
                 )
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+
+
+# -- the audit: the month list against the bare app -------------------------------------
+
+# The performance audit's targets for the month list against the bare app.
+TARGET_RPS, TARGET_CPU = 1.2, 0.8
+
+
+def month_list_against_bare(args: argparse.Namespace, endpoint: str, engine_name: str) -> None:
+    """The product's month list and the bare app's, both up at once on one engine,
+    measured in turns (``--rounds``), so that both see the same machine."""
+    settings, storage = fresh_tables(endpoint)
+    keys = seed(storage, DEPARTMENTS, MONTHS * DAYS)
+    make = scenarios(keys)["month-list"]
+    print(
+        f"month list against the bare app on {engine_name} ({endpoint}): {len(keys)} events, "
+        f"28 a month; {args.workers} workers × {args.threads} threads each; "
+        f"{args.concurrency} connections, {args.seconds:.0f} s a turn, {args.rounds} turns each"
+    )
+    print(HEADER)
+    totals: dict[str, list[Result]] = {"product": [], "bare app": []}
+    with (
+        server("app:app", settings, "gthread", args.workers, args.threads) as product,
+        server("bench_reference_app:app", settings, "gthread", args.workers, args.threads) as bare,
+    ):
+        for turn in range(args.rounds):
+            for label, (base, process) in (("product", product), ("bare app", bare)):
+                result = measure(base, process, endpoint, make, args.concurrency, args.seconds)
+                totals[label].append(result)
+                print(row(f"{label} (turn {turn + 1})", result), flush=True)
+    ours, bare_app = (_summed(totals[k]) for k in ("product", "bare app"))
+    print(row("product, all turns", ours))
+    print(row("bare app, all turns", bare_app))
+    rps, cpu = ours.rps / bare_app.rps, ours.cpu_ms / bare_app.cpu_ms
+    print(
+        f"\nmonth list, product / bare app: req/s × {rps:.2f} (target ≥ {TARGET_RPS}: "
+        f"{'met' if rps >= TARGET_RPS else 'not met'}), CPU/req × {cpu:.2f} "
+        f"(target ≤ {TARGET_CPU}: {'met' if cpu <= TARGET_CPU else 'not met'})\n"
+    )
+
+
+def _summed(results: list[Result]) -> Result:
+    count = sum(r.requests for r in results)
+    calls = [r.dynamodb_calls for r in results]
+    return Result(
+        count,
+        sum(r.seconds for r in results),
+        [x for r in results for x in r.latencies_ms],
+        sum(r.errors for r in results),
+        sum(r.cpu_ms * r.requests for r in results) / max(count, 1),
+        None if None in calls else sum(c or 0 for c in calls),
+    )
 
 
 # -- main --------------------------------------------------------------------------------
@@ -432,6 +502,10 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--worker-classes", default="gthread", help="e.g. gthread,gevent,sync")
     parser.add_argument("--dynalite", metavar="DIR", help="folder of an npm install of dynalite")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of each app's month list")
+    parser.add_argument(
+        "--month-list-only", action="store_true", help="only the month list against the bare app"
+    )
     args = parser.parse_args()
 
     with (
@@ -440,6 +514,13 @@ def main() -> int:
         if args.endpoint is None
         else _given(args.endpoint) as endpoint,
     ):
+        with dynalite(args.dynalite) if args.dynalite else _no_engine() as other:
+            if other is not None:
+                month_list_against_bare(args, other, "dynalite")
+            else:
+                month_list_against_bare(args, endpoint, "the embedded engine")
+        if args.month_list_only:
+            return 0
         compare(args, endpoint)
     if args.dynalite:
         dynalite_month_list(
@@ -451,6 +532,11 @@ def main() -> int:
 @contextmanager
 def _given(endpoint: str) -> Iterator[str]:
     yield endpoint
+
+
+@contextmanager
+def _no_engine() -> Iterator[str | None]:
+    yield None
 
 
 if __name__ == "__main__":

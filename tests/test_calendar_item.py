@@ -5,6 +5,7 @@ service, or by other programs) moves them on its first event write, exactly once
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,7 +15,8 @@ from flask.testing import FlaskClient
 
 from backend.config import Settings
 from backend.storage import Storage
-from backend.storage.dynamo import from_item
+from backend.storage.bookkeeping import utc_datetime
+from backend.storage.dynamo import from_item, to_item
 from tests.helpers import create_department, create_event
 
 
@@ -152,3 +154,182 @@ def test_concurrent_first_writes_move_the_counters_once_and_count_exactly(
     assert [r.version for r in records] == list(
         range(counters.get("calendar_version", 0) + 1, state.calendar_version + 1)
     )
+
+
+# -- a department written by other programs costs what any other does, once learned ----------
+
+
+def foreign_department(
+    dynamodb: Any, settings: Settings, events: list[tuple[str, str | None]]
+) -> str:
+    """A department and its events as the console or the first app writes them: no calendar
+    item, no counters, no flags; ``events`` are (event_date, end_date or None)."""
+    department = str(uuid.uuid4())
+    dynamodb.put_item(
+        TableName=settings.departments_table,
+        Item=to_item({"id": department, "name": f"콘솔 {department[:8]}"}),
+    )
+    for day, end in events:
+        item: dict[str, Any] = {"id": str(uuid.uuid4()), "department_id": department}
+        item |= {"event_date": day, "title": "콘솔 일정", "end_date": end}
+        dynamodb.put_item(TableName=settings.events_table, Item=to_item(item))
+    return department
+
+
+class Calls:
+    """The DynamoDB calls of a client, with their parameters."""
+
+    def __init__(self, dynamodb: Any) -> None:
+        self.dynamodb = dynamodb
+        self.made: list[tuple[str, dict[str, Any]]] = []
+
+    def __enter__(self) -> Calls:
+        self.dynamodb.meta.events.register(
+            "provide-client-params.dynamodb", self._record, unique_id="calls"
+        )
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.dynamodb.meta.events.unregister("provide-client-params.dynamodb", unique_id="calls")
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.made.append((model.name, dict(params)))
+
+    def list_starts(self) -> list[str]:
+        return [
+            p["ExpressionAttributeValues"][":from"]["S"]
+            for name, p in self.made
+            if name == "Query" and ":from" in p.get("ExpressionAttributeValues", {})
+        ]
+
+
+def _titles(client: FlaskClient, department: str, month: str) -> list[str]:
+    response = client.get(f"/api/events/{department}?month={month}")
+    assert response.status_code == 200
+    return [e["event_date"] for e in response.get_json()["items"]]
+
+
+def test_a_foreign_department_costs_what_others_do_after_its_first_list(
+    client: FlaskClient, storage: Storage, dynamodb: Any, settings: Settings
+) -> None:
+    department = foreign_department(dynamodb, settings, [("2024-02-10", None)] * 3)
+    before = client.get(f"/api/events/{department}?month=2024-02")
+    assert before.status_code == 200
+
+    state = storage.events.calendar_state(department)
+    assert (state.on_calendar_item, state.multi_day_known, state.multi_day) == (True, True, False)
+    assert (state.counted, state.calendar_version) == (False, 0)  # counting is the migration's
+    assert before.headers["ETag"] == 'W/"calendar-0"'  # the version did not move
+    with Calls(dynamodb) as calls:
+        assert _titles(client, department, "2024-02") == ["2024-02-10"] * 3
+    # As any department created here: 1 GetItem of the calendar item, 1 Query of the month.
+    assert [name for name, _ in calls.made] == ["GetItem", "Query"]
+    assert calls.list_starts() == ["2024-02-01"]
+
+
+def test_a_foreign_department_with_multi_day_events_keeps_reaching_back(
+    client: FlaskClient, storage: Storage, dynamodb: Any, settings: Settings
+) -> None:
+    department = foreign_department(
+        dynamodb, settings, [("2024-02-10", None), ("2024-01-30", "2024-02-02")]
+    )
+    assert _titles(client, department, "2024-02") == ["2024-01-30", "2024-02-10"]
+    state = storage.events.calendar_state(department)
+    assert (state.on_calendar_item, state.multi_day_known, state.multi_day) == (True, True, True)
+    with Calls(dynamodb) as calls:
+        assert _titles(client, department, "2024-02") == ["2024-01-30", "2024-02-10"]
+    assert [name for name, _ in calls.made] == ["GetItem", "Query"]
+    assert calls.list_starts() == ["2024-01-01"]
+
+
+def test_a_foreign_department_learns_on_its_first_write_too(
+    client: FlaskClient, storage: Storage, dynamodb: Any, settings: Settings
+) -> None:
+    department = foreign_department(dynamodb, settings, [("2024-02-10", None)])
+    create_event(client, department, event_date="2024-02-11")
+    state = storage.events.calendar_state(department)
+    assert (state.on_calendar_item, state.multi_day_known, state.multi_day) == (True, True, False)
+    assert state.calendar_version == 1
+    create_event(client, department, event_date="2024-02-20", end_date="2024-03-02")
+    assert storage.events.calendar_state(department).multi_day
+    assert _titles(client, department, "2024-03") == ["2024-02-20"]
+
+
+def test_a_department_with_counters_on_its_item_moves_them_on_a_list_at_the_same_version(
+    client: FlaskClient, storage: Storage, dynamodb: Any, settings: Settings
+) -> None:
+    department = create_department(client, "예전 부서")["id"]
+    create_event(client, department, event_date="2024-02-10")
+    as_before_calendar_items(dynamodb, settings, department, event_count=1, calendar_version=7)
+    tag = client.get(f"/api/events/{department}?month=2024-02").headers["ETag"]
+    assert tag == 'W/"calendar-7"'
+    state = storage.events.calendar_state(department)
+    assert (state.on_calendar_item, state.event_count, state.calendar_version) == (True, 1, 7)
+    assert not {"event_count", "calendar_version"} & set(
+        department_item(dynamodb, settings, department)
+    )
+    assert (
+        client.get(
+            f"/api/events/{department}?month=2024-02", headers={"If-None-Match": tag}
+        ).status_code
+        == 304
+    )
+
+
+def test_nothing_is_learned_while_the_index_may_lag(
+    client: FlaskClient, storage: Storage, dynamodb: Any, settings: Settings
+) -> None:
+    department = create_department(client, "최근 부서")["id"]
+    create_event(client, department, event_date="2024-02-10")  # changed just now
+    as_before_calendar_items(dynamodb, settings, department, event_count=1, calendar_version=1)
+    dynamodb.update_item(
+        TableName=settings.departments_table,
+        Key={"id": {"S": department}},
+        UpdateExpression="SET changed_at = :now",
+        ExpressionAttributeValues={":now": {"S": utc_datetime().isoformat()}},
+    )
+    state = storage.events.calendar_state(department)
+    assert storage.events.learned(department, state) == state
+    assert not storage.events.calendar_state(department).on_calendar_item
+
+
+def test_a_learner_that_loses_a_race_changes_nothing(
+    storage: Storage, dynamodb: Any, settings: Settings
+) -> None:
+    department = foreign_department(dynamodb, settings, [("2024-02-10", None)])
+    seen = storage.events.calendar_state(department)
+    learned = storage.events.learned(department, seen)
+    assert learned.learned
+    # A second learner that read the state before the first one wrote: refused, harmless.
+    assert storage.events.learned(department, seen) == seen
+    assert storage.events.calendar_state(department) == learned
+
+
+def test_concurrent_first_lists_and_writes_learn_once_and_lose_no_multi_day_event(
+    app: Flask, storage: Storage, dynamodb: Any, settings: Settings
+) -> None:
+    department = foreign_department(dynamodb, settings, [("2024-02-10", None)] * 5)
+
+    def one(n: int) -> int:
+        client = app.test_client()
+        if n % 4 == 3:  # a write of a multi-day event among the first lists
+            response = client.post(
+                f"/api/events/{department}",
+                json={"event_date": "2024-01-28", "end_date": "2024-02-03", "title": f"긴 {n}"},
+            )
+        else:
+            response = client.get(f"/api/events/{department}?month=2024-02")
+        return int(response.status_code)
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(one, range(16)))
+
+    assert set(statuses) <= {200, 201, 503}
+    made = statuses.count(201)
+    state = storage.events.calendar_state(department)
+    assert state.on_calendar_item
+    assert state.calendar_version == made
+    assert state.multi_day is bool(made)
+    listed = _titles(app.test_client(), department, "2024-02")
+    assert listed.count("2024-01-28") == made
+    assert listed.count("2024-02-10") == 5

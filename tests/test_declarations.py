@@ -287,3 +287,22 @@ def test_examples_are_valid_by_the_declarations() -> None:
         assert list(example) == [f.name for f in resource.output if f.in_output == "always"]
         writable = {k: v for k, v in example.items() if k in resource.writable_names}
         assert resource.validate(writable, creating=True)
+
+
+@pytest.mark.parametrize("resource", [DEPARTMENT, EVENT], ids=lambda r: r.name)
+def test_a_record_is_read_from_an_item_by_each_fields_own_reader(resource: Resource) -> None:
+    """``from_attributes`` inlines the plain readers: it reads what each field's
+    ``from_attribute`` reads, whatever an item written by another program holds."""
+    fields = resource.output
+    items: list[dict[str, Any]] = [
+        {},
+        {f.attribute: None for f in fields},
+        {f.attribute: "글" for f in fields if f.name != "version"} | {"version": 3},
+        {f.attribute: 5 for f in fields},
+        {f.attribute: ["a", 1] for f in fields if f.name != "version"},
+    ]
+    for item in items:
+        expected = {f.name: f.from_attribute(item.get(f.attribute)) for f in fields}
+        read = resource.from_attributes(item)
+        assert read == expected
+        assert [type(v) for v in read.values()] == [type(v) for v in expected.values()]

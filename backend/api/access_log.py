@@ -55,6 +55,8 @@ def install(app: Flask) -> None:
     def finish(response: Response) -> Response:
         request_id = g.get("request_id") or request_id_from(request.headers)
         response.headers["X-Request-ID"] = request_id
+        if not access_logger.isEnabledFor(logging.INFO):
+            return response  # nobody reads the line: build none
         calls = usage.current()
         started = g.get("started", time.perf_counter())
         duration = round((time.perf_counter() - started) * 1000, 2)

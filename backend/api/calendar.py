@@ -28,6 +28,7 @@ from backend.api.responses import unchanged_calendar, with_settling_tag
 from backend.api.security import checked_access, needs
 from backend.errors import BadRequest, FieldError
 from backend.ics import feed
+from backend.services import listing
 from backend.services.feed import FEED_MAX_EVENTS, feed_events, feed_series
 from backend.services.imports import import_calendar
 from backend.storage import DateWindow
@@ -117,7 +118,7 @@ def calendar_feed(department_id: str) -> Response:
     args.pop("key", None)  # checked before the view ran (api.security)
     known = checked_access(department_id)
     department = known.department if known else storage().departments.get(department_id)
-    calendar = storage().events.calendar_state(department_id)
+    calendar = listing.calendar_of(storage(), department_id)
     if (unchanged := unchanged_calendar(calendar, settled_only=True)) is not None:
         return unchanged
     window, now = window_of(args), None

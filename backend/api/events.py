@@ -222,7 +222,7 @@ def list_events(department_id: str) -> Response:
     after = None
     if "cursor" in args:  # a bad cursor is 400 whatever the conditional headers say
         after = cast(SortKey, cursors().decode(args["cursor"], scope, 4))
-    calendar = storage().events.calendar_state(department_id)  # 404 before any Query
+    calendar = listing.calendar_of(storage(), department_id)  # 404 before any Query
     if (unchanged := unchanged_calendar(calendar)) is not None:
         return unchanged
     limit = args.get("limit", DEFAULT_LIMIT)

@@ -35,6 +35,17 @@ EXPANSION_YEARS = 2
 Placed = tuple[SortKey, Event]
 
 
+def calendar_of(storage: Storage, department_id: str) -> CalendarState:
+    """The department's calendar state (``NotFound`` when it does not exist): one strongly
+    consistent read; for a department written by other programs, its first read also
+    learns and keeps what its lists need (``EventRepository.learned``), so that every
+    later list costs what any other department's does."""
+    calendar = storage.events.calendar_state(department_id)
+    if calendar.learned:
+        return calendar
+    return storage.events.learned(department_id, calendar)
+
+
 def list_page(
     storage: Storage,
     department_id: str,
@@ -154,7 +165,7 @@ def all_in(
 ) -> Iterator[Event]:
     """Every event and instance of the department in ``window`` (both ends given), in
     calendar order, page by page."""
-    calendar = storage.events.calendar_state(department_id)
+    calendar = calendar_of(storage, department_id)
     after: SortKey | None = None
     while True:
         page = list_page(

@@ -7,12 +7,11 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -26,6 +25,7 @@ from botocore.exceptions import (
 )
 
 from backend.errors import StorageUnavailable
+from backend.storage.wire import ReadParserFactory, plain_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -60,7 +60,6 @@ _CREDENTIAL_CODES = frozenset(
 )
 
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 def make_client(
@@ -97,6 +96,8 @@ def make_client(
         # process (a job's, a test's) then costs about 6 ms rather than 35.
         botocore_session = botocore.session.Session()
         botocore_session.register_component("data_loader", _shared_loader())
+        # Items of reads are taken off the wire as they come (storage/wire.py).
+        botocore_session.register_component("response_parser_factory", ReadParserFactory())
         session = boto3.session.Session(
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
@@ -127,15 +128,9 @@ def to_value(value: Any) -> AttributeValueTypeDef:
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """Deserialise an item; whole numbers come back as ``int`` instead of ``Decimal``."""
-    plain = {k: _deserializer.deserialize(v) for k, v in item.items()}
-    return {k: _plain_number(v) for k, v in plain.items()}
-
-
-def _plain_number(value: Any) -> Any:
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    return value
+    """Deserialise an item as boto3's ``TypeDeserializer`` does, but whole numbers at the
+    top level come back as ``int`` instead of ``Decimal`` (``wire.plain_item``)."""
+    return plain_item(item)
 
 
 def pages(

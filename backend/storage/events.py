@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from backend.domain import Event
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, NotFound, StorageUnavailable
 from backend.fields import EVENT, MAX_EVENT_DAYS
 from backend.storage.batch import BatchIO
 from backend.storage.bookkeeping import (
@@ -90,6 +90,18 @@ HISTORY_FENCE = 1_000_000
 # under a second; this is far past that): until then, lists and feeds do not answer with
 # an ETag that only the department's item backs, and a full sync's token reaches back.
 INDEX_SETTLE = timedelta(seconds=60)
+# How many index pages (of READ_BUDGET items) learning whether a department written by
+# other programs has multi-day events reads at most, once (EventRepository.learned).
+_LEARN_PAGES = 10
+# Why a conditional write was refused: another write came first.
+_REFUSED = frozenset(
+    {
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,8 @@ class CalendarState:
     event_count: int
     calendar_version: int
     # Whether an event spanning days was ever written: only then must a list reach back
-    # MAX_EVENT_DAYS before its window for events that started earlier.
+    # MAX_EVENT_DAYS before its window for events that started earlier. Unknown (and so
+    # True) for a department other programs wrote, until ``EventRepository.learned``.
     multi_day: bool = True
     # How many recurring events (series) it holds: only then does a list read them.
     series_count: int = 0
@@ -142,6 +155,14 @@ class CalendarState:
     # in the events table, in no index), or, for departments written before it existed or
     # by other programs, the department's own item until their first write moves them.
     on_calendar_item: bool = True
+    # Whether ``multi_day`` was written by the product (or its count), not assumed.
+    multi_day_known: bool = True
+
+    @property
+    def learned(self) -> bool:
+        """Whether lists of this department cost what any other's do: its state is on its
+        calendar item and says whether it has multi-day events."""
+        return self.on_calendar_item and self.multi_day_known
 
     def settled(self, now: datetime) -> bool:
         """Whether the last change is older than ``INDEX_SETTLE``: an index read now shows
@@ -255,7 +276,99 @@ class EventRepository:
             changed_at=_instant(data.get("changed_at")),
             history_from=int(data.get("history_from", 0)),
             on_calendar_item=on_calendar,
+            multi_day_known="multi_day" in data or "event_count" in data,
         )
+
+    def learned(self, department_id: str, state: CalendarState) -> CalendarState:
+        """``state``, with what a department written by other programs lacks learned once
+        and kept, so that its lists cost what any other's do from then on.
+
+        Such a department has no calendar item (one more GetItem on every read) and no
+        word on multi-day events (every list reads 31 days more). Once the index has
+        settled since its last change, one ``Select=COUNT`` Query of its events with an
+        ``end_date`` (at most ``_LEARN_PAGES`` pages; past that, it is taken to have some)
+        says whether it has multi-day events, and the calendar item is written with that
+        and its counters, at the version read: conditioned on nothing having changed since
+        (an event write moves the version; a concurrent learner's write is refused by
+        ours, or ours by its). A refused or failed write changes nothing: ``state`` as read
+        is still true, and the next read learns again.
+        """
+        if state.learned or not state.settled(utc_datetime()):
+            return state
+        try:
+            multi_day = state.multi_day
+            if not state.multi_day_known:
+                multi_day = self._has_multi_day(department_id)
+            learned = replace(
+                state, multi_day=multi_day, multi_day_known=True, on_calendar_item=True
+            )
+            item = calendar_key(department_id) | {
+                "calendar_version": state.calendar_version,
+                "multi_day": multi_day,
+                "series_count": state.series_count,
+                "history_from": state.history_from,
+            }
+            if state.counted:
+                item["event_count"] = state.event_count
+            if state.changed_at is not None:
+                item["changed_at"] = state.changed_at.isoformat(timespec="milliseconds")
+            with translated_errors("learn department calendar"):
+                if state.on_calendar_item:
+                    condition, values = _state_condition(state, {})
+                    self._client.update_item(
+                        TableName=self.table,
+                        Key=to_item(calendar_key(department_id)),
+                        UpdateExpression="SET multi_day = :multi",
+                        ConditionExpression=f"attribute_exists(id) AND {condition}",
+                        ExpressionAttributeNames={
+                            "#count": "event_count",
+                            "#version": "calendar_version",
+                        },
+                        ExpressionAttributeValues={
+                            ":multi": to_value(multi_day),
+                            ":seen": values[":seen"],
+                        },
+                    )
+                else:
+                    self._client.transact_write_items(
+                        TransactItems=[
+                            {
+                                "Put": {
+                                    "TableName": self.table,
+                                    "Item": to_item(item),
+                                    "ConditionExpression": "attribute_not_exists(id)",
+                                }
+                            },
+                            self._release_department_counters(department_id, state),
+                        ]
+                    )
+        except ClientError as exc:
+            if error_code(exc) not in _REFUSED:
+                # Learning only saves later reads; it never fails the read it serves.
+                logger.warning("could not keep the calendar state of %s: %s", department_id, exc)
+            return state
+        except StorageUnavailable:
+            return state  # throttled or unreachable: learn another time
+        return learned
+
+    def _has_multi_day(self, department_id: str) -> bool:
+        """Whether the department has an event with an ``end_date``, by the index."""
+        params = {
+            "TableName": self.table,
+            "IndexName": DEPARTMENT_DATE_INDEX,
+            "KeyConditionExpression": "department_id = :d",
+            "FilterExpression": "attribute_exists(end_date)",
+            "ExpressionAttributeValues": {":d": to_value(department_id)},
+            "Select": "COUNT",
+            "Limit": READ_BUDGET,
+        }
+        with translated_errors("learn department calendar"):
+            for number, response in enumerate(pages(self._client.query, params), 1):
+                if response.get("Count", 0):
+                    return True
+                if number >= _LEARN_PAGES and "LastEvaluatedKey" in response:
+                    return True  # too many to read through in a request: assume some
+        return False
 
     def touch_department(
         self,
@@ -359,6 +472,8 @@ class EventRepository:
         """
         for _ in write_attempts():
             state = self.calendar_state(department_id)
+            if not state.learned:
+                state = self.learned(department_id, state)
             items = build(state)
             items.append(
                 self.changes.put_request(department_id, state.calendar_version + 1, changes)
