@@ -546,7 +546,7 @@ class Resource:
             derived = type(f).from_attribute is Derived.from_attribute
             how = "call"
             if isinstance(f, Derived) and derived:
-                how = "version" if f.kind == "version" else "text"
+                how = {"version": "version", "actor": "call"}.get(f.kind, "text")
             elif plain:
                 how = "text"
             absent = None if getattr(f, "nullable", True) else ""
