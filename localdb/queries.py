@@ -461,7 +461,7 @@ def _copy_each_table_once(backend_class: Any) -> None:
     from moto.dynamodb import models  # noqa: PLC0415
 
     original = backend_class.transact_write_items
-    module_copy = models.copy
+    module_copy = getattr(models, "copy")  # noqa: B009 - the module moto's code names
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
         copies: dict[int, Any] = {}
@@ -473,11 +473,11 @@ def _copy_each_table_once(backend_class: Any) -> None:
                     copies[id(value)] = module_copy.deepcopy(value, memo)
                 return copies[id(value)]
 
-        models.copy = _OncePerTable  # type: ignore[assignment]
+        setattr(models, "copy", _OncePerTable)  # noqa: B010
         try:
             return original(self, transact_items)
         finally:
-            models.copy = module_copy
+            setattr(models, "copy", module_copy)  # noqa: B010
 
     backend_class.transact_write_items = transact_write_items
 
