@@ -41,6 +41,9 @@ LEASE = timedelta(seconds=60)
 # after its chunk and hands the job on.
 STOP_MARGIN_SECONDS = 15.0
 
+# How often a thread tries a job again while the storage fails (about 5 minutes).
+THREAD_ATTEMPTS = 14
+
 Starter = Callable[[str, str], None]  # (department id, job id): run it somewhere, soon
 
 
@@ -177,8 +180,11 @@ def in_thread(storage: Storage) -> Starter:
     def start(department_id: str, job_id: str) -> None:
         def run() -> None:
             try:
-                while run_import_job(storage, department_id, job_id).more:
-                    time.sleep(1.0)  # the storage failed: try again shortly
+                for attempt in range(THREAD_ATTEMPTS):
+                    if not run_import_job(storage, department_id, job_id).more:
+                        return
+                    time.sleep(min(2.0**attempt, 30.0))  # the storage failed: try again
+                # Still failing: the job waits, and a poll starts it again.
             except Exception:
                 logger.exception("import job %s: runner failed", job_id)
 
