@@ -48,7 +48,7 @@ def test_a_file_past_the_limit_is_a_job_with_progress_and_the_result(
     assert response.status_code == 202, response.get_json()
     job = response.get_json()
     location = response.headers["Location"]
-    assert location == f"/api/events/{department}/imports/{job['id']}"
+    assert location == f"/api/departments/{department}/imports/{job['id']}"
     assert (job["status"], job["total"], job["done"]) == ("queued", total, 0)
     done = finished(client, location)
     assert (done["status"], done["done"], done["total"]) == ("succeeded", total, total)
@@ -139,9 +139,9 @@ def test_a_job_is_found_only_under_its_own_department(client: FlaskClient) -> No
     )
     job_id = response.get_json()["id"]
 
-    assert client.get(f"/api/events/{other}/imports/{job_id}").status_code == 404
-    assert client.get(f"/api/events/{department}/imports/no-such-job").status_code == 404
-    assert client.get(f"/api/events/{department}/imports/{job_id}%23x").status_code == 404
+    assert client.get(f"/api/departments/{other}/imports/{job_id}").status_code == 404
+    assert client.get(f"/api/departments/{department}/imports/no-such-job").status_code == 404
+    assert client.get(f"/api/departments/{department}/imports/{job_id}%23x").status_code == 404
     assert finished(client, response.headers["Location"])["status"] == "succeeded"
 
 

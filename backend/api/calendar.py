@@ -1,6 +1,6 @@
 """iCalendar: ``GET /api/departments/<id>/calendar.ics`` (subscribe from Google Calendar,
 Outlook or a phone) and ``POST /api/events/<department_id>/import`` (fill from them; a
-large file as a job, ``GET /api/events/<department_id>/imports/<job_id>``)."""
+large file as a job, ``GET /api/departments/<department_id>/imports/<job_id>``)."""
 
 from __future__ import annotations
 
@@ -293,7 +293,7 @@ def _prefers_async() -> bool:
     )
 
 
-@bp.get("/api/events/<department_id>/imports/<job_id>")
+@bp.get("/api/departments/<department_id>/imports/<job_id>")
 @describe(
     operation(
         "getImportJob",
