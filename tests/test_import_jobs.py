@@ -12,8 +12,9 @@ from flask.testing import FlaskClient
 
 from backend import create_app
 from backend.config import Settings
-from backend.services.import_jobs import SYNC_MAX_EVENTS, run_import_job
-from backend.storage import Storage
+from backend.domain import Actor, acting_as
+from backend.services.import_jobs import SYNC_MAX_EVENTS, run_import_job, start_import
+from backend.storage import DateWindow, Storage
 from backend.storage.bookkeeping import utc_datetime
 from backend.storage.imports import CHUNK_ENTRIES, partition
 from tests.helpers import create_department
@@ -157,3 +158,18 @@ def test_an_import_job_of_an_unknown_department_or_a_broken_file_is_refused_at_o
         f"/api/events/{department}/import?async=true", data=b"not a calendar", headers=ICS
     )
     assert broken.status_code == 400
+
+
+def test_a_job_writes_in_the_name_of_who_started_it(client: FlaskClient, storage: Storage) -> None:
+    department = create_department(client)["id"]
+    person = Actor("user:kim", "김민지")
+    with acting_as(person):
+        job = start_import(
+            storage, department, calendar_file(3, 3),
+            timezone="Asia/Seoul", domain="localhost", dry_run=False,
+        )  # fmt: skip
+
+    assert run_import_job(storage, department, job.id).finished  # in another thread, later
+
+    events = list(storage.events.all_in(department, DateWindow()))
+    assert [(e.created_by, e.updated_by) for e in events] == [(person, person)] * 3
