@@ -141,6 +141,10 @@ class Importer:
 
     def apply(self, entries: Sequence[reader.Entry]) -> None:
         """Apply ``entries`` and write everything they leave pending."""
+        if not self.dry_run:
+            # What earlier calls wrote is stored: read again below as needed, so a job's
+            # memory does not grow with its file.
+            self.existing.clear()
         readable = [e for e in entries if e.reason is None and e.event_id]
         earlier = {
             e.event_id: reader.derived_id_for(e.uid, self.domain) for e in readable if e.event_id
