@@ -20,12 +20,13 @@ from backend.api import (
     security,
     webhooks,
 )
-from backend.api.context import CURSORS_KEY, SETTINGS_KEY, STORAGE_KEY
+from backend.api.context import CURSORS_KEY, JOBS_KEY, SETTINGS_KEY, STORAGE_KEY
 from backend.api.cursors import CursorCodec
 from backend.api.json_provider import KoreanJSONProvider
 from backend.api.problems import register_error_handlers
 from backend.api.wsgi import RawQueryFix
 from backend.config import Settings
+from backend.services.import_jobs import Starter, in_thread
 from backend.storage import Storage
 
 __all__ = ["create_app"]
@@ -37,7 +38,12 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_app(settings: Settings | None = None, storage: Storage | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    storage: Storage | None = None,
+    *,
+    start_job: Starter | None = None,
+) -> Flask:
     """Build the application.
 
     Without ``storage``, it connects as ``settings`` say (see ``storage.startup``): in
@@ -60,6 +66,8 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[STORAGE_KEY] = storage
     app.extensions[CURSORS_KEY] = CursorCodec(app.config["SECRET_KEY"])
+    # Import jobs run in a thread of this process unless the caller says where (Lambda).
+    app.extensions[JOBS_KEY] = start_job if start_job is not None else in_thread(storage)
 
     app.wsgi_app = RawQueryFix(app.wsgi_app)  # type: ignore[method-assign]
     access_log.install(app)  # first: request ids exist before anything can fail

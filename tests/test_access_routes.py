@@ -37,6 +37,7 @@ NEEDS = {
     "deleteDepartment": "owner",
     "getDepartmentCalendar": "reader",
     "importEvents": "writer",
+    "getImportJob": "writer",
     "createWebhook": "owner",
     "listWebhooks": "owner",
     "getWebhook": "owner",
@@ -141,10 +142,17 @@ def _fixture_department(client: FlaskClient, headers: dict[str, dict[str, str]])
         json={"url": "http://127.0.0.1:9/hook", "format": "json"},
         headers=service,
     ).get_json()
+    job = client.post(
+        f"/api/events/{department_id}/import?async=true",
+        data=ICS.encode(),
+        content_type="text/calendar",
+        headers=service,
+    ).get_json()
     return {
         "department_id": department_id,
         "event_id": event["id"],
         "webhook_id": webhook["id"],
+        "job_id": job["id"],
         "principal": "user:leaving",
     }
 

@@ -4,6 +4,7 @@ where a listing reads, and expired bookkeeping is swept."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -176,8 +177,9 @@ def test_each_request_makes_the_calls_the_cost_table_names(
         "POST", f"/api/events/{empty}/import", 200,
         data=ics.data, headers={"Content-Type": "text/calendar"},
     )  # fmt: skip
-    # What exists is read in batches of 100; then per new event: count, calendar, write.
-    assert imported == [*read, "BatchGetItem", *(2 * [*count, *calendar, *transaction])]
+    # What exists is read in batches of 100; the department's count (under 200: every
+    # date has room, no day count); then one transaction per 98 events.
+    assert imported == [*read, "BatchGetItem", *calendar, *calendar, *transaction]
     assert made("DELETE", f"{events}/{event}", 204) == read + calendar + transaction
     assert made("GET", "/api/departments", 200) == ["Scan"]
     # Then its change log goes with it (one Query of its keys, one BatchWriteItem per
@@ -248,3 +250,26 @@ def test_a_list_within_a_minute_of_a_write_reads_that_minutes_changes(
     client.post(f"/api/events/{dept}", json={"event_date": "2024-01-20", "title": "팀 회의"})
     listed = made("GET", f"/api/events/{dept}?month=2024-01", 200)
     assert listed == ["GetItem", "Query", "Query", "BatchGetItem"]
+
+
+def test_an_import_job_costs_what_the_cost_table_says(client: FlaskClient, made: Made) -> None:
+    """docs/performance.md, "import as a job": the request stores the file's VEVENTs in
+    chunks (one BatchWriteItem per 25) and the job (its runner's calls are its own); a
+    poll reads the job."""
+    dept = create_department(client)["id"]
+    body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a@example.com\r\n"
+        "DTSTART;VALUE=DATE:20240105\r\nSUMMARY:회의\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    url = f"/api/events/{dept}/import?async=true"
+
+    posted = made("POST", url, 202, data=body, headers={"Content-Type": "text/calendar"})
+
+    assert posted == ["GetItem", "BatchWriteItem", "PutItem"]
+    job = client.post(url, data=body, headers={"Content-Type": "text/calendar"})
+    location = job.headers["Location"]
+    for _ in range(100):
+        if client.get(location).get_json()["status"] == "succeeded":
+            break
+        time.sleep(0.1)
+    assert made("GET", location, 200) == ["GetItem"]

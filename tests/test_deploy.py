@@ -168,3 +168,16 @@ def test_the_optional_user_pool_signs_people_in_to_the_api(template: dict[str, A
     # The seed's tables and policies are untouched by sign-in: no new DynamoDB action.
     [statement] = resources["ApiFunction"]["Properties"]["Policies"][0]["Statement"]
     assert all(action.startswith("dynamodb:") for action in statement["Action"])
+
+
+def test_the_api_function_may_invoke_only_itself_for_import_jobs(
+    template: dict[str, Any],
+) -> None:
+    policies = template["Resources"]["ApiFunction"]["Properties"]["Policies"]
+    [statement] = policies[1]["Statement"]
+
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"]["Fn::Sub"].endswith(":function:${AWS::StackName}-ApiFunction-*")
+    # The seed's runtime policy (deploy/iam-policy.json) stays DynamoDB's alone.
+    runtime = json.loads((DEPLOY / "iam-policy.json").read_text())
+    assert all(a.startswith("dynamodb:") for s in runtime["Statement"] for a in s["Action"])

@@ -384,7 +384,8 @@ def test_an_import_over_10_mib_is_413_and_one_over_1_mib_is_read(
     too_big = b"BEGIN:VCALENDAR\r\n" + b"X-PAD:" + b"y" * (10 * 1024 * 1024) + b"\r\n"
 
     assert len(big) > 1024 * 1024
-    ok = client.post(f"/api/events/{department['id']}/import?dry_run=true", data=big, headers=ICS)
+    url = f"/api/events/{department['id']}/import"
+    ok = client.post(url + "?dry_run=true&async=false", data=big, headers=ICS)
     refused = client.post(f"/api/events/{department['id']}/import", data=too_big, headers=ICS)
 
     assert ok.status_code == 200

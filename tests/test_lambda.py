@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from backend.lambda_handler import make_api_handler
+from backend.config import Settings
+from backend.lambda_handler import IMPORT_JOB, make_api_handler, run_job_event, self_invoker
+from backend.services.import_jobs import job_status, start_import
+from backend.storage import Storage
+from backend.storage.imports import CHUNK_ENTRIES
+from tests.test_import_batches import calendar_file
 
 
 def v2_event(
@@ -153,3 +158,41 @@ def test_conditional_get_and_month_query_through_lambda(handler: Any) -> None:
     assert not_modified["statusCode"] == 304
     assert events["statusCode"] == 200
     assert body_of(events) == {"items": [], "next_cursor": None}
+
+
+class _Lambda:
+    def __init__(self) -> None:
+        self.invoked: list[dict[str, Any]] = []
+
+    def invoke(self, **params: Any) -> None:
+        self.invoked.append(params)
+
+
+def test_an_import_job_is_handed_to_another_invocation_and_on_near_the_timeout(
+    client: Any, storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "calendar-ApiFunction-x1")
+    fake = _Lambda()
+    start = self_invoker(settings, fake)
+    department = client.post("/api/departments", json={"name": "개발팀"}).get_json()["id"]
+    job = start_import(
+        storage, department, calendar_file(CHUNK_ENTRIES + 10, 5),
+        timezone="Asia/Seoul", domain="localhost", dry_run=False,
+    )  # fmt: skip
+
+    start(department, job.id)
+    [call] = fake.invoked
+    assert (call["FunctionName"], call["InvocationType"]) == ("calendar-ApiFunction-x1", "Event")
+    event = json.loads(call["Payload"])
+    assert event == {IMPORT_JOB: {"department_id": department, "job_id": job.id}}
+    # An invocation with little time left applies one chunk and hands the rest on ...
+    short = run_job_event(storage, event[IMPORT_JOB], lambda: 1.0, start)
+    assert short == {"job_id": job.id, "finished": False, "handed_on": True}
+    assert len(fake.invoked) == 2
+    # ... and the next one finishes it.
+    done = run_job_event(storage, event[IMPORT_JOB], lambda: 30.0, start)
+    assert done["finished"] is True
+    assert job_status(storage, department, job.id).result == {
+        "created": CHUNK_ENTRIES + 10, "updated": 0, "unchanged": 0, "deleted": 0,
+        "rejected": [], "dry_run": False,
+    }  # fmt: skip

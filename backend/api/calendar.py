@@ -1,15 +1,16 @@
 """iCalendar: ``GET /api/departments/<id>/calendar.ics`` (subscribe from Google Calendar,
-Outlook or a phone) and ``POST /api/events/<department_id>/import`` (fill from them)."""
+Outlook or a phone) and ``POST /api/events/<department_id>/import`` (fill from them; a
+large file as a job, ``GET /api/departments/<department_id>/imports/<job_id>``)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
 from backend.access.rights import Need
-from backend.api.context import settings, storage, today, zone
+from backend.api.context import job_starter, settings, storage, today, zone
 from backend.api.events import window_of
 from backend.api.inputs import bool_param, date_param, month_param, query, read_body, text_param
 from backend.api.openapi import (
@@ -19,6 +20,7 @@ from backend.api.openapi import (
     REQUEST_ID_HEADER,
     describe,
     empty_response,
+    header,
     json_response,
     operation,
     param,
@@ -30,6 +32,14 @@ from backend.errors import BadRequest, FieldError
 from backend.ics import feed
 from backend.services import listing
 from backend.services.feed import FEED_MAX_EVENTS, feed_events, feed_series
+from backend.services.import_jobs import (
+    SYNC_MAX_EVENTS,
+    job_json,
+    job_status,
+    needs_runner,
+    start_import,
+    wants_job,
+)
 from backend.services.imports import import_calendar
 from backend.storage import DateWindow
 
@@ -143,6 +153,24 @@ def calendar_feed(department_id: str) -> Response:
     return with_settling_tag(response, calendar)
 
 
+_JOB_EXAMPLE = {
+    "id": "6f1c2b0e9d8a4c7b8e5f4a3b2c1d0e9f",
+    "status": "running",
+    "total": 5000,
+    "done": 1500,
+    "created_at": "2024-01-20T09:00:00.000Z",
+}
+_RESULT_EXAMPLE = {
+    "created": 3,
+    "updated": 0,
+    "unchanged": 1,
+    "deleted": 0,
+    "rejected": [{"uid": "weekly@example.com", "line": 12, "reason": "recurring"}],
+    "dry_run": False,
+}
+_RETRY_AFTER_SECONDS = 2
+
+
 @bp.post("/api/events/<department_id>/import")
 @describe(
     operation(
@@ -150,21 +178,19 @@ def calendar_feed(department_id: str) -> Response:
         "calendar",
         "Create, update or delete events from an iCalendar file",
         "Each VEVENT is matched by UID; a second import of the same file changes "
-        "nothing. STATUS:CANCELLED deletes; recurring events are rejected. Up to "
-        f"{MAX_IMPORT_BYTES // (1024 * 1024)} MiB.",
+        "nothing. STATUS:CANCELLED deletes. Up to "
+        f"{MAX_IMPORT_BYTES // (1024 * 1024)} MiB. A file of more than {SYNC_MAX_EVENTS} "
+        "VEVENTs (or any file with ?async=true or Prefer: respond-async, RFC 7240) is "
+        "imported as a job: 202 with its address in Location, where GET reports its "
+        "progress and, once done, the same result.",
         {
-            "200": json_response(
-                "What the import did",
-                "ImportResult",
-                {
-                    "created": 3,
-                    "updated": 0,
-                    "unchanged": 1,
-                    "deleted": 0,
-                    "rejected": [{"uid": "weekly@example.com", "line": 12, "reason": "recurring"}],
-                    "dry_run": False,
-                },
-            )
+            "200": json_response("What the import did", "ImportResult", _RESULT_EXAMPLE),
+            "202": json_response(
+                "The file is read and stored; it is imported in the background",
+                "ImportJob",
+                _JOB_EXAMPLE | {"status": "queued", "done": 0},
+                {"Location": header("Location")},
+            ),
         },
         errors=("404", *BODY_ERRORS),
         parameters=[
@@ -173,7 +199,21 @@ def calendar_feed(department_id: str) -> Response:
                 "in": "query",
                 "description": "Report what would change; write nothing",
                 "schema": {"type": "boolean", "default": False},
-            }
+            },
+            {
+                "name": "async",
+                "in": "query",
+                "description": "true: import as a job (202) whatever the file's size; "
+                f"false: within the request even past {SYNC_MAX_EVENTS} VEVENTs. "
+                "Default: a job past that.",
+                "schema": {"type": "boolean"},
+            },
+            {
+                "name": "Prefer",
+                "in": "header",
+                "description": "respond-async (RFC 7240): as ?async=true",
+                "schema": {"type": "string"},
+            },
         ],
         body={
             "required": True,
@@ -208,9 +248,32 @@ def calendar_feed(department_id: str) -> Response:
 )
 @needs(Need.WRITE)
 def import_events(department_id: str) -> Response:
-    args = query({"dry_run": bool_param})
+    args = query({"dry_run": bool_param, "async": bool_param})
     dry_run = args.get("dry_run", False)
+    prefer_async = _prefers_async()
     body = _uploaded_file()
+    as_job = args.get("async")
+    if as_job is None:
+        as_job = prefer_async or wants_job(body)
+    if as_job:
+        job = start_import(
+            storage(),
+            department_id,
+            body,
+            timezone=settings().calendar_timezone,
+            domain=_domain(),
+            dry_run=dry_run,
+        )
+        job_starter()(department_id, job.id)
+        response = jsonify(job_json(job))
+        response.status_code = 202
+        response.headers["Location"] = url_for(
+            "calendar.import_job", department_id=department_id, job_id=job.id
+        )
+        response.headers["Retry-After"] = str(_RETRY_AFTER_SECONDS)
+        if prefer_async:
+            response.headers["Preference-Applied"] = "respond-async"
+        return response
     result = import_calendar(
         storage(),
         department_id,
@@ -220,3 +283,37 @@ def import_events(department_id: str) -> Response:
         dry_run=dry_run,
     )
     return jsonify(result.as_json())
+
+
+def _prefers_async() -> bool:
+    """Whether the Prefer header (RFC 7240) asks for respond-async."""
+    return any(
+        part.split(";")[0].strip().lower() == "respond-async"
+        for value in request.headers.getlist("Prefer")
+        for part in value.split(",")
+    )
+
+
+@bp.get("/api/departments/<department_id>/imports/<job_id>")
+@describe(
+    operation(
+        "getImportJob",
+        "calendar",
+        "The progress of an import job, and its result once done",
+        "status queued, running, succeeded (with result, as a synchronous import answers "
+        "it) or failed (with error); done of total VEVENTs applied. Jobs are kept a day. "
+        "A job whose runner stopped is started again by this request.",
+        {"200": json_response("The job", "ImportJob", _JOB_EXAMPLE)},
+        errors=("404", *READ_ERRORS),
+        write=True,
+    )
+)
+@needs(Need.WRITE)
+def import_job(department_id: str, job_id: str) -> Response:
+    job = job_status(storage(), department_id, job_id)
+    if needs_runner(job):
+        job_starter()(department_id, job.id)
+    response = jsonify(job_json(job))
+    if job.status in ("queued", "running"):
+        response.headers["Retry-After"] = str(_RETRY_AFTER_SECONDS)
+    return response

@@ -9,11 +9,13 @@ from flask import current_app
 
 from backend.api.cursors import CursorCodec
 from backend.config import Settings
+from backend.services.import_jobs import Starter
 from backend.storage import Storage
 
 SETTINGS_KEY = "calendar.settings"
 STORAGE_KEY = "calendar.storage"
 CURSORS_KEY = "calendar.cursors"
+JOBS_KEY = "calendar.import-jobs"
 
 
 def settings() -> Settings:
@@ -28,6 +30,13 @@ def storage() -> Storage:
 
 def cursors() -> CursorCodec:
     result: CursorCodec = current_app.extensions[CURSORS_KEY]
+    return result
+
+
+def job_starter() -> Starter:
+    """Where an accepted import job runs (a thread of this process, or on Lambda another
+    invocation of the function)."""
+    result: Starter = current_app.extensions[JOBS_KEY]
     return result
 
 

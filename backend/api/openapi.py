@@ -29,6 +29,7 @@ from backend.errors import PROBLEM_TYPES
 from backend.fields import DEPARTMENT, EVENT
 from backend.services.idempotency import MAX_KEY_LENGTH
 from backend.storage.idempotency import KEEP_HOURS
+from backend.storage.imports import RESULT_REJECTIONS
 
 _JSON = "application/json"
 VERSION = "1.2.0"
@@ -386,6 +387,29 @@ def _schemas() -> dict[str, Any]:
                 "deleted": {"type": "integer", "minimum": 0},
                 "dry_run": {"type": "boolean"},
                 "rejected": {"type": "array", "items": _ref("ImportRejection")},
+                "rejected_not_listed": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": f"A job's rejections past the first {RESULT_REJECTIONS}, "
+                    "counted only",
+                },
+            },
+        },
+        "ImportJob": {
+            "type": "object",
+            "description": "An import run in the background, and how far it got",
+            "required": ["id", "status", "total", "done", "created_at"],
+            "properties": {
+                "id": {"type": "string"},
+                "status": {
+                    "type": "string",
+                    "enum": ["queued", "running", "succeeded", "failed"],
+                },
+                "total": {"type": "integer", "minimum": 0, "description": "VEVENTs in the file"},
+                "done": {"type": "integer", "minimum": 0, "description": "VEVENTs applied"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "result": _ref("ImportResult"),
+                "error": {"type": "string", "description": "Why a failed job stopped"},
             },
         },
         "FieldError": {
@@ -453,6 +477,14 @@ def _parameters() -> dict[str, Any]:
             "description": "The event's id",
             "schema": {"type": "string"},
             "example": _EXAMPLE_EVENT_ID,
+        },
+        "ImportJobId": {
+            "name": "job_id",
+            "in": "path",
+            "required": True,
+            "description": "The import job's id (the 202's Location)",
+            "schema": {"type": "string"},
+            "example": "6f1c2b0e9d8a4c7b8e5f4a3b2c1d0e9f",
         },
         "WebhookId": {
             "name": "webhook_id",
@@ -769,6 +801,7 @@ _PATH_PARAMETERS = {
     "department_id": "DepartmentId",
     "event_id": "EventId",
     "webhook_id": "WebhookId",
+    "job_id": "ImportJobId",
     "principal": "Principal",
 }
 

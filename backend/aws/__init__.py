@@ -1,5 +1,6 @@
 """Clients of the AWS services besides DynamoDB: S3 (migration sources, backups, report
-copies) and SES v2 (report e-mail), with the same credentials as the tables."""
+copies), SES v2 (report e-mail) and Lambda (the API handing an import job to another
+invocation of its own function), with the same credentials as the tables."""
 
 from __future__ import annotations
 
@@ -28,3 +29,8 @@ def make_aws_client(settings: Settings, service: str, endpoint: str | None) -> A
 def make_s3_client(settings: Settings) -> Any:
     """An S3 client honouring ``AWS_ENDPOINT_URL_S3``."""
     return make_aws_client(settings, "s3", settings.s3_endpoint_url)
+
+
+def make_lambda_client(settings: Settings) -> Any:
+    """A Lambda client (the API invokes its own function for import jobs)."""
+    return make_aws_client(settings, "lambda", None)

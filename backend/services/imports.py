@@ -4,19 +4,23 @@ updates, deletes (``STATUS:CANCELLED``) or leaves one event, or is rejected with
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from backend.domain import Event, Series
-from backend.errors import CalendarError, Invalid, NotFound
+from backend.domain import Event, Series, acting, utc_now
+from backend.errors import CalendarError, Conflict, Invalid, NotFound
+from backend.fields import MAX_EVENTS_PER_DAY
 from backend.ics import reader
 from backend.recurrence import RuleProblem, Schedule, with_exdate
 from backend.services import recurring
-from backend.services.events import add_event, changed_event, delete_event, new_event
-from backend.services.events import update_event as update_existing
+from backend.services.events import changed_event, new_event
+from backend.services.rules import check_day_has_room
 from backend.storage import Storage
+from backend.storage.events import MAX_BATCH, BatchMoved, EventBatch
+from backend.storage.versioning import write_attempts
 from backend.timetext import parse_start_time
 
 
@@ -39,6 +43,25 @@ class ImportResult:
             "dry_run": self.dry_run,
         }
 
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> ImportResult:
+        return ImportResult(
+            created=int(data.get("created", 0)),
+            updated=int(data.get("updated", 0)),
+            unchanged=int(data.get("unchanged", 0)),
+            deleted=int(data.get("deleted", 0)),
+            rejected=[dict(r) for r in data.get("rejected", [])],
+            dry_run=bool(data.get("dry_run", False)),
+        )
+
+
+def read_file(body: bytes, *, timezone: str, domain: str) -> list[reader.Entry]:
+    """The VEVENTs of ``body`` in the order an import applies them; ``BadRequest`` for a
+    file that is not iCalendar."""
+    parsed = _cancellations_folded(reader.parse(body, timezone, domain), ZoneInfo(timezone))
+    # Series first, then their changed occurrences (RECURRENCE-ID), whatever the file's order.
+    return sorted(parsed, key=lambda e: e.series_id is not None)
+
 
 def import_calendar(
     storage: Storage,
@@ -55,60 +78,283 @@ def import_calendar(
     iCalendar; a VEVENT that breaks a rule is rejected on its own and the rest go on.
     """
     storage.departments.get(department_id)  # 404 before the file is read
-    result = ImportResult(dry_run=dry_run)
-    parsed = _cancellations_folded(reader.parse(body, timezone, domain), ZoneInfo(timezone))
-    # Series first, then their changed occurrences (RECURRENCE-ID), whatever the file's order.
-    entries = sorted(parsed, key=lambda e: e.series_id is not None)
-    # What exists, read in batches of 100 rather than one GetItem per VEVENT, and the
-    # department's series in one Query when the file has any.
-    earlier = {e.event_id: reader.derived_id_for(e.uid, domain) for e in entries if e.event_id}
-    existing = storage.events.find_many(
-        department_id,
-        [
-            ident
-            for e in entries
-            if e.reason is None and e.event_id
-            for ident in (e.event_id, earlier[e.event_id])
-        ],
-    )
-    recurring_file = any(e.is_series or e.series_id for e in entries)
-    every = {s.event.id: s for s in storage.series.all(department_id)} if recurring_file else {}
-    # An event imported before under the id its UID used to map to keeps that id.
-    entries = [_earlier_id(e, earlier, existing, every) for e in entries]
-    book = _Book(storage, department_id, ZoneInfo(timezone), existing, every, dry_run=dry_run)
-    for entry in entries:
-        if entry.reason is not None or entry.event_id is None:
-            result.rejected.append(_rejection(entry, entry.reason or "it cannot be read"))
-            continue
+    importer = Importer(storage, department_id, timezone=timezone, domain=domain, dry_run=dry_run)
+    importer.apply(read_file(body, timezone=timezone, domain=domain))
+    return importer.result
+
+
+@dataclass
+class _Pending:
+    """One event's write waiting for its batch: as stored (None: new) and as it will be
+    (None: deleted)."""
+
+    stored: Event | None
+    after: Event | None
+
+
+@dataclass
+class _Staged:
+    """One VEVENT's outcome (a result counter, or a rejection), taken once its batch is
+    written, and what it did to the per-date counts."""
+
+    entry: reader.Entry
+    outcome: str | None
+    reason: str | None = None
+    days: list[tuple[str, int]] = field(default_factory=list)
+
+
+class Importer:
+    """Applies VEVENTs (as ``read_file`` orders them) to one department.
+
+    Single events go in batches of up to ``MAX_BATCH`` (one transaction each, with the
+    calendar item and one change record naming them); series and occurrences one by one.
+    The per-date cap is checked with one count per date the import touches: the
+    department's consistent ``event_count`` when that alone proves room (fewer events than
+    a date may hold), else one ``Select=COUNT`` Query. ``apply`` may be called again with
+    the next VEVENTs (a job does, chunk by chunk); ``result`` adds up.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        department_id: str,
+        *,
+        timezone: str,
+        domain: str,
+        dry_run: bool,
+        result: ImportResult | None = None,
+    ) -> None:
+        self.storage, self.department_id, self.domain = storage, department_id, domain
+        self.zone = ZoneInfo(timezone)
+        self.dry_run = dry_run
+        self.result = result if result is not None else ImportResult(dry_run=dry_run)
+        self.existing: dict[str, Event] = {}
+        self.every: dict[str, Series] = {}
+        self._series_read = False
+        self._pending: dict[str, _Pending] = {}
+        self._staged: list[_Staged] = []
+        # Per date: its count before this import's first write to it (exact, or an upper
+        # bound: the department's whole count), and this import's writes to it since.
+        self._base: dict[str, tuple[int, bool]] = {}
+        self._ours: dict[str, int] = {}
+        self._bound: int | None = None
+
+    def apply(self, entries: Sequence[reader.Entry]) -> None:
+        """Apply ``entries`` and write everything they leave pending."""
+        if not self.dry_run:
+            # What earlier calls wrote is stored: read again below as needed, so a job's
+            # memory does not grow with its file.
+            self.existing.clear()
+        readable = [e for e in entries if e.reason is None and e.event_id]
+        earlier = {
+            e.event_id: reader.derived_id_for(e.uid, self.domain) for e in readable if e.event_id
+        }
+        # What exists, read in batches of 100 rather than one GetItem per VEVENT.
+        self.existing.update(
+            self.storage.events.find_many(
+                self.department_id,
+                [
+                    ident
+                    for e in readable
+                    if e.event_id
+                    for ident in (e.event_id, earlier[e.event_id])
+                ],
+            )
+        )
+        if not self._series_read and any(e.is_series or e.series_id for e in readable):
+            self.every = {s.event.id: s for s in self.storage.series.all(self.department_id)}
+            self._series_read = True
+        self._bound = None
+        book = _Book(
+            self.storage, self.department_id, self.zone, self.existing, self.every,
+            dry_run=self.dry_run,
+        )  # fmt: skip
+        for entry in entries:
+            if entry.reason is not None or entry.event_id is None:
+                self._staged.append(_Staged(entry, None, entry.reason or "it cannot be read"))
+                continue
+            entry = _earlier_id(entry, earlier, self.existing, self.every)  # noqa: PLW2901
+            assert entry.event_id is not None  # noqa: S101
+            if entry.series_id is not None or entry.is_series or entry.event_id in self.every:
+                self._flush()
+                self._one_by_one(book, entry)
+                continue
+            pending = self._pending.get(entry.event_id)
+            if pending is not None and pending.after is None:
+                self._flush()  # deleted, then given again: the delete goes first
+            self._plan(entry)
+            if len(self._pending) >= MAX_BATCH:
+                self._flush()
+        self._flush()
+
+    # -- series and occurrences, one write each ------------------------------------------
+
+    def _one_by_one(self, book: _Book, entry: reader.Entry) -> None:
         try:
-            if entry.series_id is not None:
-                outcome, after = book.occurrence(entry), None
-            elif entry.is_series or entry.event_id in every:
-                outcome, after = book.series(entry), None
-            else:
-                outcome, after = _apply(
-                    storage, department_id, entry, existing.get(entry.event_id), dry_run=dry_run
-                )
-        except Invalid as exc:
-            result.rejected.append(_rejection(entry, str(exc)))
-            continue
+            outcome = book.occurrence(entry) if entry.series_id is not None else book.series(entry)
+        except (Invalid, _Refused) as exc:
+            self.result.rejected.append(_rejection(entry, str(exc)))
+            return
         except CalendarError as exc:
             if exc.problem.status >= 500:
                 raise
-            result.rejected.append(_rejection(entry, str(exc)))
-            continue
-        except _Refused as exc:
-            result.rejected.append(_rejection(entry, str(exc)))
-            continue
-        setattr(result, outcome, getattr(result, outcome) + 1)
-        if entry.series_id is not None or entry.is_series or entry.event_id in every:
-            continue  # the book keeps what it wrote
-        # A later VEVENT with the same UID sees this one's outcome (a dry run's too).
-        if after is None:
-            existing.pop(entry.event_id, None)
+            self.result.rejected.append(_rejection(entry, str(exc)))
+            return
+        setattr(self.result, outcome, getattr(self.result, outcome) + 1)
+
+    # -- single events, in batches --------------------------------------------------------
+
+    def _plan(self, entry: reader.Entry) -> None:
+        """Decide what ``entry`` does to its event, as the import knows it (with what is
+        pending), and stage it: the write waits for the batch."""
+        ident = entry.event_id
+        assert ident is not None  # noqa: S101
+        pending = self._pending.get(ident)
+        stored = pending.stored if pending is not None else self.existing.get(ident)
+        staged = _Staged(entry, None)
+        try:
+            after = self._decide(staged, stored, pending.after if pending else stored)
+        except (Invalid, _Refused, Conflict) as exc:
+            self._undo(staged)
+            staged.reason = str(exc)
+            self._staged.append(staged)
+            return
+        self._staged.append(staged)
+        if staged.outcome == "unchanged":
+            return
+        if stored is None and after is None:
+            self._pending.pop(ident, None)  # made and deleted by the same file
         else:
-            existing[entry.event_id] = after
-    return result
+            self._pending[ident] = _Pending(stored, after)
+
+    def _decide(self, staged: _Staged, stored: Event | None, known: Event | None) -> Event | None:
+        """The event as ``staged.entry`` leaves it (None: deleted), its outcome set."""
+        entry = staged.entry
+        if entry.cancelled:
+            if known is None:
+                raise _Refused(_NOTHING_TO_CANCEL)
+            self._move(staged, known.event_date, -1)
+            staged.outcome = "deleted"
+            return None
+        if known is None:
+            made = new_event(self.department_id, entry.fields, event_id=entry.event_id)
+            self._room(staged, made.event_date)
+            staged.outcome = "created"
+            return made
+        wanted = changed_event(known, entry.fields)
+        if wanted == known:
+            staged.outcome = "unchanged"
+            return known
+        if wanted.event_date != known.event_date:
+            self._room(staged, wanted.event_date)
+            self._move(staged, known.event_date, -1)
+        staged.outcome = "updated"
+        if stored is None:
+            return wanted  # still to be made: a new event, with these fields
+        return dataclasses.replace(
+            wanted, updated_at=utc_now(), updated_by=acting(), version=stored.version + 1
+        )
+
+    def _room(self, staged: _Staged, day: str) -> None:
+        """Count ``day``'s new event, or ``Conflict`` (day-full) when it has no room."""
+        if self.dry_run:
+            return
+        base, exact = self._base_of(day)
+        if base + self._ours[day] >= MAX_EVENTS_PER_DAY and not exact:
+            # The department's count proved nothing: count the date itself, with this
+            # import's writes written first so that the count sees them.
+            self._flush()
+            queried = self.storage.events.count_on_date(self.department_id, day)
+            self._base[day] = (queried - self._ours[day], True)
+            base = queried - self._ours[day]
+        check_day_has_room(day, base + self._ours[day])
+        self._move(staged, day, 1)
+
+    def _move(self, staged: _Staged, day: str, delta: int) -> None:
+        if self.dry_run or (delta < 0 and day not in self._base):
+            # An event leaving a date not counted yet: its count, read later, may still
+            # show it (one too many, never too few).
+            return
+        self._base_of(day)
+        self._ours[day] += delta
+        staged.days.append((day, delta))
+
+    def _undo(self, staged: _Staged) -> None:
+        for day, delta in staged.days:
+            self._ours[day] -= delta
+        staged.days.clear()
+
+    def _base_of(self, day: str) -> tuple[int, bool]:
+        """``day``'s count before this import first touched it: the department's whole
+        count where that is under the cap (an upper bound, no Query), else the date's."""
+        if day not in self._base:
+            if self._bound is None:
+                self._bound = self.storage.events.calendar_state(self.department_id).event_count
+            if self._bound < MAX_EVENTS_PER_DAY:
+                self._base[day] = (max(self._bound, 0), False)
+            else:
+                self._base[day] = (
+                    self.storage.events.count_on_date(self.department_id, day),
+                    True,
+                )
+            self._ours[day] = 0
+        return self._base[day]
+
+    def _flush(self) -> None:
+        """Write the pending batch (one transaction), then take its VEVENTs' outcomes."""
+        if not self.dry_run:
+            self._write_pending()
+        for ident, p in self._pending.items():
+            if p.after is None:
+                self.existing.pop(ident, None)
+            else:
+                self.existing[ident] = p.after
+        for one in self._staged:
+            if one.outcome is None:
+                self.result.rejected.append(_rejection(one.entry, one.reason or ""))
+            else:
+                setattr(self.result, one.outcome, getattr(self.result, one.outcome) + 1)
+        self._pending, self._staged = {}, []
+
+    def _write_pending(self) -> None:
+        for _ in write_attempts():
+            if not self._pending:
+                return
+            pending = self._pending.values()
+            batch = EventBatch(
+                creates=[p.after for p in pending if p.stored is None and p.after is not None],
+                updates=[(p.stored, p.after) for p in pending if p.stored and p.after],
+                deletes=[p.stored for p in pending if p.stored is not None and p.after is None],
+            )
+            try:
+                self.storage.events.write_batch(self.department_id, batch)
+            except BatchMoved:
+                if self._replanned():
+                    continue
+            return
+        raise Conflict("the calendar changed too often to import this batch", code="busy")
+
+    def _replanned(self) -> bool:
+        """After a batch was refused because some of its events were not as read: whether
+        it was planned again from them as they are now (False: the batch is what they
+        hold, written by this very import, whose answer was lost)."""
+        fresh = self.storage.events.find_many(self.department_id, list(self._pending))
+        if all(fresh.get(ident) == p.after for ident, p in self._pending.items()):
+            return False
+        for ident in self._pending:
+            if ident in fresh:
+                self.existing[ident] = fresh[ident]
+            else:
+                self.existing.pop(ident, None)
+        staged, self._staged, self._pending = self._staged, [], {}
+        for one in staged:
+            self._undo(one)
+        for one in staged:
+            if one.entry.reason is None and one.entry.event_id is not None:
+                self._plan(one.entry)
+            else:
+                self._staged.append(one)
+        return True
 
 
 def _earlier_id(
@@ -312,33 +558,3 @@ def recurrence_without(event: Event, day: str) -> tuple[str, ...]:
 
 def _rejection(entry: reader.Entry, reason: str) -> dict[str, Any]:
     return {"uid": entry.uid or None, "line": entry.line, "reason": reason}
-
-
-def _apply(
-    storage: Storage,
-    department_id: str,
-    entry: reader.Entry,
-    current: Event | None,
-    *,
-    dry_run: bool,
-) -> tuple[str, Event | None]:
-    """Create, update, delete or leave one event (``current``: as the import knows it);
-    returns which, and the event as it is afterwards (None: there is none)."""
-    assert entry.event_id is not None  # noqa: S101 - rejected entries never get here
-    if entry.cancelled:
-        if current is None:
-            raise _Refused(_NOTHING_TO_CANCEL)
-        if not dry_run:
-            delete_event(storage, department_id, current.id, None)
-        return "deleted", None
-    if current is None:
-        event = new_event(department_id, entry.fields, event_id=entry.event_id)
-        if not dry_run:
-            add_event(storage, event)
-        return "created", event
-    wanted = changed_event(current, entry.fields)
-    if wanted == current:
-        return "unchanged", current
-    if not dry_run:
-        wanted = update_existing(storage, department_id, current.id, entry.fields, None)
-    return "updated", wanted

@@ -23,6 +23,7 @@ from backend.storage.dynamo import error_code, translated_errors
 from backend.storage.events import CalendarState, DateWindow, EventRepository, SortKey
 from backend.storage.expiring import ExpiringItems
 from backend.storage.idempotency import IdempotencyRecords
+from backend.storage.imports import ImportJobs
 from backend.storage.mailings import MailingRepository
 from backend.storage.schema import DEPARTMENTS, EVENTS, TableSchema
 from backend.storage.series import SeriesRepository
@@ -61,6 +62,7 @@ class Storage:
         self.mailings = MailingRepository(client, events_table)
         self.idempotency = IdempotencyRecords(client, events_table)
         self.expiring = ExpiringItems(client, events_table)
+        self.import_jobs = ImportJobs(client, events_table)
 
     def tables(self) -> list[tuple[TableSchema, str]]:
         return [(DEPARTMENTS, self.departments.table), (EVENTS, self.events.table)]

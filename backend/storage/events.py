@@ -83,6 +83,8 @@ READ_BUDGET = 1000
 # The most events one transaction deletes: DynamoDB's 100 items, less the department's
 # item and the change record.
 MAX_REMOVE = 98
+# The most events one batched write (an import's) changes: the same 100 items.
+MAX_BATCH = 98
 # How far a restore moves each calendar's version (more writes than any calendar makes
 # between a backup and its restore).
 HISTORY_FENCE = 1_000_000
@@ -102,6 +104,28 @@ _REFUSED = frozenset(
         "TransactionInProgressException",
     }
 )
+
+
+class BatchMoved(Exception):
+    """Some events of a batch were not as read: nothing of the batch was written."""
+
+    def __init__(self, event_ids: list[str]) -> None:
+        super().__init__(f"{len(event_ids)} events changed meanwhile")
+        self.event_ids = event_ids
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """Event changes of one department written in one transaction (``write_batch``):
+    new events, (current, updated) pairs, and events to delete, each at its version."""
+
+    creates: Sequence[Event] = ()
+    updates: Sequence[tuple[Event, Event]] = ()
+    deletes: Sequence[Event] = ()
+
+    @property
+    def size(self) -> int:
+        return len(self.creates) + len(self.updates) + len(self.deletes)
 
 
 @dataclass(frozen=True)
@@ -603,6 +627,72 @@ class EventRepository:
             ],
             moved,
             [Change.of(event, "deleted") for event in events],
+        )
+
+    def write_batch(self, department_id: str, batch: EventBatch) -> None:
+        """Write up to ``MAX_BATCH`` event changes of one department in one transaction:
+        the calendar item (at the version read, counting the events made and deleted), each
+        create (its id must be free), update and delete (each at its version read), and one
+        change record naming them all. ``BatchMoved`` names the events whose condition
+        failed (changed, made or deleted by another writer, or by this very write whose
+        response was lost): nothing of the batch was written then."""
+        if not batch.size:
+            return
+        if batch.size > MAX_BATCH:
+            raise ValueError(f"a batch holds at most {MAX_BATCH} events")
+        writes: list[TransactWriteItemTypeDef] = []
+        ids: list[str] = []
+        changes: list[Change] = []
+        for event in batch.creates:
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item(event_record(event)),
+                        "ConditionExpression": "attribute_not_exists(id)",
+                    }
+                }
+            )
+            ids.append(event.id)
+            changes.append(Change.of(event, "created"))
+        for current, updated in batch.updates:
+            key = self._key(department_id, current.id)
+            writes.append({"Update": _update_request(self.table, key, current.version, updated)})
+            ids.append(current.id)
+            changes.append(Change.of(updated, "updated"))
+        for event in batch.deletes:
+            writes.append(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": self._key(department_id, event.id),
+                        "ConditionExpression": version_condition(event.version),
+                        "ExpressionAttributeNames": {"#version": "version"},
+                        "ExpressionAttributeValues": {":expected": to_value(event.version)},
+                    }
+                }
+            )
+            ids.append(event.id)
+            changes.append(Change.of(event, "deleted"))
+        delta = len(batch.creates) - len(batch.deletes)
+        multi_day = any(e.end_date is not None for e in batch.creates) or any(
+            u.end_date is not None for _, u in batch.updates
+        )
+
+        def moved(exc: ClientError) -> None:
+            failed = [ident for n, ident in enumerate(ids) if cancelled_by(exc, n + 1)]
+            if failed:
+                raise BatchMoved(failed) from exc
+
+        self.transact(
+            "write events",
+            department_id,
+            lambda state: [
+                self.touch_department(department_id, state, delta, multi_day),
+                *writes,
+            ],
+            moved,
+            changes,
         )
 
     # -- reads ---------------------------------------------------------------------------

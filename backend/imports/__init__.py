@@ -1,0 +1,1 @@
+"""Import jobs run from a shell (``python -m backend.imports``)."""
