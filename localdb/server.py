@@ -15,6 +15,7 @@ import base64
 import contextlib
 import ctypes
 import errno
+import hashlib
 import io
 import json
 import logging
@@ -23,12 +24,13 @@ import signal
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from localdb import queries, store, wire
+from localdb import queries, store, transactions, wire
 from localdb.launcher import (
     DEFAULT_IDLE_SECONDS,
     HEALTH_PATH,
@@ -102,6 +104,8 @@ LARGE_BODIES = 2
 START_WAIT = 4.0  # a request arriving while data loads waits this long (read timeout is 5 s)
 LOCK_WAIT = 4.0  # a request waiting behind others answers "busy" after this long
 REQUEST_TIMEOUT = 30.0  # a request still running after this long means the engine is stuck
+TOKEN_SECONDS = 600.0  # how long a ClientRequestToken answers as its first use did, as AWS
+MAX_TOKENS = 10_000  # tokens remembered at most (the oldest go first)
 _JSON = "application/x-amz-json-1.0"
 _DRAIN = 65536  # the largest body read only to be dropped
 
@@ -111,6 +115,71 @@ Response = tuple[str, list[tuple[str, str]], bytes]
 def _error(status: str, code: str, message: str) -> Response:
     body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
     return status, [("Content-Type", _JSON), ("x-amzn-ErrorType", code)], body.encode()
+
+
+class Tokens:
+    """The ``ClientRequestToken`` of each transaction applied in the last ten minutes.
+
+    A TransactWriteItems retried with the token of one that succeeded is answered as that
+    one was, without being applied again; with the same token but other parameters it is
+    refused with ``IdempotentParameterMismatchException``, as DynamoDB does. A transaction
+    that was refused leaves no token: retried, it runs again. Bounded by ``MAX_TOKENS``
+    (the oldest are forgotten first); kept in memory only (used under the engine's lock).
+    """
+
+    def __init__(self, seconds: float = TOKEN_SECONDS, limit: int = MAX_TOKENS) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        # (region, token) -> (when, digest of the request, answer), oldest first
+        self._known: OrderedDict[tuple[str, str], tuple[float, str, Response]] = OrderedDict()
+
+    @staticmethod
+    def key(operation: str, region: str, body: bytes) -> tuple[str, str] | None:
+        if operation != "TransactWriteItems" or b"ClientRequestToken" not in body:
+            return None
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            token = json.loads(body).get("ClientRequestToken")
+            if isinstance(token, str) and token:
+                return region, token
+        return None
+
+    def answer(self, key: tuple[str, str], body: bytes) -> Response | None:
+        """The answer to a request carrying a token seen before, or None: run it."""
+        self._expire()
+        known = self._known.get(key)
+        if known is None:
+            return None
+        if known[1] != _digest(body):
+            return _error(
+                "400 Bad Request",
+                "IdempotentParameterMismatchException",
+                "the ClientRequestToken was used in the last 10 minutes by a request with "
+                "other parameters",
+            )
+        return known[2]
+
+    def remember(self, key: tuple[str, str], body: bytes, response: Response) -> None:
+        self._known[key] = (time.monotonic(), _digest(body), response)
+        self._known.move_to_end(key)
+        while len(self._known) > self.limit:
+            self._known.popitem(last=False)
+
+    def _expire(self) -> None:
+        oldest = time.monotonic() - self.seconds
+        while self._known and next(iter(self._known.values()))[0] < oldest:
+            self._known.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+
+def _digest(body: bytes) -> str:
+    """A request's parameters, whatever the order or spacing of their JSON."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        return hashlib.sha256(body).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -152,6 +221,7 @@ class JournalingApp:
 
         queries.install()
         wire.install()
+        transactions.install()
         self._handler = DynamoHandler
         self._account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
         self.journal = journal
@@ -172,6 +242,7 @@ class JournalingApp:
         self.regions: set[str] = set()
         self.last_request = time.monotonic()
         self.requests = 0  # DynamoDB requests served, for benchmarks' calls-per-request
+        self.tokens = Tokens()
 
     # -- serving ----------------------------------------------------------------------
 
@@ -290,6 +361,11 @@ class JournalingApp:
             self._running = (operation, time.monotonic())
             self.requests += 1
             self.regions.add(region)
+            token = self.tokens.key(operation, region, body)
+            if token is not None:
+                known = self.tokens.answer(token, body)
+                if known is not None:
+                    return known
             journal = self.journal if _is_write(operation, body) else None
             start = None
             if journal is not None:
@@ -303,6 +379,8 @@ class JournalingApp:
             status, out_headers, payload = self._dispatch(operation, region, headers, body)
             if journal is not None and start is not None and not status.startswith("200"):
                 journal.discard(start)
+            if token is not None and status.startswith("200"):
+                self.tokens.remember(token, body, (status, out_headers, payload))
         finally:
             self._running = None
             self._lock.release()
