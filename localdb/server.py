@@ -99,6 +99,10 @@ MAX_BODY = 16 * 1024 * 1024 + 65536  # DynamoDB's largest request (BatchWriteIte
 # headers carry a well-formed signature (see ``_serve``), at most MAX_REQUESTS requests are
 # handled at a time, and of those at most LARGE_BODIES read a body over LARGE_BODY.
 MAX_REQUESTS = 64
+# Connections open at once, idle keep-alive ones included (each holds a thread); one more
+# is closed at once. Above what the folder's tools pool together (10 per client, twice
+# the workers for a migration: 16 by default) and no more than the requests served.
+MAX_CONNECTIONS = 64
 LARGE_BODY = 1024 * 1024
 LARGE_BODIES = 2
 START_WAIT = 4.0  # a request arriving while data loads waits this long (read timeout is 5 s)
@@ -757,6 +761,41 @@ def _listen(port: int) -> socket.socket:
     return listener
 
 
+def capped_server(
+    app: Any, listener: socket.socket, handler: Any = None, limit: int | None = None
+) -> Any:
+    """A threaded werkzeug server on ``listener`` that keeps at most ``limit``
+    (``MAX_CONNECTIONS``) connections open: one more is closed as soon as it is accepted,
+    before anything of it is read, so connections nobody finishes cannot add threads (or
+    buffers) without end."""
+    from werkzeug.serving import ThreadedWSGIServer  # noqa: PLC0415
+
+    cap = MAX_CONNECTIONS if limit is None else limit
+
+    class CappedServer(ThreadedWSGIServer):
+        open_connections = 0
+        refused_connections = 0
+        _count = threading.Lock()
+
+        def verify_request(self, request: Any, client_address: Any) -> bool:
+            with self._count:
+                if self.open_connections >= cap:
+                    self.refused_connections += 1
+                    return False  # socketserver closes it
+                self.open_connections += 1
+                return True
+
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
+            try:
+                super().process_request_thread(request, client_address)
+            finally:
+                with self._count:
+                    self.open_connections -= 1
+
+    host, port = listener.getsockname()[:2]
+    return CappedServer(host, port, app, handler=handler, fd=listener.fileno())
+
+
 def serve(
     data_dir: Path,
     port: int,
@@ -771,7 +810,7 @@ def serve(
     ``keep_data=False`` serves from memory only (no journal): for benchmarks and
     throw-away runs. Requests are signed with the folder's secret either way.
     """
-    from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: PLC0415
+    from werkzeug.serving import WSGIRequestHandler  # noqa: PLC0415
 
     prepare_folder(data_dir)
     _unmap_large_blocks()
@@ -800,14 +839,7 @@ def serve(
 
     listener = _listen(port)
     actual_port = listener.getsockname()[1]
-    server = make_server(
-        "127.0.0.1",
-        actual_port,
-        app,
-        threaded=True,
-        request_handler=Handler,
-        fd=listener.fileno(),
-    )
+    server = capped_server(app, listener, Handler)
     state = _write_state(data_dir, actual_port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -20,6 +20,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -625,3 +626,85 @@ def test_an_answer_altered_on_its_way_is_refused(
     assert honest == []
     assert answered == []
     assert "answered without this folder's proof" in caplog.text
+
+
+_READ_KEY = r"""
+import sys, time
+from pathlib import Path
+from localdb.launcher import read_secret
+folder, go = Path(sys.argv[1]), Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+started = time.monotonic()
+key = read_secret(folder)
+print(key, round(time.monotonic() - started, 3))
+"""
+
+
+def test_processes_starting_together_on_a_fresh_folder_agree_on_one_key(tmp_path: Path) -> None:
+    folder, go = tmp_path / "localdb", tmp_path / "go"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")])
+    )
+    tools = [
+        subprocess.Popen(
+            [sys.executable, "-c", _READ_KEY, str(folder), str(go)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(4)
+    ]
+    time.sleep(1.0)  # every interpreter started and waiting
+    go.touch()
+    answers = [tool.communicate(timeout=30)[0].split() for tool in tools]
+
+    assert all(tool.returncode == 0 for tool in tools)
+    assert len({key for key, _ in answers}) == 1
+    assert answers[0][0] == (folder / KEY_FILE).read_text().strip()
+    assert max(float(took) for _, took in answers) < 1.0
+    assert [p.name for p in folder.iterdir()] == [KEY_FILE]
+    assert stat.S_IMODE((folder / KEY_FILE).stat().st_mode) == 0o600
+
+
+def test_connections_beyond_the_cap_are_closed_at_once() -> None:
+    from localdb.server import capped_server  # noqa: PLC0415
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    server = capped_server(JournalingApp(), listener, limit=4)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = listener.getsockname()[1]
+    health = b"GET /_engine/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+    def answer(conn: socket.socket) -> bytes:
+        conn.sendall(health)
+        return conn.recv(64)
+
+    try:
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
+        time.sleep(0.2)
+        refused = b"not closed"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
+            started = time.monotonic()
+            with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                refused = answer(extra)
+        closed_after = time.monotonic() - started
+        served_idle = answer(idle[0])  # the connections let in are served
+        for conn in idle:
+            conn.close()
+        time.sleep(0.2)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as later:
+            served_later = answer(later)
+    finally:
+        server.shutdown()
+        server.server_close()
+        listener.close()
+
+    assert refused == b""
+    assert closed_after < 1.0
+    assert served_idle.startswith(b"HTTP/1.1 200")
+    assert served_later.startswith(b"HTTP/1.1 200")
+    assert server.refused_connections == 1
