@@ -301,28 +301,33 @@ def attach(client: Any, data_dir: Path) -> None:
     """Make a boto3 DynamoDB client of this folder's engine heal and check its answers.
 
     Before each call the engine is known to be alive (its lock is held) or is started
-    again, so a request is never sent to a dead engine's port, whoever holds it now; every
-    answer must carry the engine's proof for the call's nonce, its status code and its
-    body (so an answer altered on its way is refused too), or the call is retried
-    against the engine started again, or fails. A request that failed because the engine
-    died is retried once it is back.
+    again, so a request is never sent to a dead engine's port, whoever holds it now. Each
+    attempt signs a nonce of its own (so the engine, which serves a signed write once,
+    never takes a retry for a replay), and its answer must carry the engine's proof for
+    that nonce, its status code, headers and body (so an answer altered on its way is
+    refused too), or the call is retried against the engine started again, or fails. A
+    request that failed because the engine died is retried once it is back.
     """
     guard = _guard(data_dir)
     guard.refresh()
     events = client.meta.events
 
     def before_call(params: dict[str, Any], **_: Any) -> None:
-        state: dict[str, Any] = {
-            "nonce": secrets.token_hex(16),
-            "generation": guard.generation,
-            "heals": 0,
-        }
+        state: dict[str, Any] = {"nonce": "", "generation": guard.generation, "heals": 0}
         params["context"]["local_engine"] = state
-        params["headers"][NONCE_HEADER] = state["nonce"]
         if not engine_alive(guard.data_dir):
             guard.heal(state["generation"], "is not running")
             state["generation"] = guard.generation
         params["url"] = _rebase(params["url"], guard.url)
+
+    def before_sign(request: Any, **_: Any) -> None:
+        state = getattr(request, "context", {}).get("local_engine")
+        if state is None:
+            return
+        state["nonce"] = secrets.token_hex(16)  # this attempt's: signed, and proved back
+        if NONCE_HEADER in request.headers:
+            del request.headers[NONCE_HEADER]
+        request.headers[NONCE_HEADER] = state["nonce"]
 
     def needs_retry(
         request_dict: dict[str, Any],
@@ -336,11 +341,15 @@ def attach(client: Any, data_dir: Path) -> None:
         if response is not None:
             http = response[0]
             given = str(http.headers.get(PROOF_HEADER, ""))
-            expected = response_proof(guard.secret, state["nonce"], http.status_code, http.content)
-            # An engine started by an earlier version (still running after an update)
-            # proves the status code alone; it holds the secret all the same.
-            earlier = proof(guard.secret, "response", f"{state['nonce']}\n{http.status_code}")
-            if hmac.compare_digest(given, expected) or hmac.compare_digest(given, earlier):
+            expected = response_proof(
+                guard.secret,
+                state["nonce"],
+                http.status_code,
+                http.headers.items(),
+                http.content,
+                proof_header=PROOF_HEADER,
+            )
+            if state["nonce"] and hmac.compare_digest(given, expected):
                 return None
             problem = "answered without this folder's proof"
         elif isinstance(caught_exception, BotocoreConnectionError):
@@ -367,6 +376,7 @@ def attach(client: Any, data_dir: Path) -> None:
         return 0.0
 
     events.register("before-call.dynamodb", before_call)
+    events.register("before-sign.dynamodb", before_sign)
     events.register("needs-retry.dynamodb", needs_retry)
 
 

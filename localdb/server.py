@@ -45,7 +45,9 @@ from localdb.launcher import (
 )
 from localdb.signing import (
     ACCESS_KEY_ID,
+    Replays,
     SignatureError,
+    Signed,
     check_headers,
     proof,
     response_proof,
@@ -247,6 +249,7 @@ class JournalingApp:
         self.last_request = time.monotonic()
         self.requests = 0  # DynamoDB requests served, for benchmarks' calls-per-request
         self.tokens = Tokens()
+        self.replays = Replays()
 
     # -- serving ----------------------------------------------------------------------
 
@@ -322,6 +325,7 @@ class JournalingApp:
     ) -> Response:
         body = environ["wsgi.input"].read(length)
         region = _region_of(headers.get("authorization", ""))
+        signed = None
         if self._secret is not None:
             try:
                 signed = verify(
@@ -331,23 +335,26 @@ class JournalingApp:
                 logger.warning("refused %s: %s", operation, exc)
                 return _error("400 Bad Request", exc.code, str(exc))
             region = signed.region
-        response = self._locked(operation, region, headers, body)
+        response = self._locked(operation, region, headers, body, signed)
         return self._proved(headers.get(NONCE_HEADER, ""), response)
 
     def _proved(self, nonce: str, response: Response) -> Response:
         """The answer with this engine's proof for the tool's nonce (when there is one),
-        covering its status code and body."""
+        covering its status code, headers and body."""
         status, out_headers, payload = response
         if self._secret is not None and nonce:
             code = status.split(" ", 1)[0]
-            out_headers = [
-                *out_headers,
-                (PROOF_HEADER, response_proof(self._secret, nonce, code, payload)),
-            ]
+            given = response_proof(self._secret, nonce, code, out_headers, payload)
+            out_headers = [*out_headers, (PROOF_HEADER, given)]
         return status, out_headers, payload
 
     def _locked(
-        self, operation: str, region: str, headers: dict[str, str], body: bytes
+        self,
+        operation: str,
+        region: str,
+        headers: dict[str, str],
+        body: bytes,
+        signed: Signed | None = None,
     ) -> Response:
         if not self.ready.wait(self._start_wait):
             return _error(
@@ -365,12 +372,17 @@ class JournalingApp:
             self._running = (operation, time.monotonic())
             self.requests += 1
             self.regions.add(region)
+            write = _is_write(operation, body)
+            if signed is not None and write:
+                refused = self._replayed(operation, signed)
+                if refused is not None:
+                    return refused
             token = self.tokens.key(operation, region, body)
             if token is not None:
                 known = self.tokens.answer(token, body)
                 if known is not None:
                     return known
-            journal = self.journal if _is_write(operation, body) else None
+            journal = self.journal if write else None
             start = None
             if journal is not None:
                 # Kept before it is applied: a write the journal cannot take is neither
@@ -389,6 +401,28 @@ class JournalingApp:
             self._running = None
             self._lock.release()
         return status, out_headers, payload
+
+    def _replayed(self, operation: str, signed: Signed) -> Response | None:
+        """The refusal of a signed write served before (a replay), or None: serve it.
+
+        Checked once the request holds the lock, so a write refused as busy before it
+        ran can be sent again as it was."""
+        if self.replays.full():
+            return _error(
+                "503 Service Unavailable",
+                "ServiceUnavailable",
+                "the embedded local DynamoDB is busy; retry shortly",
+            )
+        if self.replays.seen(signed):
+            logger.warning(
+                "refused %s: a signed write that was served before (a replay)", operation
+            )
+            return _error(
+                "400 Bad Request",
+                "InvalidSignatureException",
+                "this signed request was served before; a request is served once",
+            )
+        return None
 
     def _dispatch(
         self, operation: str, region: str, headers: dict[str, str], body: bytes

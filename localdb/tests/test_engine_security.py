@@ -567,8 +567,9 @@ def test_a_full_disk_answers_503_and_serves_nothing_it_did_not_keep(tmp_path: Pa
     assert kept == [("CreateTable", None), ("PutItem", put["Item"])]
 
 
+@pytest.mark.parametrize("alteration", ["body", "header"])
 def test_an_answer_altered_on_its_way_is_refused(
-    data_dir: Path, caplog: pytest.LogCaptureFixture
+    data_dir: Path, caplog: pytest.LogCaptureFixture, alteration: str
 ) -> None:
     import http.client  # noqa: PLC0415
 
@@ -587,14 +588,20 @@ def test_an_answer_altered_on_its_way_is_refused(
             upstream.request("POST", self.path, body=body, headers=dict(self.headers.items()))
             answer = upstream.getresponse()
             payload = answer.read()
-            if alter[0] and answer.status == 200:
+            headers = [
+                (name, value)
+                for name, value in answer.getheaders()
+                if name.lower() not in {"content-length", "transfer-encoding", "connection"}
+            ]
+            if alter[0] and alteration == "body":
                 listed = json.loads(payload)
                 listed["TableNames"] = [*listed.get("TableNames", []), "planted"]
                 payload = json.dumps(listed).encode()
+            elif alter[0]:
+                headers.append(("x-amzn-ErrorType", "ResourceNotFoundException"))
             self.send_response(answer.status)
-            for name, value in answer.getheaders():
-                if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
-                    self.send_header(name, value)
+            for name, value in headers:
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -608,6 +615,12 @@ def test_an_answer_altered_on_its_way_is_refused(
     relay_url = f"http://127.0.0.1:{relay.server_address[1]}"
     client = _client(url, credentials(data_dir)[1])
     attach(client, data_dir)
+    client.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
     def through_the_relay(params: dict[str, Any], **_: Any) -> None:
         params["url"] = relay_url + "/"
@@ -617,15 +630,75 @@ def test_an_answer_altered_on_its_way_is_refused(
         honest = client.list_tables()["TableNames"]
         alter[0] = True
         with caplog.at_level(logging.WARNING, logger="localdb.launcher"):
-            # Refused, then asked again of the engine itself.
+            # Refused, then asked again of the engine itself: the write, signed anew
+            # for that attempt, is not taken for a replay of the first.
             answered = client.list_tables()["TableNames"]
+            client.put_item(TableName="t", Item={"id": {"S": "a"}})
     finally:
         relay.shutdown()
         relay.server_close()
 
-    assert honest == []
-    assert answered == []
-    assert "answered without this folder's proof" in caplog.text
+    assert honest == ["t"]
+    assert answered == ["t"]
+    assert caplog.text.count("answered without this folder's proof") == 2
+    assert client.get_item(TableName="t", Key={"id": {"S": "a"}})["Item"] == {"id": {"S": "a"}}
+
+
+def test_a_captured_write_cannot_be_played_again(data_dir: Path) -> None:
+    import http.client  # noqa: PLC0415
+
+    from localdb import attach  # noqa: PLC0415
+
+    url = ensure_running(data_dir)
+    port = int(json.loads((data_dir / STATE).read_text())["port"])
+    client = _client(url, credentials(data_dir)[1])
+    attach(client, data_dir)
+    client.create_table(
+        TableName="events",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    captured: list[Any] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        captured.append(request)
+
+    client.meta.events.register("before-send.dynamodb", capture)
+    client.put_item(TableName="events", Item={"id": {"S": "meeting"}})
+    client.meta.events.unregister("before-send.dynamodb", capture)
+    client.delete_item(TableName="events", Key={"id": {"S": "meeting"}})
+    put = captured[-1]
+
+    replayed = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    replayed.request("POST", "/", body=put.body, headers=dict(put.headers.items()))
+    answer = replayed.getresponse()
+    refusal = json.loads(answer.read())
+    replayed.close()
+
+    assert answer.status == 400
+    assert refusal["__type"].endswith("#InvalidSignatureException")
+    assert "Item" not in client.get_item(TableName="events", Key={"id": {"S": "meeting"}})
+    # Reads are not writes: the same signed read may come twice (nothing changes).
+    client.list_tables()
+
+
+def test_replays_are_remembered_while_their_signature_is_good() -> None:
+    import datetime as dt  # noqa: PLC0415
+
+    from localdb.signing import MAX_CLOCK_SKEW, Replays, Signed  # noqa: PLC0415
+
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    replays = Replays(limit=2)
+    first = Signed("r", "a" * 64, now + MAX_CLOCK_SKEW)
+
+    assert not replays.seen(first, now)
+    assert replays.seen(first, now + dt.timedelta(minutes=1))
+    assert not replays.seen(Signed("r", "b" * 64, now + MAX_CLOCK_SKEW), now)
+    assert replays.full(now)
+    later = now + MAX_CLOCK_SKEW + dt.timedelta(seconds=1)
+    assert not replays.full(later)  # expired signatures, which no check passes any more
+    assert len(replays) == 0
 
 
 _READ_KEY = r"""
