@@ -391,6 +391,8 @@ class JournalingApp:
                     start = journal.append(operation, region, body)
                 except OSError as exc:
                     logger.error("cannot journal a %s, so it is refused: %s", operation, exc)
+                    if signed is not None:
+                        self.replays.forget(signed)  # not applied: its retry is welcome
                     return _storage_error(exc)
             status, out_headers, payload = self._dispatch(operation, region, headers, body)
             if journal is not None and start is not None and not status.startswith("200"):
@@ -884,19 +886,8 @@ def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        if keep_data:
-            try:
-                report = app.load(data_dir)
-            except store.StoreError as exc:
-                logger.error("cannot load the data: %s", exc)
-                return 2
-            logger.info(
-                "loaded %d items and %d journal entries in %.2fs (%d problems)",
-                report.snapshot_items,
-                report.journal_entries,
-                report.seconds,
-                len(report.problems),
-            )
+        if keep_data and not _load(app, data_dir):
+            return 2
         app.state = "ready"
         app.ready.set()
         while not stop.wait(1.0):
@@ -908,11 +899,41 @@ def serve(
         with contextlib.suppress(FileNotFoundError):
             (data_dir / STATE).unlink()
         if keep_data and app.ready.is_set():
-            app.compact(data_dir)  # the next start then loads one snapshot and no journal
+            try:
+                app.compact(data_dir)  # the next start then loads one snapshot and no journal
+            except OSError as exc:
+                logger.error(
+                    "cannot write a snapshot (%s); the next start replays the journal", exc
+                )
         if app.journal is not None:
             app.journal.close()
         running.close()
     return 0
+
+
+def _load(app: JournalingApp, data_dir: Path) -> bool:
+    """Load the folder's data into the engine; False (logged) if it cannot be."""
+    try:
+        report = app.load(data_dir)
+    except store.StoreError as exc:
+        logger.error("cannot load the data: %s", exc)
+        return False
+    logger.info(
+        "loaded %d items and %d journal entries in %.2fs (%d problems)",
+        report.snapshot_items,
+        report.journal_entries,
+        report.seconds,
+        len(report.problems),
+    )
+    return True
+
+
+def _compact_at_exit(app: JournalingApp, data_dir: Path) -> None:
+    """Leave one snapshot and no journal for the next start, if the disk takes it."""
+    try:
+        app.compact(data_dir)
+    except OSError as exc:
+        logger.error("cannot write a snapshot (%s); the next start replays the journal", exc)
 
 
 def main(argv: list[str] | None = None) -> int:

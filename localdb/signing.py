@@ -98,6 +98,11 @@ class Replays:
         self._seen[signed.signature] = signed.expires
         return False
 
+    def forget(self, signed: Signed) -> None:
+        """Let a signature be served again: its write was refused before it ran (503), and
+        the client is asked to send it again."""
+        self._seen.pop(signed.signature, None)
+
     def full(self, now: dt.datetime | None = None) -> bool:
         self._expire(now or dt.datetime.now(dt.UTC))
         return len(self._seen) >= self.limit

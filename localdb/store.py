@@ -18,6 +18,7 @@ truncated or altered snapshot is recognised before anything of it is used.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -36,6 +37,7 @@ LEGACY_JOURNAL = "journal.jsonl"  # before snapshots: HTTP requests only, replay
 _SNAPSHOT = re.compile(r"snapshot-(\d{6})\.jsonl")
 _JOURNAL = re.compile(r"journal-(\d{6})\.jsonl")
 FILE_MODE = 0o600
+JOURNAL_LIMIT_ENV = "LOCALDB_JOURNAL_LIMIT_BYTES"  # a test hook: see ``Journal``
 
 
 class StoreError(RuntimeError):
@@ -200,6 +202,9 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: IO[bytes] = _open_private(path, "ab", buffering=0)
+        # A test hook: a journal that would grow past this many bytes fails as a full disk
+        # does (ENOSPC, having taken part of the line), so tests can fill the disk.
+        self._limit = int(os.environ.get(JOURNAL_LIMIT_ENV) or 0) or None
         self._end = os.fstat(self._file.fileno()).st_size  # where the last kept line ends
         self._torn = False  # whether the file may hold bytes past ``_end``
         self.entries = 0
@@ -216,6 +221,8 @@ class Journal:
         start = self._end
         self._torn = True
         try:
+            if self._limit is not None and start + len(encoded) > self._limit:
+                self._fill(encoded)
             data = memoryview(encoded)
             while data:
                 data = data[self._file.write(data) :]
@@ -227,6 +234,11 @@ class Journal:
         self._torn = False
         self.entries += 1
         return start
+
+    def _fill(self, encoded: bytes) -> None:
+        """What a disk with ``_limit`` bytes does with a line it cannot take whole."""
+        self._file.write(encoded[: max(0, (self._limit or 0) - self._end)])
+        raise OSError(errno.ENOSPC, f"No space left on device ({JOURNAL_LIMIT_ENV})")
 
     def discard(self, start: int) -> None:
         """Take back the line ``append`` wrote at ``start``: moto did not apply it."""
@@ -259,6 +271,23 @@ def write_snapshot(
     tmp = final.with_suffix(".tmp")
     digest = hashlib.sha256()
     counts = {"tables": 0, "items": 0}
+    try:
+        _write_snapshot_file(tmp, generation, tables, digest, counts)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half snapshot behind
+        raise
+    tmp.replace(final)
+    _fsync_dir(folder)
+    return counts["items"]
+
+
+def _write_snapshot_file(
+    tmp: Path,
+    generation: int,
+    tables: Iterable[tuple[dict[str, Any], Iterable[dict[str, Any]]]],
+    digest: Any,
+    counts: dict[str, int],
+) -> None:
     with _open_private(tmp, "wb") as out:
 
         def put(line: dict[str, Any]) -> None:
@@ -277,9 +306,6 @@ def write_snapshot(
         out.write(json.dumps(end).encode("utf-8") + b"\n")
         out.flush()
         os.fsync(out.fileno())
-    tmp.replace(final)
-    _fsync_dir(folder)
-    return counts["items"]
 
 
 def start_generation(folder: Path, generation: int) -> Journal:

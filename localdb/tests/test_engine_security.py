@@ -781,3 +781,46 @@ def test_connections_beyond_the_cap_are_closed_at_once() -> None:
     assert served_idle.startswith(b"HTTP/1.1 200")
     assert served_later.startswith(b"HTTP/1.1 200")
     assert server.refused_connections == 1
+
+
+def test_a_full_disk_in_the_engine_process_loses_nothing_acknowledged(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(store.JOURNAL_LIMIT_ENV, "4096")  # the engine's disk is full at 4 KiB
+    url = ensure_running(data_dir)
+    client = _client(url, credentials(data_dir)[1])
+    client.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    acknowledged: list[str] = []
+    refused: Any = {}
+    for n in range(40):
+        try:
+            client.put_item(TableName="t", Item={"id": {"S": f"e{n}"}, "x": {"S": "y" * 200}})
+        except ClientError as exc:
+            refused = exc.response
+            break
+        acknowledged.append(f"e{n}")
+    served = client.get_item(TableName="t", Key={"id": {"S": f"e{len(acknowledged)}"}})
+    journal = store.journal_path(data_dir, max(store.generations(data_dir)[1]))
+    kept = journal.read_bytes()
+    pid = int(json.loads((data_dir / STATE).read_text())["pid"])
+    os.kill(pid, signal.SIGKILL)  # a crash: no compaction
+    monkeypatch.delenv(store.JOURNAL_LIMIT_ENV)
+    time.sleep(0.3)
+    restarted = _client(ensure_running(data_dir), credentials(data_dir)[1])
+    pages = restarted.get_paginator("scan").paginate(TableName="t", ConsistentRead=True)
+    stored = sorted(item["id"]["S"] for page in pages for item in page["Items"])
+
+    assert 5 < len(acknowledged) < 40, refused
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 503, refused
+    assert refused["Error"]["Code"] == "InternalServerError"
+    assert refused["Error"]["Message"].startswith("storage full: the write was not applied")
+    assert "Item" not in served
+    assert kept.endswith(b"\n")  # the part of the line the disk took was cut off again
+    assert stored == sorted(acknowledged)
+    log = (data_dir / "engine.log").read_text(encoding="utf-8")
+    assert "0 problems" in log.splitlines()[-1] or "(0 problems)" in log
