@@ -110,6 +110,9 @@ LARGE_BODIES = 2
 START_WAIT = 4.0  # a request arriving while data loads waits this long (read timeout is 5 s)
 LOCK_WAIT = 4.0  # a request waiting behind others answers "busy" after this long
 REQUEST_TIMEOUT = 30.0  # a request still running after this long means the engine is stuck
+# A start after a crash replays at most this much journal: then a snapshot is taken.
+SNAPSHOT_EVERY = 1000
+SNAPSHOT_BYTES = 32 * 1024 * 1024
 TOKEN_SECONDS = 600.0  # how long a ClientRequestToken answers as its first use did, as AWS
 MAX_TOKENS = 10_000  # tokens remembered at most (the oldest go first)
 _JSON = "application/x-amz-json-1.0"
@@ -250,6 +253,8 @@ class JournalingApp:
         self.requests = 0  # DynamoDB requests served, for benchmarks' calls-per-request
         self.tokens = Tokens()
         self.replays = Replays()
+        self.problems: list[str] = []  # what the last load found damaged or lost
+        self._compact_after = 0.0  # monotonic time before which no snapshot is retried
 
     # -- serving ----------------------------------------------------------------------
 
@@ -280,6 +285,8 @@ class JournalingApp:
             if name == "nonce":
                 nonce = value[:64]
         answer: dict[str, Any] = {"status": self.state, "requests": self.requests}
+        if self.problems:
+            answer["problems"] = self.problems[:20]
         if self._secret is not None and nonce:
             answer["proof"] = proof(self._secret, "health", nonce)
         return "200 OK", [("Content-Type", "application/json")], json.dumps(answer).encode()
@@ -372,37 +379,52 @@ class JournalingApp:
             self._running = (operation, time.monotonic())
             self.requests += 1
             self.regions.add(region)
-            write = _is_write(operation, body)
-            if signed is not None and write:
-                refused = self._replayed(operation, signed)
-                if refused is not None:
-                    return refused
-            token = self.tokens.key(operation, region, body)
-            if token is not None:
-                known = self.tokens.answer(token, body)
-                if known is not None:
-                    return known
-            journal = self.journal if write else None
-            start = None
-            if journal is not None:
-                # Kept before it is applied: a write the journal cannot take is neither
-                # applied nor acknowledged, so nothing is served that a restart would lose.
-                try:
-                    start = journal.append(operation, region, body)
-                except OSError as exc:
-                    logger.error("cannot journal a %s, so it is refused: %s", operation, exc)
-                    if signed is not None:
-                        self.replays.forget(signed)  # not applied: its retry is welcome
-                    return _storage_error(exc)
-            status, out_headers, payload = self._dispatch(operation, region, headers, body)
-            if journal is not None and start is not None and not status.startswith("200"):
-                journal.discard(start)
-            if token is not None and status.startswith("200"):
-                self.tokens.remember(token, body, (status, out_headers, payload))
+            return self._run(operation, region, headers, body, signed)
         finally:
             self._running = None
             self._lock.release()
-        return status, out_headers, payload
+
+    def _run(
+        self,
+        operation: str,
+        region: str,
+        headers: dict[str, str],
+        body: bytes,
+        signed: Signed | None,
+    ) -> Response:
+        """One request, under the lock: refused as a replay, answered from its token, or
+        journalled (a write) and run."""
+        write = _is_write(operation, body)
+        if signed is not None and write:
+            refused = self._replayed(operation, signed)
+            if refused is not None:
+                return refused
+        token = self.tokens.key(operation, region, body)
+        if token is not None:
+            known = self.tokens.answer(token, body)
+            if known is not None:
+                return known
+        journal = self.journal if write else None
+        start = None
+        if journal is not None:
+            # Kept before it is applied: a write the journal cannot take is neither
+            # applied nor acknowledged, so nothing is served that a restart would lose.
+            try:
+                start = journal.append(operation, region, body)
+            except OSError as exc:
+                logger.error("cannot journal a %s, so it is refused: %s", operation, exc)
+                if signed is not None:
+                    self.replays.forget(signed)  # not applied: its retry is welcome
+                return _storage_error(exc)
+        response = self._dispatch(operation, region, headers, body)
+        applied = response[0].startswith("200")
+        if journal is not None and start is not None and not applied:
+            journal.discard(start)
+        if token is not None and applied:
+            self.tokens.remember(token, body, response)
+        if journal is not None and applied:
+            self._compact_if_due()
+        return response
 
     def _replayed(self, operation: str, signed: Signed) -> Response | None:
         """The refusal of a signed write served before (a replay), or None: serve it.
@@ -506,46 +528,90 @@ class JournalingApp:
     # -- loading and compaction ------------------------------------------------------
 
     def load(self, data_dir: Path) -> LoadReport:
-        """Load the folder's newest good snapshot and replay the journals after it."""
+        """Load the folder's newest good snapshot and replay the journals after it, up to
+        any damage (see ``store``: the damaged journal and those after it are kept aside,
+        and what is lost is reported)."""
         started = time.monotonic()
         plan = store.plan(data_dir)
         report = LoadReport(problems=list(plan.problems))
+        position = store.Position()
         if plan.snapshot is not None:
             self.state = f"starting: loading {plan.snapshot.items} items"
             for table, items in plan.snapshot.tables:
                 self._restore_table(table, items)
             report.snapshot_items = plan.snapshot.items
+            position = plan.snapshot.position
         self.state = "starting: replaying the journal"
-        for path in plan.journals:
-            for entry in store.read_journal(path, report.problems):
-                try:
-                    self.call(entry.op, entry.region, entry.body)
-                except Exception as exc:  # any line that no longer applies, whatever moto says
+        for index, path in enumerate(plan.journals):
+            try:
+                self._replay(path, position, report)
+            except store.JournalDamaged:
+                for damaged in plan.journals[index:]:
+                    aside = damaged.with_suffix(".damaged")
+                    damaged.replace(aside)
                     report.problems.append(
-                        f"{path.name} line {entry.number} ({entry.op}) no longer applies "
-                        f"({str(exc)[:300]}); skipped"
+                        f"{damaged.name} is kept as {aside.name}; to recover what it held, "
+                        f"stop the engine and mend the file (see localdb/store.py)"
                     )
-                    continue
-                report.journal_entries += 1
+                break
+        report.problems.extend(_witness_problems(data_dir, position))
+        position = store.Position(position.seq, position.sum)  # known from here on
         generation = plan.generation
         if report.journal_entries or report.problems or plan.snapshot is None:
             generation += 1
-            store.write_snapshot(data_dir, generation, self.dump())
-        self.journal = store.start_generation(data_dir, generation)
+            store.write_snapshot(data_dir, generation, self.dump(), position)
+        self.journal = store.start_generation(data_dir, generation, position)
         report.seconds = time.monotonic() - started
         for problem in report.problems:
             logger.error("%s", problem)
+        self.problems = report.problems
         return report
+
+    def _replay(self, path: Path, position: store.Position, report: LoadReport) -> None:
+        for entry in store.read_journal(path, report.problems, position):
+            try:
+                self.call(entry.op, entry.region, entry.body)
+            except Exception as exc:  # any line that no longer applies, whatever moto says
+                report.problems.append(
+                    f"{path.name} line {entry.number} ({entry.op}) no longer applies "
+                    f"({str(exc)[:300]}); skipped"
+                )
+                continue
+            report.journal_entries += 1
 
     def compact(self, data_dir: Path) -> None:
         """Write the state as a new snapshot and start its journal (under the lock)."""
         with self._lock:
-            if self.journal is None or not self.journal.entries:
-                return
-            generation = _generation_of(self.journal.path) + 1
-            store.write_snapshot(data_dir, generation, self.dump())
-            self.journal.close()
-            self.journal = store.start_generation(data_dir, generation)
+            self._compact(data_dir)
+
+    def _compact(self, data_dir: Path) -> None:
+        if self.journal is None or not self.journal.entries:
+            return
+        generation = self.journal.generation + 1
+        position = self.journal.position
+        store.write_snapshot(data_dir, generation, self.dump(), position)
+        self.journal.close()
+        self.journal = store.start_generation(data_dir, generation, position)
+
+    def _compact_if_due(self) -> None:
+        """Snapshot once the journal holds SNAPSHOT_EVERY writes or SNAPSHOT_BYTES, so a
+        start after a crash replays no more than that (called under the lock)."""
+        journal = self.journal
+        if journal is None or (journal.entries < SNAPSHOT_EVERY and journal.bytes < SNAPSHOT_BYTES):
+            return
+        if time.monotonic() < self._compact_after:
+            return
+        started = time.monotonic()
+        try:
+            self._compact(journal.path.parent)
+        except OSError as exc:
+            # The journal still holds every write; try again in a while.
+            self._compact_after = time.monotonic() + 60
+            logger.error("cannot write a snapshot (%s); the journal goes on", exc)
+            return
+        logger.info(
+            "snapshot after %d writes in %.2fs", journal.entries, time.monotonic() - started
+        )
 
     def _restore_table(self, table: dict[str, Any], items: list[dict[str, Any]]) -> None:
         from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
@@ -701,8 +767,27 @@ def _plain(value: Any) -> dict[str, Any]:
     return {value.type: inner}
 
 
-def _generation_of(path: Path) -> int:
-    return int(path.stem.rsplit("-", 1)[1])
+def _witness_problems(data_dir: Path, position: store.Position) -> list[str]:
+    """What the witness says is lost: acknowledged writes the loaded data does not reach."""
+    witness = store.read_witness(data_dir)
+    if witness is None or not position.known:
+        return []
+    generation, acknowledged = witness
+    journal = store.journal_path(data_dir, generation)
+    where = journal.name + ("" if journal.exists() else ", which is missing")
+    if acknowledged.seq > position.seq:
+        return [
+            f"{store.WITNESS} records writes acknowledged up to seq {acknowledged.seq} (in "
+            f"{where}), but the data ends at seq {position.seq}: "
+            f"{acknowledged.seq - position.seq} acknowledged writes are lost (a journal "
+            "emptied, cut short or deleted, or an older snapshot put back)"
+        ]
+    if acknowledged.seq == position.seq and acknowledged.sum != position.sum:
+        return [
+            f"{store.WITNESS} records another write as seq {acknowledged.seq} (in {where}) "
+            "than the data holds: the files are not the ones the engine wrote"
+        ]
+    return []
 
 
 def _recreate(table: dict[str, Any]) -> dict[str, Any]:
