@@ -84,14 +84,22 @@ def response_proof(
 
 class Replays:
     """The signatures of the writes served while they are still good: a write whose
-    signature was served before is a replay. Used under the engine's request lock."""
+    signature was served before is a replay. Used under the engine's request lock.
 
-    def __init__(self, limit: int = MAX_REMEMBERED) -> None:
+    An engine remembers only what it served itself, so a write signed before it started
+    (``not_before``, to the second) is refused too: it may have been served by the engine
+    before it, and a tool's client signs each attempt anew anyway."""
+
+    def __init__(self, limit: int = MAX_REMEMBERED, not_before: dt.datetime | None = None) -> None:
         self.limit = limit
+        self.not_before = (not_before or dt.datetime.now(dt.UTC)).replace(microsecond=0)
         self._seen: dict[str, dt.datetime] = {}  # signature -> when it expires, in arrival order
 
     def seen(self, signed: Signed, now: dt.datetime | None = None) -> bool:
-        """Whether this signature was served before; if not, it is from now on."""
+        """Whether this signature was (or may have been) served before; if not, it is
+        from now on."""
+        if signed.expires - MAX_CLOCK_SKEW < self.not_before:
+            return True
         self._expire(now or dt.datetime.now(dt.UTC))
         if signed.signature in self._seen:
             return True

@@ -676,8 +676,20 @@ def test_a_captured_write_cannot_be_played_again(data_dir: Path) -> None:
     refusal = json.loads(answer.read())
     replayed.close()
 
+    # Nor to the engine started again after this one died.
+    os.kill(int(json.loads((data_dir / STATE).read_text())["pid"]), signal.SIGKILL)
+    time.sleep(0.3)
+    client.list_tables()  # brings the engine back
+    port = int(json.loads((data_dir / STATE).read_text())["port"])
+    after_restart = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    after_restart.request("POST", "/", body=put.body, headers=dict(put.headers.items()))
+    restarted = after_restart.getresponse()
+    restarted.read()
+    after_restart.close()
+
     assert answer.status == 400
     assert refusal["__type"].endswith("#InvalidSignatureException")
+    assert restarted.status == 400
     assert "Item" not in client.get_item(TableName="events", Key={"id": {"S": "meeting"}})
     # Reads are not writes: the same signed read may come twice (nothing changes).
     client.list_tables()
@@ -689,7 +701,7 @@ def test_replays_are_remembered_while_their_signature_is_good() -> None:
     from localdb.signing import MAX_CLOCK_SKEW, Replays, Signed  # noqa: PLC0415
 
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    replays = Replays(limit=2)
+    replays = Replays(limit=2, not_before=now)
     first = Signed("r", "a" * 64, now + MAX_CLOCK_SKEW)
 
     assert not replays.seen(first, now)
@@ -699,6 +711,8 @@ def test_replays_are_remembered_while_their_signature_is_good() -> None:
     later = now + MAX_CLOCK_SKEW + dt.timedelta(seconds=1)
     assert not replays.full(later)  # expired signatures, which no check passes any more
     assert len(replays) == 0
+    before_start = Signed("r", "c" * 64, now - dt.timedelta(seconds=1) + MAX_CLOCK_SKEW)
+    assert replays.seen(before_start, now)  # perhaps served by the engine before this one
 
 
 _READ_KEY = r"""
