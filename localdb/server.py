@@ -133,7 +133,10 @@ class Tokens:
     one was, without being applied again; with the same token but other parameters it is
     refused with ``IdempotentParameterMismatchException``, as DynamoDB does. A transaction
     that was refused leaves no token: retried, it runs again. Bounded by ``MAX_TOKENS``
-    (the oldest are forgotten first); kept in memory only (used under the engine's lock).
+    (the oldest are forgotten first); kept in memory (used under the engine's lock), and
+    at a start rebuilt from the transactions the journal replays, so a tool retrying one
+    whose answer a crash lost is answered too (those a snapshot holds are not: a clean
+    stop comes after 15 idle minutes, beyond the ten).
     """
 
     def __init__(self, seconds: float = TOKEN_SECONDS, limit: int = MAX_TOKENS) -> None:
@@ -167,8 +170,14 @@ class Tokens:
             )
         return known[2]
 
-    def remember(self, key: tuple[str, str], body: bytes, response: Response) -> None:
-        self._known[key] = (time.monotonic(), _digest(body), response)
+    def remember(
+        self, key: tuple[str, str], body: bytes, response: Response, *, age: float = 0.0
+    ) -> None:
+        """Answer ``key`` with ``response`` for the rest of its ten minutes (``age`` of
+        them gone already: a transaction replayed from the journal at a start)."""
+        if age >= self.seconds:
+            return
+        self._known[key] = (time.monotonic() - age, _digest(body), response)
         self._known.move_to_end(key)
         while len(self._known) > self.limit:
             self._known.popitem(last=False)
@@ -568,9 +577,11 @@ class JournalingApp:
         return report
 
     def _replay(self, path: Path, position: store.Position, report: LoadReport) -> None:
+        """Apply a journal's entries; a transaction of the last ten minutes answers its
+        ClientRequestToken again (a tool retrying one whose answer the crash lost)."""
         for entry in store.read_journal(path, report.problems, position):
             try:
-                self.call(entry.op, entry.region, entry.body)
+                result = self.call(entry.op, entry.region, entry.body)
             except Exception as exc:  # any line that no longer applies, whatever moto says
                 report.problems.append(
                     f"{path.name} line {entry.number} ({entry.op}) no longer applies "
@@ -578,6 +589,11 @@ class JournalingApp:
                 )
                 continue
             report.journal_entries += 1
+            body = entry.body.encode("utf-8")
+            token = self.tokens.key(entry.op, entry.region, body)
+            if token is not None and entry.when is not None:
+                answer = ("200 OK", [("Content-Type", _JSON)], json.dumps(result).encode())
+                self.tokens.remember(token, body, answer, age=max(0.0, time.time() - entry.when))
 
     def compact(self, data_dir: Path) -> None:
         """Write the state as a new snapshot and start its journal (under the lock)."""

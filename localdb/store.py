@@ -45,6 +45,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,7 @@ class JournalEntry:
     op: str
     region: str
     body: str
+    when: float | None = None  # when it was written (Unix time), if the line says
 
 
 @dataclass
@@ -248,7 +250,9 @@ def read_journal(
                     "and the writes after it are lost"
                 )
                 raise JournalDamaged(path, number, at.seq)
-            yield JournalEntry(number, entry["op"], entry["region"], entry["body"])
+            yield JournalEntry(
+                number, str(entry["op"]), str(entry["region"]), str(entry["body"]), entry["t"]
+            )
             continue
         try:
             entry = json.loads(raw)
@@ -266,7 +270,7 @@ class JournalDamaged(StoreError):
         self.path, self.line, self.seq = path, line, seq
 
 
-def _chained_entry(raw: bytes, at: Position) -> tuple[dict[str, str] | None, str]:
+def _chained_entry(raw: bytes, at: Position) -> tuple[dict[str, Any] | None, str]:
     """A chained line's entry if it goes on from ``at`` (which it then moves on), else
     None and why not."""
     match = _SUM_SUFFIX.search(raw)
@@ -277,7 +281,9 @@ def _chained_entry(raw: bytes, at: Position) -> tuple[dict[str, str] | None, str
     try:
         entry = json.loads(payload)
         seq = entry["seq"]
-        fields = {k: str(entry[k]) for k in ("op", "region", "body")}
+        fields: dict[str, Any] = {k: str(entry[k]) for k in ("op", "region", "body")}
+        when = entry.get("t")
+        fields["t"] = float(when) if isinstance(when, int | float) else None
     except (ValueError, KeyError, TypeError) as exc:
         return None, f"unreadable ({exc})"
     if not isinstance(seq, int):
@@ -338,7 +344,13 @@ class Journal:
         it was (or is made so before the next line is written).
         """
         seq = self.position.seq + 1
-        entry = {"seq": seq, "op": op, "region": region, "body": body.decode("utf-8")}
+        entry = {
+            "seq": seq,
+            "t": round(time.time(), 3),
+            "op": op,
+            "region": region,
+            "body": body.decode("utf-8"),
+        }
         payload = json.dumps(entry).encode("utf-8")
         line_sum = _chain(self.position.sum, payload)
         encoded = payload[:-1] + f', "sum": "{line_sum}"}}\n'.encode("ascii")

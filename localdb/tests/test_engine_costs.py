@@ -261,3 +261,26 @@ def test_a_thousand_transactions_keep_the_engines_memory_flat(tmp_path: Path) ->
         os.kill(pid, signal.SIGTERM)
 
     assert rss < 300, f"the engine holds {rss:.0f} MiB after 1,000 transactions"
+
+
+def test_a_transaction_retried_after_a_crash_is_not_applied_twice(tmp_path: Path) -> None:
+    data_dir = tmp_path / "localdb"
+    url = ensure_running(data_dir)
+    client = _client(url, credentials(data_dir)[1])
+    table = _events_table(client)
+    token = str(uuid.uuid4())
+    client.transact_write_items(**_write(table, 1, token))
+    pid = int(json.loads((data_dir / STATE).read_text())["pid"])
+    os.kill(pid, signal.SIGKILL)  # as if its answer was lost with the engine
+    time.sleep(0.3)
+    try:
+        again = _client(ensure_running(data_dir), credentials(data_dir)[1])
+        again.transact_write_items(**_write(table, 1, token))  # the tool's retry
+        with pytest.raises(ClientError) as mismatch:
+            again.transact_write_items(**_write(table, 2, token))
+        count = _count(again, table)
+    finally:
+        os.kill(int(json.loads((data_dir / STATE).read_text())["pid"]), signal.SIGTERM)
+
+    assert count == 1
+    assert mismatch.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
