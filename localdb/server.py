@@ -295,7 +295,8 @@ class JournalingApp:
                 nonce = value[:64]
         answer: dict[str, Any] = {"status": self.state, "requests": self.requests}
         if self.problems:
-            answer["problems"] = self.problems[:20]
+            # How many, not what: this answer is for anyone; the log is the owner's.
+            answer["problems"] = len(self.problems)
         if self._secret is not None and nonce:
             answer["proof"] = proof(self._secret, "health", nonce)
         return "200 OK", [("Content-Type", "application/json")], json.dumps(answer).encode()
@@ -563,7 +564,8 @@ class JournalingApp:
                         f"stop the engine and mend the file (see localdb/store.py)"
                     )
                 break
-        report.problems.extend(_witness_problems(data_dir, position))
+        kept_aside = any(not path.exists() for path in plan.journals)
+        report.problems.extend(_witness_problems(data_dir, position, damaged=kept_aside))
         position = store.Position(position.seq, position.sum)  # known from here on
         generation = plan.generation
         if report.journal_entries or report.problems or plan.snapshot is None:
@@ -783,8 +785,11 @@ def _plain(value: Any) -> dict[str, Any]:
     return {value.type: inner}
 
 
-def _witness_problems(data_dir: Path, position: store.Position) -> list[str]:
-    """What the witness says is lost: acknowledged writes the loaded data does not reach."""
+def _witness_problems(
+    data_dir: Path, position: store.Position, *, damaged: bool = False
+) -> list[str]:
+    """What the witness says is lost: acknowledged writes the loaded data does not reach
+    (``damaged``: a damaged journal was kept aside, which says why)."""
     witness = store.read_witness(data_dir)
     if witness is None or not position.known:
         return []
@@ -795,8 +800,12 @@ def _witness_problems(data_dir: Path, position: store.Position) -> list[str]:
         return [
             f"{store.WITNESS} records writes acknowledged up to seq {acknowledged.seq} (in "
             f"{where}), but the data ends at seq {position.seq}: "
-            f"{acknowledged.seq - position.seq} acknowledged writes are lost (a journal "
-            "emptied, cut short or deleted, or an older snapshot put back)"
+            f"{acknowledged.seq - position.seq} acknowledged writes are lost "
+            + (
+                "(with the damaged journal)"
+                if damaged
+                else "(a journal emptied, cut short or deleted, or an older snapshot put back)"
+            )
         ]
     if acknowledged.seq == position.seq and acknowledged.sum != position.sum:
         return [

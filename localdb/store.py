@@ -31,7 +31,7 @@ What the engine does then: it **starts from the last good state** (the snapshot 
 journal lines up to the damage), keeps each damaged journal aside as
 ``journal-N.damaged`` (with every journal after it: they go on from lost writes), and
 logs an error naming the file, the last good sequence number and how many acknowledged
-writes are lost (also in the health answer's ``problems``). Only a last line cut short
+writes are lost (the health answer counts them in ``problems``). Only a last line cut short
 (a write interrupted before it was acknowledged) is dropped quietly, as before. Journals
 and snapshots written before sequence numbers (no ``seq``) are loaded as they were.
 """

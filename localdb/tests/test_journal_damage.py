@@ -138,7 +138,9 @@ def test_a_value_edited_in_the_journal_is_found_and_what_follows_it_kept_aside(
     assert f"kept as {journal.with_suffix('.damaged').name}" in text
     assert journal.with_suffix(".damaged").exists()
     assert _stored(app) == ["a", "b"]
-    assert app.problems == report.problems
+    health = Client(app).get("/_engine/health").get_json()
+    assert "3 acknowledged writes are lost (with the damaged journal)" in text
+    assert health["problems"] == len(report.problems) == 3  # counted; the log says what
 
 
 def test_a_line_left_out_of_the_journal_is_found(tmp_path: Path) -> None:
