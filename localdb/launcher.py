@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -38,6 +39,8 @@ LOG = "engine.log"
 RUNNING_LOCK = "engine.running"
 START_LOCK = "engine.start"
 HEALTH_PATH = "/_engine/health"
+# What an engine's answers and proofs follow; an engine of an earlier one is stopped.
+PROTOCOL = 2
 NONCE_HEADER = "x-local-engine-nonce"
 PROOF_HEADER = "x-local-engine-proof"
 DEFAULT_IDLE_SECONDS = 900
@@ -241,10 +244,28 @@ def health(url: str, secret: str | None = None, timeout: float = 2.0) -> dict[st
 
 def _verified_url(data_dir: Path, secret: str) -> str | None:
     try:
-        url = str(json.loads((data_dir / STATE).read_text(encoding="utf-8"))["url"])
-    except (OSError, ValueError, KeyError):
+        state = json.loads((data_dir / STATE).read_text(encoding="utf-8"))
+        url, pid = str(state["url"]), int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return url if health(url, secret) is not None else None
+    answer = health(url, secret)
+    if answer is None:
+        return None
+    if answer.get("protocol", 1) < PROTOCOL:
+        _retire(data_dir, pid)
+        return None
+    return url
+
+
+def _retire(data_dir: Path, pid: int) -> None:
+    """Stop this folder's engine started by an earlier version (it proves its answers in a
+    way this one no longer takes): it snapshots and exits, and the next start is ours."""
+    logger.warning("the local DynamoDB engine (pid %d) is an earlier version; stopping it", pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while engine_alive(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 # -- clients that heal ------------------------------------------------------------------

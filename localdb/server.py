@@ -14,6 +14,7 @@ import argparse
 import base64
 import contextlib
 import ctypes
+import datetime as dt
 import errno
 import hashlib
 import io
@@ -37,6 +38,7 @@ from localdb.launcher import (
     LOG,
     NONCE_HEADER,
     PROOF_HEADER,
+    PROTOCOL,
     RUNNING_LOCK,
     STATE,
     EngineError,
@@ -45,6 +47,7 @@ from localdb.launcher import (
 )
 from localdb.signing import (
     ACCESS_KEY_ID,
+    MAX_CLOCK_SKEW,
     Replays,
     SignatureError,
     Signed,
@@ -293,7 +296,11 @@ class JournalingApp:
             name, _, value = pair.partition("=")
             if name == "nonce":
                 nonce = value[:64]
-        answer: dict[str, Any] = {"status": self.state, "requests": self.requests}
+        answer: dict[str, Any] = {
+            "status": self.state,
+            "requests": self.requests,
+            "protocol": PROTOCOL,
+        }
         if self.problems:
             # How many, not what: this answer is for anyone; the log is the owner's.
             answer["problems"] = len(self.problems)
@@ -420,7 +427,9 @@ class JournalingApp:
             # Kept before it is applied: a write the journal cannot take is neither
             # applied nor acknowledged, so nothing is served that a restart would lose.
             try:
-                start = journal.append(operation, region, body)
+                start = journal.append(
+                    operation, region, body, signed.signature if signed is not None else None
+                )
             except OSError as exc:
                 logger.error("cannot journal a %s, so it is refused: %s", operation, exc)
                 if signed is not None:
@@ -591,6 +600,9 @@ class JournalingApp:
                 )
                 continue
             report.journal_entries += 1
+            if entry.signature is not None and entry.when is not None:
+                written = dt.datetime.fromtimestamp(entry.when, dt.UTC)
+                self.replays.remember(entry.signature, written + MAX_CLOCK_SKEW)
             body = entry.body.encode("utf-8")
             token = self.tokens.key(entry.op, entry.region, body)
             if token is not None and entry.when is not None:

@@ -86,9 +86,10 @@ class Replays:
     """The signatures of the writes served while they are still good: a write whose
     signature was served before is a replay. Used under the engine's request lock.
 
-    An engine remembers only what it served itself, so a write signed before it started
-    (``not_before``, to the second) is refused too: it may have been served by the engine
-    before it, and a tool's client signs each attempt anew anyway."""
+    An engine knows what it served itself and what the journal it replayed says (each line
+    keeps its request's signature); a write signed before it started (``not_before``, to
+    the second) is refused too: it may have been served by the engine before it, and a
+    tool's client signs each attempt anew anyway."""
 
     def __init__(self, limit: int = MAX_REMEMBERED, not_before: dt.datetime | None = None) -> None:
         self.limit = limit
@@ -105,6 +106,12 @@ class Replays:
             return True
         self._seen[signed.signature] = signed.expires
         return False
+
+    def remember(self, signature: str, expires: dt.datetime) -> None:
+        """A signature a write was served with before this engine started (its journal
+        says so), so that it is refused in the second the engine started in too."""
+        if expires > dt.datetime.now(dt.UTC):
+            self._seen[signature] = expires
 
     def forget(self, signed: Signed) -> None:
         """Let a signature be served again: its write was refused before it ran (503), and

@@ -109,6 +109,7 @@ class JournalEntry:
     region: str
     body: str
     when: float | None = None  # when it was written (Unix time), if the line says
+    signature: str | None = None  # the signature of the request it was, if the line says
 
 
 @dataclass
@@ -251,7 +252,12 @@ def read_journal(
                 )
                 raise JournalDamaged(path, number, at.seq)
             yield JournalEntry(
-                number, str(entry["op"]), str(entry["region"]), str(entry["body"]), entry["t"]
+                number,
+                str(entry["op"]),
+                str(entry["region"]),
+                str(entry["body"]),
+                entry["t"],
+                entry["sig"],
             )
             continue
         try:
@@ -284,6 +290,7 @@ def _chained_entry(raw: bytes, at: Position) -> tuple[dict[str, Any] | None, str
         fields: dict[str, Any] = {k: str(entry[k]) for k in ("op", "region", "body")}
         when = entry.get("t")
         fields["t"] = float(when) if isinstance(when, int | float) else None
+        fields["sig"] = str(entry["sig"]) if isinstance(entry.get("sig"), str) else None
     except (ValueError, KeyError, TypeError) as exc:
         return None, f"unreadable ({exc})"
     if not isinstance(seq, int):
@@ -337,8 +344,9 @@ class Journal:
         self._witness = os.open(path.parent / WITNESS, os.O_RDWR | os.O_CREAT, FILE_MODE)
         self._witness_next()
 
-    def append(self, op: str, region: str, body: bytes) -> int:
-        """Write one line; returns where it starts (for ``discard``).
+    def append(self, op: str, region: str, body: bytes, signature: str | None = None) -> int:
+        """Write one line (with the request's signature, so that a start after a crash
+        still refuses it played again); returns where it starts (for ``discard``).
 
         Raises ``OSError`` if the line could not be written whole; the journal is then as
         it was (or is made so before the next line is written).
@@ -351,6 +359,8 @@ class Journal:
             "region": region,
             "body": body.decode("utf-8"),
         }
+        if signature is not None:
+            entry["sig"] = signature
         payload = json.dumps(entry).encode("utf-8")
         line_sum = _chain(self.position.sum, payload)
         encoded = payload[:-1] + f', "sum": "{line_sum}"}}\n'.encode("ascii")

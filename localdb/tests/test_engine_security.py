@@ -684,12 +684,13 @@ def test_a_captured_write_cannot_be_played_again(data_dir: Path) -> None:
     after_restart = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     after_restart.request("POST", "/", body=put.body, headers=dict(put.headers.items()))
     restarted = after_restart.getresponse()
-    restarted.read()
+    served = restarted.read()
     after_restart.close()
+    log = (data_dir / "engine.log").read_text(encoding="utf-8")
 
-    assert answer.status == 400
+    assert answer.status == 400, refusal
     assert refusal["__type"].endswith("#InvalidSignatureException")
-    assert restarted.status == 400
+    assert restarted.status == 400, (put.headers.get("X-Amz-Date"), served, log)
     assert "Item" not in client.get_item(TableName="events", Key={"id": {"S": "meeting"}})
     # Reads are not writes: the same signed read may come twice (nothing changes).
     client.list_tables()
@@ -838,3 +839,42 @@ def test_a_full_disk_in_the_engine_process_loses_nothing_acknowledged(
     assert stored == sorted(acknowledged)
     log = (data_dir / "engine.log").read_text(encoding="utf-8")
     assert "0 problems" in log.splitlines()[-1] or "(0 problems)" in log
+
+
+def test_an_engine_of_an_earlier_version_is_stopped_and_not_used(tmp_path: Path) -> None:
+    from localdb import launcher  # noqa: PLC0415
+    from localdb.signing import proof  # noqa: PLC0415
+
+    folder = tmp_path / "localdb"
+    secret = launcher.read_secret(folder)
+
+    class Earlier(http.server.BaseHTTPRequestHandler):
+        """Health as an earlier engine answers it: proved, but with no protocol."""
+
+        def do_GET(self) -> None:
+            nonce = self.path.split("nonce=", 1)[1]
+            body = json.dumps({"status": "ready", "proof": proof(secret, "health", nonce)})
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    earlier = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Earlier)
+    threading.Thread(target=earlier.serve_forever, daemon=True).start()
+    process = subprocess.Popen(["sleep", "30"])
+    url = f"http://127.0.0.1:{earlier.server_address[1]}"
+    (folder / STATE).write_text(json.dumps({"pid": process.pid, "port": 0, "url": url}))
+    try:
+        verified = launcher._verified_url(folder, secret)
+        stopped = process.wait(timeout=5)
+    finally:
+        earlier.shutdown()
+        earlier.server_close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert verified is None
+    assert stopped == -signal.SIGTERM

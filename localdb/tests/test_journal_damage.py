@@ -9,6 +9,7 @@ engine snapshots as it goes, so a start after a crash replays a bounded journal.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from collections.abc import Iterator
@@ -35,17 +36,25 @@ _started: list[JournalingApp] = []
 @pytest.fixture(autouse=True)
 def _close_journals() -> Iterator[None]:
     yield
+    _close_started()
+
+
+def _close_started() -> None:
     while _started:
         journal = _started.pop().journal
         if journal is not None and not journal._file.closed:
             journal.close()
 
 
-def _start(folder: Path) -> tuple[JournalingApp, LoadReport]:
+def _forget_tables() -> None:
     from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
     from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
 
     dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables.clear()
+
+
+def _start(folder: Path) -> tuple[JournalingApp, LoadReport]:
+    _forget_tables()
     folder.mkdir(mode=0o700, exist_ok=True)
     app = JournalingApp()
     _started.append(app)
@@ -278,3 +287,47 @@ def test_snapshots_are_taken_as_writes_go_so_a_restart_replays_little(
     assert report.problems == []
     assert _stored(app) == names
     assert len(store.generations(folder)[0]) <= 2  # older generations are removed
+
+
+def test_a_write_served_before_a_restart_is_refused_after_it_even_in_the_same_second(
+    tmp_path: Path,
+) -> None:
+    from botocore.auth import SigV4Auth  # noqa: PLC0415
+    from botocore.awsrequest import AWSRequest  # noqa: PLC0415
+    from botocore.credentials import Credentials  # noqa: PLC0415
+
+    folder = tmp_path / "localdb"
+    app, _ = _start(folder)
+    _create(app)
+    _crash(app)
+    secret = "s" * 64
+    request = AWSRequest(
+        method="POST",
+        url="http://localhost/",
+        data=json.dumps({"TableName": TABLE, "Item": {"id": {"S": "once"}}}).encode(),
+        headers={
+            "X-Amz-Target": "DynamoDB_20120810.PutItem",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+    )
+    SigV4Auth(Credentials("local-engine", secret), "dynamodb", REGION).add_auth(request)
+    signed = dict(request.headers.items())
+
+    def send(app: JournalingApp) -> int:
+        return Client(app).post("/", data=request.data, headers=signed).status_code
+
+    _close_started()
+    _forget_tables()
+    first = JournalingApp(secret=secret)
+    _started.append(first)
+    first.load(folder)
+    served = send(first)
+    _crash(first)
+    _forget_tables()
+    second = JournalingApp(secret=secret)
+    _started.append(second)
+    second.replays.not_before -= dt.timedelta(seconds=5)  # started in the same second
+    second.load(folder)
+
+    assert served == 200
+    assert send(second) == 400
