@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -38,6 +39,8 @@ LOG = "engine.log"
 RUNNING_LOCK = "engine.running"
 START_LOCK = "engine.start"
 HEALTH_PATH = "/_engine/health"
+# What an engine's answers and proofs follow; an engine of an earlier one is stopped.
+PROTOCOL = 2
 NONCE_HEADER = "x-local-engine-nonce"
 PROOF_HEADER = "x-local-engine-proof"
 DEFAULT_IDLE_SECONDS = 900
@@ -241,10 +244,28 @@ def health(url: str, secret: str | None = None, timeout: float = 2.0) -> dict[st
 
 def _verified_url(data_dir: Path, secret: str) -> str | None:
     try:
-        url = str(json.loads((data_dir / STATE).read_text(encoding="utf-8"))["url"])
-    except (OSError, ValueError, KeyError):
+        state = json.loads((data_dir / STATE).read_text(encoding="utf-8"))
+        url, pid = str(state["url"]), int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return url if health(url, secret) is not None else None
+    answer = health(url, secret)
+    if answer is None:
+        return None
+    if answer.get("protocol", 1) < PROTOCOL:
+        _retire(data_dir, pid)
+        return None
+    return url
+
+
+def _retire(data_dir: Path, pid: int) -> None:
+    """Stop this folder's engine started by an earlier version (it proves its answers in a
+    way this one no longer takes): it snapshots and exits, and the next start is ours."""
+    logger.warning("the local DynamoDB engine (pid %d) is an earlier version; stopping it", pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while engine_alive(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 # -- clients that heal ------------------------------------------------------------------
@@ -301,28 +322,33 @@ def attach(client: Any, data_dir: Path) -> None:
     """Make a boto3 DynamoDB client of this folder's engine heal and check its answers.
 
     Before each call the engine is known to be alive (its lock is held) or is started
-    again, so a request is never sent to a dead engine's port, whoever holds it now; every
-    answer must carry the engine's proof for the call's nonce, its status code and its
-    body (so an answer altered on its way is refused too), or the call is retried
-    against the engine started again, or fails. A request that failed because the engine
-    died is retried once it is back.
+    again, so a request is never sent to a dead engine's port, whoever holds it now. Each
+    attempt signs a nonce of its own (so the engine, which serves a signed write once,
+    never takes a retry for a replay), and its answer must carry the engine's proof for
+    that nonce, its status code, headers and body (so an answer altered on its way is
+    refused too), or the call is retried against the engine started again, or fails. A
+    request that failed because the engine died is retried once it is back.
     """
     guard = _guard(data_dir)
     guard.refresh()
     events = client.meta.events
 
     def before_call(params: dict[str, Any], **_: Any) -> None:
-        state: dict[str, Any] = {
-            "nonce": secrets.token_hex(16),
-            "generation": guard.generation,
-            "heals": 0,
-        }
+        state: dict[str, Any] = {"nonce": "", "generation": guard.generation, "heals": 0}
         params["context"]["local_engine"] = state
-        params["headers"][NONCE_HEADER] = state["nonce"]
         if not engine_alive(guard.data_dir):
             guard.heal(state["generation"], "is not running")
             state["generation"] = guard.generation
         params["url"] = _rebase(params["url"], guard.url)
+
+    def before_sign(request: Any, **_: Any) -> None:
+        state = getattr(request, "context", {}).get("local_engine")
+        if state is None:
+            return
+        state["nonce"] = secrets.token_hex(16)  # this attempt's: signed, and proved back
+        if NONCE_HEADER in request.headers:
+            del request.headers[NONCE_HEADER]
+        request.headers[NONCE_HEADER] = state["nonce"]
 
     def needs_retry(
         request_dict: dict[str, Any],
@@ -336,11 +362,15 @@ def attach(client: Any, data_dir: Path) -> None:
         if response is not None:
             http = response[0]
             given = str(http.headers.get(PROOF_HEADER, ""))
-            expected = response_proof(guard.secret, state["nonce"], http.status_code, http.content)
-            # An engine started by an earlier version (still running after an update)
-            # proves the status code alone; it holds the secret all the same.
-            earlier = proof(guard.secret, "response", f"{state['nonce']}\n{http.status_code}")
-            if hmac.compare_digest(given, expected) or hmac.compare_digest(given, earlier):
+            expected = response_proof(
+                guard.secret,
+                state["nonce"],
+                http.status_code,
+                http.headers.items(),
+                http.content,
+                proof_header=PROOF_HEADER,
+            )
+            if state["nonce"] and hmac.compare_digest(given, expected):
                 return None
             problem = "answered without this folder's proof"
         elif isinstance(caught_exception, BotocoreConnectionError):
@@ -367,6 +397,7 @@ def attach(client: Any, data_dir: Path) -> None:
         return 0.0
 
     events.register("before-call.dynamodb", before_call)
+    events.register("before-sign.dynamodb", before_sign)
     events.register("needs-retry.dynamodb", needs_retry)
 
 

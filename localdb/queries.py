@@ -196,6 +196,11 @@ def _forget(table: Any, item: Any) -> None:
             index.remove(item)
 
 
+def remember(table: Any, item: Any) -> None:
+    """Place an item put straight into ``table.items`` in the table's sorted indexes."""
+    _remember(table, item)
+
+
 def _remember(table: Any, item: Any) -> None:
     state = _state(table)
     if state is not None and item is not None:

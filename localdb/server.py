@@ -14,7 +14,9 @@ import argparse
 import base64
 import contextlib
 import ctypes
+import datetime as dt
 import errno
+import hashlib
 import io
 import json
 import logging
@@ -23,18 +25,20 @@ import signal
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from localdb import queries, store, wire
+from localdb import queries, store, transactions, wire
 from localdb.launcher import (
     DEFAULT_IDLE_SECONDS,
     HEALTH_PATH,
     LOG,
     NONCE_HEADER,
     PROOF_HEADER,
+    PROTOCOL,
     RUNNING_LOCK,
     STATE,
     EngineError,
@@ -43,7 +47,10 @@ from localdb.launcher import (
 )
 from localdb.signing import (
     ACCESS_KEY_ID,
+    MAX_CLOCK_SKEW,
+    Replays,
     SignatureError,
+    Signed,
     check_headers,
     proof,
     response_proof,
@@ -97,11 +104,20 @@ MAX_BODY = 16 * 1024 * 1024 + 65536  # DynamoDB's largest request (BatchWriteIte
 # headers carry a well-formed signature (see ``_serve``), at most MAX_REQUESTS requests are
 # handled at a time, and of those at most LARGE_BODIES read a body over LARGE_BODY.
 MAX_REQUESTS = 64
+# Connections open at once, idle keep-alive ones included (each holds a thread); one more
+# is closed at once. Above what the folder's tools pool together (10 per client, twice
+# the workers for a migration: 16 by default) and no more than the requests served.
+MAX_CONNECTIONS = 64
 LARGE_BODY = 1024 * 1024
 LARGE_BODIES = 2
 START_WAIT = 4.0  # a request arriving while data loads waits this long (read timeout is 5 s)
 LOCK_WAIT = 4.0  # a request waiting behind others answers "busy" after this long
 REQUEST_TIMEOUT = 30.0  # a request still running after this long means the engine is stuck
+# A start after a crash replays at most this much journal: then a snapshot is taken.
+SNAPSHOT_EVERY = 1000
+SNAPSHOT_BYTES = 32 * 1024 * 1024
+TOKEN_SECONDS = 600.0  # how long a ClientRequestToken answers as its first use did, as AWS
+MAX_TOKENS = 10_000  # tokens remembered at most (the oldest go first)
 _JSON = "application/x-amz-json-1.0"
 _DRAIN = 65536  # the largest body read only to be dropped
 
@@ -111,6 +127,80 @@ Response = tuple[str, list[tuple[str, str]], bytes]
 def _error(status: str, code: str, message: str) -> Response:
     body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
     return status, [("Content-Type", _JSON), ("x-amzn-ErrorType", code)], body.encode()
+
+
+class Tokens:
+    """The ``ClientRequestToken`` of each transaction applied in the last ten minutes.
+
+    A TransactWriteItems retried with the token of one that succeeded is answered as that
+    one was, without being applied again; with the same token but other parameters it is
+    refused with ``IdempotentParameterMismatchException``, as DynamoDB does. A transaction
+    that was refused leaves no token: retried, it runs again. Bounded by ``MAX_TOKENS``
+    (the oldest are forgotten first); kept in memory (used under the engine's lock), and
+    at a start rebuilt from the transactions the journal replays, so a tool retrying one
+    whose answer a crash lost is answered too (those a snapshot holds are not: a clean
+    stop comes after 15 idle minutes, beyond the ten).
+    """
+
+    def __init__(self, seconds: float = TOKEN_SECONDS, limit: int = MAX_TOKENS) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        # (region, token) -> (when, digest of the request, answer), oldest first
+        self._known: OrderedDict[tuple[str, str], tuple[float, str, Response]] = OrderedDict()
+
+    @staticmethod
+    def key(operation: str, region: str, body: bytes) -> tuple[str, str] | None:
+        if operation != "TransactWriteItems" or b"ClientRequestToken" not in body:
+            return None
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            token = json.loads(body).get("ClientRequestToken")
+            if isinstance(token, str) and token:
+                return region, token
+        return None
+
+    def answer(self, key: tuple[str, str], body: bytes) -> Response | None:
+        """The answer to a request carrying a token seen before, or None: run it."""
+        self._expire()
+        known = self._known.get(key)
+        if known is None:
+            return None
+        if known[1] != _digest(body):
+            return _error(
+                "400 Bad Request",
+                "IdempotentParameterMismatchException",
+                "the ClientRequestToken was used in the last 10 minutes by a request with "
+                "other parameters",
+            )
+        return known[2]
+
+    def remember(
+        self, key: tuple[str, str], body: bytes, response: Response, *, age: float = 0.0
+    ) -> None:
+        """Answer ``key`` with ``response`` for the rest of its ten minutes (``age`` of
+        them gone already: a transaction replayed from the journal at a start)."""
+        if age >= self.seconds:
+            return
+        self._known[key] = (time.monotonic() - age, _digest(body), response)
+        self._known.move_to_end(key)
+        while len(self._known) > self.limit:
+            self._known.popitem(last=False)
+
+    def _expire(self) -> None:
+        oldest = time.monotonic() - self.seconds
+        while self._known and next(iter(self._known.values()))[0] < oldest:
+            self._known.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+
+def _digest(body: bytes) -> str:
+    """A request's parameters, whatever the order or spacing of their JSON."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        return hashlib.sha256(body).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -152,6 +242,7 @@ class JournalingApp:
 
         queries.install()
         wire.install()
+        transactions.install()
         self._handler = DynamoHandler
         self._account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
         self.journal = journal
@@ -172,6 +263,10 @@ class JournalingApp:
         self.regions: set[str] = set()
         self.last_request = time.monotonic()
         self.requests = 0  # DynamoDB requests served, for benchmarks' calls-per-request
+        self.tokens = Tokens()
+        self.replays = Replays()
+        self.problems: list[str] = []  # what the last load found damaged or lost
+        self._compact_after = 0.0  # monotonic time before which no snapshot is retried
 
     # -- serving ----------------------------------------------------------------------
 
@@ -201,7 +296,14 @@ class JournalingApp:
             name, _, value = pair.partition("=")
             if name == "nonce":
                 nonce = value[:64]
-        answer: dict[str, Any] = {"status": self.state, "requests": self.requests}
+        answer: dict[str, Any] = {
+            "status": self.state,
+            "requests": self.requests,
+            "protocol": PROTOCOL,
+        }
+        if self.problems:
+            # How many, not what: this answer is for anyone; the log is the owner's.
+            answer["problems"] = len(self.problems)
         if self._secret is not None and nonce:
             answer["proof"] = proof(self._secret, "health", nonce)
         return "200 OK", [("Content-Type", "application/json")], json.dumps(answer).encode()
@@ -247,6 +349,7 @@ class JournalingApp:
     ) -> Response:
         body = environ["wsgi.input"].read(length)
         region = _region_of(headers.get("authorization", ""))
+        signed = None
         if self._secret is not None:
             try:
                 signed = verify(
@@ -256,23 +359,26 @@ class JournalingApp:
                 logger.warning("refused %s: %s", operation, exc)
                 return _error("400 Bad Request", exc.code, str(exc))
             region = signed.region
-        response = self._locked(operation, region, headers, body)
+        response = self._locked(operation, region, headers, body, signed)
         return self._proved(headers.get(NONCE_HEADER, ""), response)
 
     def _proved(self, nonce: str, response: Response) -> Response:
         """The answer with this engine's proof for the tool's nonce (when there is one),
-        covering its status code and body."""
+        covering its status code, headers and body."""
         status, out_headers, payload = response
         if self._secret is not None and nonce:
             code = status.split(" ", 1)[0]
-            out_headers = [
-                *out_headers,
-                (PROOF_HEADER, response_proof(self._secret, nonce, code, payload)),
-            ]
+            given = response_proof(self._secret, nonce, code, out_headers, payload)
+            out_headers = [*out_headers, (PROOF_HEADER, given)]
         return status, out_headers, payload
 
     def _locked(
-        self, operation: str, region: str, headers: dict[str, str], body: bytes
+        self,
+        operation: str,
+        region: str,
+        headers: dict[str, str],
+        body: bytes,
+        signed: Signed | None = None,
     ) -> Response:
         if not self.ready.wait(self._start_wait):
             return _error(
@@ -290,23 +396,76 @@ class JournalingApp:
             self._running = (operation, time.monotonic())
             self.requests += 1
             self.regions.add(region)
-            journal = self.journal if _is_write(operation, body) else None
-            start = None
-            if journal is not None:
-                # Kept before it is applied: a write the journal cannot take is neither
-                # applied nor acknowledged, so nothing is served that a restart would lose.
-                try:
-                    start = journal.append(operation, region, body)
-                except OSError as exc:
-                    logger.error("cannot journal a %s, so it is refused: %s", operation, exc)
-                    return _storage_error(exc)
-            status, out_headers, payload = self._dispatch(operation, region, headers, body)
-            if journal is not None and start is not None and not status.startswith("200"):
-                journal.discard(start)
+            return self._run(operation, region, headers, body, signed)
         finally:
             self._running = None
             self._lock.release()
-        return status, out_headers, payload
+
+    def _run(
+        self,
+        operation: str,
+        region: str,
+        headers: dict[str, str],
+        body: bytes,
+        signed: Signed | None,
+    ) -> Response:
+        """One request, under the lock: refused as a replay, answered from its token, or
+        journalled (a write) and run."""
+        write = _is_write(operation, body)
+        if signed is not None and write:
+            refused = self._replayed(operation, signed)
+            if refused is not None:
+                return refused
+        token = self.tokens.key(operation, region, body)
+        if token is not None:
+            known = self.tokens.answer(token, body)
+            if known is not None:
+                return known
+        journal = self.journal if write else None
+        start = None
+        if journal is not None:
+            # Kept before it is applied: a write the journal cannot take is neither
+            # applied nor acknowledged, so nothing is served that a restart would lose.
+            try:
+                start = journal.append(
+                    operation, region, body, signed.signature if signed is not None else None
+                )
+            except OSError as exc:
+                logger.error("cannot journal a %s, so it is refused: %s", operation, exc)
+                if signed is not None:
+                    self.replays.forget(signed)  # not applied: its retry is welcome
+                return _storage_error(exc)
+        response = self._dispatch(operation, region, headers, body)
+        applied = response[0].startswith("200")
+        if journal is not None and start is not None and not applied:
+            journal.discard(start)
+        if token is not None and applied:
+            self.tokens.remember(token, body, response)
+        if journal is not None and applied:
+            self._compact_if_due()
+        return response
+
+    def _replayed(self, operation: str, signed: Signed) -> Response | None:
+        """The refusal of a signed write served before (a replay), or None: serve it.
+
+        Checked once the request holds the lock, so a write refused as busy before it
+        ran can be sent again as it was."""
+        if self.replays.full():
+            return _error(
+                "503 Service Unavailable",
+                "ServiceUnavailable",
+                "the embedded local DynamoDB is busy; retry shortly",
+            )
+        if self.replays.seen(signed):
+            logger.warning(
+                "refused %s: a signed write that was served before (a replay)", operation
+            )
+            return _error(
+                "400 Bad Request",
+                "InvalidSignatureException",
+                "this signed request was served before; a request is served once",
+            )
+        return None
 
     def _dispatch(
         self, operation: str, region: str, headers: dict[str, str], body: bytes
@@ -388,46 +547,101 @@ class JournalingApp:
     # -- loading and compaction ------------------------------------------------------
 
     def load(self, data_dir: Path) -> LoadReport:
-        """Load the folder's newest good snapshot and replay the journals after it."""
+        """Load the folder's newest good snapshot and replay the journals after it, up to
+        any damage (see ``store``: the damaged journal and those after it are kept aside,
+        and what is lost is reported)."""
         started = time.monotonic()
         plan = store.plan(data_dir)
         report = LoadReport(problems=list(plan.problems))
+        position = store.Position()
         if plan.snapshot is not None:
             self.state = f"starting: loading {plan.snapshot.items} items"
             for table, items in plan.snapshot.tables:
                 self._restore_table(table, items)
             report.snapshot_items = plan.snapshot.items
+            position = plan.snapshot.position
         self.state = "starting: replaying the journal"
-        for path in plan.journals:
-            for entry in store.read_journal(path, report.problems):
-                try:
-                    self.call(entry.op, entry.region, entry.body)
-                except Exception as exc:  # any line that no longer applies, whatever moto says
+        for index, path in enumerate(plan.journals):
+            try:
+                self._replay(path, position, report)
+            except store.JournalDamaged:
+                for damaged in plan.journals[index:]:
+                    aside = damaged.with_suffix(".damaged")
+                    damaged.replace(aside)
                     report.problems.append(
-                        f"{path.name} line {entry.number} ({entry.op}) no longer applies "
-                        f"({str(exc)[:300]}); skipped"
+                        f"{damaged.name} is kept as {aside.name}; to recover what it held, "
+                        f"stop the engine and mend the file (see localdb/store.py)"
                     )
-                    continue
-                report.journal_entries += 1
+                break
+        kept_aside = any(not path.exists() for path in plan.journals)
+        report.problems.extend(_witness_problems(data_dir, position, damaged=kept_aside))
+        position = store.Position(position.seq, position.sum)  # known from here on
         generation = plan.generation
         if report.journal_entries or report.problems or plan.snapshot is None:
             generation += 1
-            store.write_snapshot(data_dir, generation, self.dump())
-        self.journal = store.start_generation(data_dir, generation)
+            store.write_snapshot(data_dir, generation, self.dump(), position)
+        self.journal = store.start_generation(data_dir, generation, position)
         report.seconds = time.monotonic() - started
         for problem in report.problems:
             logger.error("%s", problem)
+        self.problems = report.problems
         return report
+
+    def _replay(self, path: Path, position: store.Position, report: LoadReport) -> None:
+        """Apply a journal's entries; a transaction of the last ten minutes answers its
+        ClientRequestToken again (a tool retrying one whose answer the crash lost)."""
+        for entry in store.read_journal(path, report.problems, position):
+            try:
+                result = self.call(entry.op, entry.region, entry.body)
+            except Exception as exc:  # any line that no longer applies, whatever moto says
+                report.problems.append(
+                    f"{path.name} line {entry.number} ({entry.op}) no longer applies "
+                    f"({str(exc)[:300]}); skipped"
+                )
+                continue
+            report.journal_entries += 1
+            if entry.signature is not None and entry.when is not None:
+                written = dt.datetime.fromtimestamp(entry.when, dt.UTC)
+                self.replays.remember(entry.signature, written + MAX_CLOCK_SKEW)
+            body = entry.body.encode("utf-8")
+            token = self.tokens.key(entry.op, entry.region, body)
+            if token is not None and entry.when is not None:
+                answer = ("200 OK", [("Content-Type", _JSON)], json.dumps(result).encode())
+                self.tokens.remember(token, body, answer, age=max(0.0, time.time() - entry.when))
 
     def compact(self, data_dir: Path) -> None:
         """Write the state as a new snapshot and start its journal (under the lock)."""
         with self._lock:
-            if self.journal is None or not self.journal.entries:
-                return
-            generation = _generation_of(self.journal.path) + 1
-            store.write_snapshot(data_dir, generation, self.dump())
-            self.journal.close()
-            self.journal = store.start_generation(data_dir, generation)
+            self._compact(data_dir)
+
+    def _compact(self, data_dir: Path) -> None:
+        if self.journal is None or not self.journal.entries:
+            return
+        generation = self.journal.generation + 1
+        position = self.journal.position
+        store.write_snapshot(data_dir, generation, self.dump(), position)
+        self.journal.close()
+        self.journal = store.start_generation(data_dir, generation, position)
+
+    def _compact_if_due(self) -> None:
+        """Snapshot once the journal holds SNAPSHOT_EVERY writes or SNAPSHOT_BYTES, so a
+        start after a crash replays no more than that (called under the lock)."""
+        journal = self.journal
+        if journal is None or (journal.entries < SNAPSHOT_EVERY and journal.bytes < SNAPSHOT_BYTES):
+            return
+        if time.monotonic() < self._compact_after:
+            return
+        started = time.monotonic()
+        try:
+            self._compact(journal.path.parent)
+        except OSError as exc:
+            # The journal still holds every write; try again in a while.
+            self._compact_after = time.monotonic() + 60
+            logger.error("cannot write a snapshot (%s); the journal goes on", exc)
+            return
+        logger.info(
+            "snapshot after %d writes in %.2fs", journal.entries, time.monotonic() - started
+        )
 
     def _restore_table(self, table: dict[str, Any], items: list[dict[str, Any]]) -> None:
         from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
@@ -583,8 +797,34 @@ def _plain(value: Any) -> dict[str, Any]:
     return {value.type: inner}
 
 
-def _generation_of(path: Path) -> int:
-    return int(path.stem.rsplit("-", 1)[1])
+def _witness_problems(
+    data_dir: Path, position: store.Position, *, damaged: bool = False
+) -> list[str]:
+    """What the witness says is lost: acknowledged writes the loaded data does not reach
+    (``damaged``: a damaged journal was kept aside, which says why)."""
+    witness = store.read_witness(data_dir)
+    if witness is None or not position.known:
+        return []
+    generation, acknowledged = witness
+    journal = store.journal_path(data_dir, generation)
+    where = journal.name + ("" if journal.exists() else ", which is missing")
+    if acknowledged.seq > position.seq:
+        return [
+            f"{store.WITNESS} records writes acknowledged up to seq {acknowledged.seq} (in "
+            f"{where}), but the data ends at seq {position.seq}: "
+            f"{acknowledged.seq - position.seq} acknowledged writes are lost "
+            + (
+                "(with the damaged journal)"
+                if damaged
+                else "(a journal emptied, cut short or deleted, or an older snapshot put back)"
+            )
+        ]
+    if acknowledged.seq == position.seq and acknowledged.sum != position.sum:
+        return [
+            f"{store.WITNESS} records another write as seq {acknowledged.seq} (in {where}) "
+            "than the data holds: the files are not the ones the engine wrote"
+        ]
+    return []
 
 
 def _recreate(table: dict[str, Any]) -> dict[str, Any]:
@@ -679,6 +919,41 @@ def _listen(port: int) -> socket.socket:
     return listener
 
 
+def capped_server(
+    app: Any, listener: socket.socket, handler: Any = None, limit: int | None = None
+) -> Any:
+    """A threaded werkzeug server on ``listener`` that keeps at most ``limit``
+    (``MAX_CONNECTIONS``) connections open: one more is closed as soon as it is accepted,
+    before anything of it is read, so connections nobody finishes cannot add threads (or
+    buffers) without end."""
+    from werkzeug.serving import ThreadedWSGIServer  # noqa: PLC0415
+
+    cap = MAX_CONNECTIONS if limit is None else limit
+
+    class CappedServer(ThreadedWSGIServer):
+        open_connections = 0
+        refused_connections = 0
+        _count = threading.Lock()
+
+        def verify_request(self, request: Any, client_address: Any) -> bool:
+            with self._count:
+                if self.open_connections >= cap:
+                    self.refused_connections += 1
+                    return False  # socketserver closes it
+                self.open_connections += 1
+                return True
+
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
+            try:
+                super().process_request_thread(request, client_address)
+            finally:
+                with self._count:
+                    self.open_connections -= 1
+
+    host, port = listener.getsockname()[:2]
+    return CappedServer(host, port, app, handler=handler, fd=listener.fileno())
+
+
 def serve(
     data_dir: Path,
     port: int,
@@ -693,7 +968,7 @@ def serve(
     ``keep_data=False`` serves from memory only (no journal): for benchmarks and
     throw-away runs. Requests are signed with the folder's secret either way.
     """
-    from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: PLC0415
+    from werkzeug.serving import WSGIRequestHandler  # noqa: PLC0415
 
     prepare_folder(data_dir)
     _unmap_large_blocks()
@@ -722,14 +997,7 @@ def serve(
 
     listener = _listen(port)
     actual_port = listener.getsockname()[1]
-    server = make_server(
-        "127.0.0.1",
-        actual_port,
-        app,
-        threaded=True,
-        request_handler=Handler,
-        fd=listener.fileno(),
-    )
+    server = capped_server(app, listener, Handler)
     state = _write_state(data_dir, actual_port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -740,19 +1008,8 @@ def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        if keep_data:
-            try:
-                report = app.load(data_dir)
-            except store.StoreError as exc:
-                logger.error("cannot load the data: %s", exc)
-                return 2
-            logger.info(
-                "loaded %d items and %d journal entries in %.2fs (%d problems)",
-                report.snapshot_items,
-                report.journal_entries,
-                report.seconds,
-                len(report.problems),
-            )
+        if keep_data and not _load(app, data_dir):
+            return 2
         app.state = "ready"
         app.ready.set()
         while not stop.wait(1.0):
@@ -764,11 +1021,41 @@ def serve(
         with contextlib.suppress(FileNotFoundError):
             (data_dir / STATE).unlink()
         if keep_data and app.ready.is_set():
-            app.compact(data_dir)  # the next start then loads one snapshot and no journal
+            try:
+                app.compact(data_dir)  # the next start then loads one snapshot and no journal
+            except OSError as exc:
+                logger.error(
+                    "cannot write a snapshot (%s); the next start replays the journal", exc
+                )
         if app.journal is not None:
             app.journal.close()
         running.close()
     return 0
+
+
+def _load(app: JournalingApp, data_dir: Path) -> bool:
+    """Load the folder's data into the engine; False (logged) if it cannot be."""
+    try:
+        report = app.load(data_dir)
+    except store.StoreError as exc:
+        logger.error("cannot load the data: %s", exc)
+        return False
+    logger.info(
+        "loaded %d items and %d journal entries in %.2fs (%d problems)",
+        report.snapshot_items,
+        report.journal_entries,
+        report.seconds,
+        len(report.problems),
+    )
+    return True
+
+
+def _compact_at_exit(app: JournalingApp, data_dir: Path) -> None:
+    """Leave one snapshot and no journal for the next start, if the disk takes it."""
+    try:
+        app.compact(data_dir)
+    except OSError as exc:
+        logger.error("cannot write a snapshot (%s); the next start replays the journal", exc)
 
 
 def main(argv: list[str] | None = None) -> int:

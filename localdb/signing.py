@@ -2,10 +2,16 @@
 
 Every tool of a data folder signs its DynamoDB requests with the folder's secret as the
 secret access key, as boto3 does for AWS; the engine checks that signature before moto
-sees anything. The engine in turn proves it holds the secret (an HMAC of a nonce the tool
-chose and, for a DynamoDB answer, of the answer's status and body), so a tool never
-mistakes another process on the engine's port for its engine, nor takes an answer altered
-on its way.
+sees anything, and serves a signed write once only (``Replays``): a signature is good for
+``MAX_CLOCK_SKEW`` either side of its date, and the engine remembers the writes it served
+for that long, so a captured request cannot be played again. A tool's client (the
+launcher's ``attach``) signs a fresh nonce into every attempt, so its own retries are
+never mistaken for replays.
+
+The engine in turn proves it holds the secret: an HMAC of a nonce the tool chose and, for
+a DynamoDB answer, of the answer's status, headers and body, so a tool never mistakes
+another process on the engine's port for its engine, nor takes an answer altered on its
+way.
 """
 
 from __future__ import annotations
@@ -13,14 +19,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 ACCESS_KEY_ID = "local-engine"  # names the key; the secret is what is checked
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "dynamodb"
-MAX_CLOCK_SKEW = dt.timedelta(minutes=15)  # as AWS allows
+# A signature's life either side of its date: tools and engine share one clock, so this is
+# the time a request may take to arrive, far less than the 15 minutes AWS allows.
+MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_REMEMBERED = 200_000  # writes remembered against replay at most (then "busy")
+# Headers an answer's proof leaves out: those the HTTP layers add or change on their way.
+UNPROVED_HEADERS = frozenset(
+    {"server", "date", "connection", "keep-alive", "transfer-encoding", "content-length"}
+)
 # Headers a signature must cover: the target binds the operation, the date the time.
 REQUIRED_SIGNED = frozenset({"host", "x-amz-date", "x-amz-target"})
 
@@ -37,6 +50,7 @@ class SignatureError(Exception):
 class Signed:
     region: str
     signature: str
+    expires: dt.datetime  # when the signature's date is too old for any check to pass
 
 
 def proof(secret: str, purpose: str, data: str) -> str:
@@ -45,11 +59,80 @@ def proof(secret: str, purpose: str, data: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def response_proof(secret: str, nonce: str, status: int | str, body: bytes) -> str:
-    """The engine's proof of one answer: the tool's nonce, the status code and the SHA-256
-    of the body, so that an answer altered on its way (or given by another process) fails."""
+def response_proof(
+    secret: str,
+    nonce: str,
+    status: int | str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    *,
+    proof_header: str = "",
+) -> str:
+    """The engine's proof of one answer: the tool's nonce, the status code, the headers
+    (but ``UNPROVED_HEADERS`` and the proof's own) and the SHA-256 of the body, so that an
+    answer altered on its way (or given by another process) fails."""
+    joined: dict[str, list[str]] = {}
+    for name, value in headers:
+        key = name.lower()
+        if key not in UNPROVED_HEADERS and key != proof_header.lower():
+            joined.setdefault(key, []).append(" ".join(str(value).split()))
+    canonical = "".join(f"{k}:{', '.join(v)}\n" for k, v in sorted(joined.items()))
     digest = hashlib.sha256(body).hexdigest()
-    return proof(secret, "response", f"{nonce}\n{status}\n{digest}")
+    head = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return proof(secret, "response-v2", f"{nonce}\n{status}\n{head}\n{digest}")
+
+
+class Replays:
+    """The signatures of the writes served while they are still good: a write whose
+    signature was served before is a replay. Used under the engine's request lock.
+
+    An engine knows what it served itself and what the journal it replayed says (each line
+    keeps its request's signature); a write signed before it started (``not_before``, to
+    the second) is refused too: it may have been served by the engine before it, and a
+    tool's client signs each attempt anew anyway."""
+
+    def __init__(self, limit: int = MAX_REMEMBERED, not_before: dt.datetime | None = None) -> None:
+        self.limit = limit
+        self.not_before = (not_before or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        self._seen: dict[str, dt.datetime] = {}  # signature -> when it expires, in arrival order
+
+    def seen(self, signed: Signed, now: dt.datetime | None = None) -> bool:
+        """Whether this signature was (or may have been) served before; if not, it is
+        from now on."""
+        if signed.expires - MAX_CLOCK_SKEW < self.not_before:
+            return True
+        self._expire(now or dt.datetime.now(dt.UTC))
+        if signed.signature in self._seen:
+            return True
+        self._seen[signed.signature] = signed.expires
+        return False
+
+    def remember(self, signature: str, expires: dt.datetime) -> None:
+        """A signature a write was served with before this engine started (its journal
+        says so), so that it is refused in the second the engine started in too."""
+        if expires > dt.datetime.now(dt.UTC):
+            self._seen[signature] = expires
+
+    def forget(self, signed: Signed) -> None:
+        """Let a signature be served again: its write was refused before it ran (503), and
+        the client is asked to send it again."""
+        self._seen.pop(signed.signature, None)
+
+    def full(self, now: dt.datetime | None = None) -> bool:
+        self._expire(now or dt.datetime.now(dt.UTC))
+        return len(self._seen) >= self.limit
+
+    def _expire(self, now: dt.datetime) -> None:
+        # Arrival order is nearly expiry order (dates are within the skew of arrival):
+        # drop from the front while expired, and let a late one go with the next sweep.
+        while self._seen:
+            signature, expires = next(iter(self._seen.items()))
+            if expires > now:
+                return
+            del self._seen[signature]
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 @dataclass(frozen=True)
@@ -136,7 +219,8 @@ def verify(
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you provided",
         )
-    return Signed(region, claimed.signature)
+    when = dt.datetime.strptime(claimed.amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    return Signed(region, claimed.signature, when + MAX_CLOCK_SKEW)
 
 
 @lru_cache(maxsize=16)

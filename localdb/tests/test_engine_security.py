@@ -20,6 +20,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -566,8 +567,9 @@ def test_a_full_disk_answers_503_and_serves_nothing_it_did_not_keep(tmp_path: Pa
     assert kept == [("CreateTable", None), ("PutItem", put["Item"])]
 
 
+@pytest.mark.parametrize("alteration", ["body", "header"])
 def test_an_answer_altered_on_its_way_is_refused(
-    data_dir: Path, caplog: pytest.LogCaptureFixture
+    data_dir: Path, caplog: pytest.LogCaptureFixture, alteration: str
 ) -> None:
     import http.client  # noqa: PLC0415
 
@@ -586,14 +588,20 @@ def test_an_answer_altered_on_its_way_is_refused(
             upstream.request("POST", self.path, body=body, headers=dict(self.headers.items()))
             answer = upstream.getresponse()
             payload = answer.read()
-            if alter[0] and answer.status == 200:
+            headers = [
+                (name, value)
+                for name, value in answer.getheaders()
+                if name.lower() not in {"content-length", "transfer-encoding", "connection"}
+            ]
+            if alter[0] and alteration == "body":
                 listed = json.loads(payload)
                 listed["TableNames"] = [*listed.get("TableNames", []), "planted"]
                 payload = json.dumps(listed).encode()
+            elif alter[0]:
+                headers.append(("x-amzn-ErrorType", "ResourceNotFoundException"))
             self.send_response(answer.status)
-            for name, value in answer.getheaders():
-                if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
-                    self.send_header(name, value)
+            for name, value in headers:
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -607,6 +615,12 @@ def test_an_answer_altered_on_its_way_is_refused(
     relay_url = f"http://127.0.0.1:{relay.server_address[1]}"
     client = _client(url, credentials(data_dir)[1])
     attach(client, data_dir)
+    client.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
     def through_the_relay(params: dict[str, Any], **_: Any) -> None:
         params["url"] = relay_url + "/"
@@ -616,12 +630,251 @@ def test_an_answer_altered_on_its_way_is_refused(
         honest = client.list_tables()["TableNames"]
         alter[0] = True
         with caplog.at_level(logging.WARNING, logger="localdb.launcher"):
-            # Refused, then asked again of the engine itself.
+            # Refused, then asked again of the engine itself: the write, signed anew
+            # for that attempt, is not taken for a replay of the first.
             answered = client.list_tables()["TableNames"]
+            client.put_item(TableName="t", Item={"id": {"S": "a"}})
     finally:
         relay.shutdown()
         relay.server_close()
 
-    assert honest == []
-    assert answered == []
-    assert "answered without this folder's proof" in caplog.text
+    assert honest == ["t"]
+    assert answered == ["t"]
+    assert caplog.text.count("answered without this folder's proof") == 2
+    assert client.get_item(TableName="t", Key={"id": {"S": "a"}})["Item"] == {"id": {"S": "a"}}
+
+
+def test_a_captured_write_cannot_be_played_again(data_dir: Path) -> None:
+    import http.client  # noqa: PLC0415
+
+    from localdb import attach  # noqa: PLC0415
+
+    url = ensure_running(data_dir)
+    port = int(json.loads((data_dir / STATE).read_text())["port"])
+    client = _client(url, credentials(data_dir)[1])
+    attach(client, data_dir)
+    client.create_table(
+        TableName="events",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    captured: list[Any] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        captured.append(request)
+
+    client.meta.events.register("before-send.dynamodb", capture)
+    client.put_item(TableName="events", Item={"id": {"S": "meeting"}})
+    client.meta.events.unregister("before-send.dynamodb", capture)
+    client.delete_item(TableName="events", Key={"id": {"S": "meeting"}})
+    put = captured[-1]
+
+    replayed = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    replayed.request("POST", "/", body=put.body, headers=dict(put.headers.items()))
+    answer = replayed.getresponse()
+    refusal = json.loads(answer.read())
+    replayed.close()
+
+    # Nor to the engine started again after this one died.
+    os.kill(int(json.loads((data_dir / STATE).read_text())["pid"]), signal.SIGKILL)
+    time.sleep(0.3)
+    client.list_tables()  # brings the engine back
+    port = int(json.loads((data_dir / STATE).read_text())["port"])
+    after_restart = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    after_restart.request("POST", "/", body=put.body, headers=dict(put.headers.items()))
+    restarted = after_restart.getresponse()
+    served = restarted.read()
+    after_restart.close()
+    log = (data_dir / "engine.log").read_text(encoding="utf-8")
+
+    assert answer.status == 400, refusal
+    assert refusal["__type"].endswith("#InvalidSignatureException")
+    assert restarted.status == 400, (put.headers.get("X-Amz-Date"), served, log)
+    assert "Item" not in client.get_item(TableName="events", Key={"id": {"S": "meeting"}})
+    # Reads are not writes: the same signed read may come twice (nothing changes).
+    client.list_tables()
+
+
+def test_replays_are_remembered_while_their_signature_is_good() -> None:
+    import datetime as dt  # noqa: PLC0415
+
+    from localdb.signing import MAX_CLOCK_SKEW, Replays, Signed  # noqa: PLC0415
+
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    replays = Replays(limit=2, not_before=now)
+    first = Signed("r", "a" * 64, now + MAX_CLOCK_SKEW)
+
+    assert not replays.seen(first, now)
+    assert replays.seen(first, now + dt.timedelta(minutes=1))
+    assert not replays.seen(Signed("r", "b" * 64, now + MAX_CLOCK_SKEW), now)
+    assert replays.full(now)
+    later = now + MAX_CLOCK_SKEW + dt.timedelta(seconds=1)
+    assert not replays.full(later)  # expired signatures, which no check passes any more
+    assert len(replays) == 0
+    before_start = Signed("r", "c" * 64, now - dt.timedelta(seconds=1) + MAX_CLOCK_SKEW)
+    assert replays.seen(before_start, now)  # perhaps served by the engine before this one
+
+
+_READ_KEY = r"""
+import sys, time
+from pathlib import Path
+from localdb.launcher import read_secret
+folder, go = Path(sys.argv[1]), Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+started = time.monotonic()
+key = read_secret(folder)
+print(key, round(time.monotonic() - started, 3))
+"""
+
+
+def test_processes_starting_together_on_a_fresh_folder_agree_on_one_key(tmp_path: Path) -> None:
+    folder, go = tmp_path / "localdb", tmp_path / "go"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")])
+    )
+    tools = [
+        subprocess.Popen(
+            [sys.executable, "-c", _READ_KEY, str(folder), str(go)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(4)
+    ]
+    time.sleep(1.0)  # every interpreter started and waiting
+    go.touch()
+    answers = [tool.communicate(timeout=30)[0].split() for tool in tools]
+
+    assert all(tool.returncode == 0 for tool in tools)
+    assert len({key for key, _ in answers}) == 1
+    assert answers[0][0] == (folder / KEY_FILE).read_text().strip()
+    assert max(float(took) for _, took in answers) < 1.0
+    assert [p.name for p in folder.iterdir()] == [KEY_FILE]
+    assert stat.S_IMODE((folder / KEY_FILE).stat().st_mode) == 0o600
+
+
+def test_connections_beyond_the_cap_are_closed_at_once() -> None:
+    from localdb.server import capped_server  # noqa: PLC0415
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    server = capped_server(JournalingApp(), listener, limit=4)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = listener.getsockname()[1]
+    health = b"GET /_engine/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+    def answer(conn: socket.socket) -> bytes:
+        conn.sendall(health)
+        return conn.recv(64)
+
+    try:
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
+        time.sleep(0.2)
+        refused = b"not closed"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
+            started = time.monotonic()
+            with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                refused = answer(extra)
+        closed_after = time.monotonic() - started
+        served_idle = answer(idle[0])  # the connections let in are served
+        for conn in idle:
+            conn.close()
+        time.sleep(0.2)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as later:
+            served_later = answer(later)
+    finally:
+        server.shutdown()
+        server.server_close()
+        listener.close()
+
+    assert refused == b""
+    assert closed_after < 1.0
+    assert served_idle.startswith(b"HTTP/1.1 200")
+    assert served_later.startswith(b"HTTP/1.1 200")
+    assert server.refused_connections == 1
+
+
+def test_a_full_disk_in_the_engine_process_loses_nothing_acknowledged(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(store.JOURNAL_LIMIT_ENV, "4096")  # the engine's disk is full at 4 KiB
+    url = ensure_running(data_dir)
+    client = _client(url, credentials(data_dir)[1])
+    client.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    acknowledged: list[str] = []
+    refused: Any = {}
+    for n in range(40):
+        try:
+            client.put_item(TableName="t", Item={"id": {"S": f"e{n}"}, "x": {"S": "y" * 200}})
+        except ClientError as exc:
+            refused = exc.response
+            break
+        acknowledged.append(f"e{n}")
+    served = client.get_item(TableName="t", Key={"id": {"S": f"e{len(acknowledged)}"}})
+    journal = store.journal_path(data_dir, max(store.generations(data_dir)[1]))
+    kept = journal.read_bytes()
+    pid = int(json.loads((data_dir / STATE).read_text())["pid"])
+    os.kill(pid, signal.SIGKILL)  # a crash: no compaction
+    monkeypatch.delenv(store.JOURNAL_LIMIT_ENV)
+    time.sleep(0.3)
+    restarted = _client(ensure_running(data_dir), credentials(data_dir)[1])
+    pages = restarted.get_paginator("scan").paginate(TableName="t", ConsistentRead=True)
+    stored = sorted(item["id"]["S"] for page in pages for item in page["Items"])
+
+    assert 5 < len(acknowledged) < 40, refused
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 503, refused
+    assert refused["Error"]["Code"] == "InternalServerError"
+    assert refused["Error"]["Message"].startswith("storage full: the write was not applied")
+    assert "Item" not in served
+    assert kept.endswith(b"\n")  # the part of the line the disk took was cut off again
+    assert stored == sorted(acknowledged)
+    log = (data_dir / "engine.log").read_text(encoding="utf-8")
+    assert "0 problems" in log.splitlines()[-1] or "(0 problems)" in log
+
+
+def test_an_engine_of_an_earlier_version_is_stopped_and_not_used(tmp_path: Path) -> None:
+    from localdb import launcher  # noqa: PLC0415
+    from localdb.signing import proof  # noqa: PLC0415
+
+    folder = tmp_path / "localdb"
+    secret = launcher.read_secret(folder)
+
+    class Earlier(http.server.BaseHTTPRequestHandler):
+        """Health as an earlier engine answers it: proved, but with no protocol."""
+
+        def do_GET(self) -> None:
+            nonce = self.path.split("nonce=", 1)[1]
+            body = json.dumps({"status": "ready", "proof": proof(secret, "health", nonce)})
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    earlier = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Earlier)
+    threading.Thread(target=earlier.serve_forever, daemon=True).start()
+    process = subprocess.Popen(["sleep", "30"])
+    url = f"http://127.0.0.1:{earlier.server_address[1]}"
+    (folder / STATE).write_text(json.dumps({"pid": process.pid, "port": 0, "url": url}))
+    try:
+        verified = launcher._verified_url(folder, secret)
+        stopped = process.wait(timeout=5)
+    finally:
+        earlier.shutdown()
+        earlier.server_close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert verified is None
+    assert stopped == -signal.SIGTERM

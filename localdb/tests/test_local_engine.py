@@ -268,9 +268,14 @@ def test_a_journal_line_that_no_longer_applies_is_skipped_and_reported(
     client = create_app(local_settings).test_client()
     client.post("/api/departments", json={"name": "앞"})
     _stop(data_dir, signal.SIGKILL)
-    bad = {"op": "PutItem", "region": "ap-northeast-2", "body": '{"TableName": "gone"}'}
-    with _journal(data_dir).open("a", encoding="utf-8") as journal:
-        journal.write(json.dumps(bad) + "\n" + "not json at all\n")
+    # A well-formed line (in the chain) that moto refuses, then a damaged one.
+    at = store.Position(known=False)
+    list(store.read_journal(_journal(data_dir), [], at))
+    journal = store.Journal(_journal(data_dir), store.Position(at.seq, at.sum))
+    journal.append("PutItem", "ap-northeast-2", b'{"TableName": "gone"}')
+    journal.close()
+    with _journal(data_dir).open("a", encoding="utf-8") as damaged:
+        damaged.write("not json at all\n")
     client = create_app(local_settings).test_client()
     client.post("/api/departments", json={"name": "뒤"})
     _stop(data_dir, signal.SIGKILL)
@@ -286,4 +291,5 @@ def test_a_journal_line_that_no_longer_applies_is_skipped_and_reported(
     assert names == {"앞", "뒤"}
     log = (data_dir / "engine.log").read_text(encoding="utf-8")
     assert "(PutItem) no longer applies" in log
-    assert "is damaged" in log
+    assert "not a whole journal line" in log
+    assert ".damaged" in log
