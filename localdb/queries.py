@@ -447,7 +447,6 @@ def install() -> bool:  # noqa: PLR0915 - the wrappers share the originals they 
                 _forget(table, after)  # a new item was placed by put_item, before its update
                 _remember(table, after)
 
-    _copy_each_table_once(DynamoDBBackend)
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.put_item = put_item  # type: ignore[method-assign]
@@ -455,36 +454,6 @@ def install() -> bool:  # noqa: PLR0915 - the wrappers share the originals they 
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign, assignment]
     _installed.update(query=original_query)
     return True
-
-
-def _copy_each_table_once(backend_class: Any) -> None:
-    """moto snapshots a table for a transaction's rollback once per item of the
-    transaction, all before the first item applies, and keeps the last: the same state
-    each time. Here a transaction copies each table once, so a transaction of 100 items
-    costs one copy of the table rather than 100 (DynamoDB's cost does not grow with the
-    table at all)."""
-    from moto.dynamodb import models  # noqa: PLC0415
-
-    original = backend_class.transact_write_items
-    module_copy = getattr(models, "copy")  # noqa: B009 - the module moto's code names
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
-        copies: dict[int, Any] = {}
-
-        class _OncePerTable:
-            @staticmethod
-            def deepcopy(value: Any, memo: Any = None) -> Any:
-                if id(value) not in copies:
-                    copies[id(value)] = module_copy.deepcopy(value, memo)
-                return copies[id(value)]
-
-        setattr(models, "copy", _OncePerTable)  # noqa: B010
-        try:
-            return original(self, transact_items)
-        finally:
-            setattr(models, "copy", module_copy)  # noqa: B010
-
-    backend_class.transact_write_items = transact_write_items
 
 
 def _current(table: Any, item_attrs: dict[str, Any]) -> Any:
