@@ -8,6 +8,7 @@ it would issue, for people with the claims each case needs.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from openapi_spec_validator import validate
 
 from backend import create_app
 from backend.access.oidc import REFETCH_INTERVAL, OidcSettings, OidcVerifier
+from backend.access.rights import PRINCIPAL_PATTERN, principal_problem
 from backend.config import Settings
 from backend.errors import Unauthorized
 from backend.storage import Storage
@@ -492,3 +494,25 @@ def test_the_openapi_document_says_what_each_route_needs_with_sign_in(
     assert "key" in [p.get("name") for p in feed["parameters"]]
     assert paths["/api/holidays"]["get"]["security"] == []
     assert "sign in" in document["info"]["description"]
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        "user:kim@example.com",
+        "group:영업본부",
+        "group:/realm/admins",
+        "user:" + "a" * 254,
+        "user:" + "a" * 255,
+        "user: kim",
+        "user:kim\u3000",
+        "user:",
+        "kim@example.com",
+        "role:owner",
+        "user:ki\x00m",
+        "user:kim\x85",
+    ],
+)
+def test_the_documented_principal_pattern_is_the_rule(principal: str) -> None:
+    documented = re.fullmatch(PRINCIPAL_PATTERN, principal) is not None
+    assert documented == (principal_problem(principal) is None)

@@ -62,7 +62,7 @@ def test_schemathesis_cli_finds_no_failure(live: str, tmp_path: Path) -> None:
     summary = output.strip().splitlines()[-1]
     print(summary)  # the run's closing line, kept in the test report
     assert result.returncode == 0, output[-6000:]
-    assert "Selected: 20/20" in output
+    assert "Selected: 26/26" in output
     generated = re.search(r"(\d+) generated, (\d+) passed", output)
     assert generated is not None, output[-3000:]
     assert generated[1] == generated[2]
@@ -100,4 +100,4 @@ def test_a_server_without_tokens_is_described_as_open(open_server: str, tmp_path
     output = result.stdout + result.stderr
     assert "invalid authentication" not in output, output[-6000:]
     assert result.returncode == 0, output[-6000:]
-    assert "Selected: 20/20" in output
+    assert "Selected: 26/26" in output

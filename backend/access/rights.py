@@ -18,7 +18,10 @@ from enum import Enum, StrEnum
 from backend.domain import Actor
 
 MAX_MEMBERS = 100
-PRINCIPAL_MAX = 300  # "group:" / "user:" and up to 254 characters (an e-mail's limit)
+PRINCIPAL_MAX = 260  # "group:" / "user:" and up to 254 characters (an e-mail's limit)
+# What principal_problem accepts, as a JSON Schema (ECMA) pattern for the OpenAPI document.
+_EDGE = r"[^\s\x00-\x1f\x7f-\x9f]"
+PRINCIPAL_PATTERN = rf"^(user|group):{_EDGE}([^\x00-\x1f\x7f-\x9f]{{0,252}}{_EDGE})?$"
 _NAME_MAX = 254
 _PRINCIPAL_KINDS = ("user", "group")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -73,7 +73,7 @@ def list_members(department_id: str) -> Response:
             "201": json_response("A new member", "Member", _MEMBER),
         },
         errors=("404", "409", *BODY_ERRORS),
-        body=json_body("MemberRole", "The role to hold", {"role": "writer"}),
+        body=json_body("MemberGrant", "The role to hold", {"role": "writer"}),
         write=True,
     )
 )

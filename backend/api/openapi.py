@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from flask import Flask
 
-from backend.access.rights import PRINCIPAL_MAX, Need, Role
+from backend.access.rights import PRINCIPAL_MAX, PRINCIPAL_PATTERN, Need, Role
 from backend.api.access_log import MAX_REQUEST_ID
 from backend.api.inputs import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from backend.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
@@ -280,7 +280,7 @@ def _access_schemas() -> dict[str, Any]:
             "required": ["items"],
             "properties": {"items": {"type": "array", "items": _ref("Member")}},
         },
-        "MemberRole": {
+        "MemberGrant": {
             "type": "object",
             "additionalProperties": False,
             "required": ["role"],
@@ -500,7 +500,7 @@ def _parameters() -> dict[str, Any]:
             "required": True,
             "description": "user:<sub or e-mail> or group:<name> (an e-mail is matched "
             "without regard to case)",
-            "schema": {"type": "string", "maxLength": PRINCIPAL_MAX},
+            "schema": {"type": "string", "maxLength": PRINCIPAL_MAX, "pattern": PRINCIPAL_PATTERN},
             "example": "user:kim@example.com",
         },
         "Limit": limit_parameter(MAX_LIMIT, DEFAULT_LIMIT),
@@ -645,12 +645,15 @@ def _problem_responses() -> dict[str, Any]:
     return responses
 
 
-def _components() -> dict[str, Any]:
+def _components(*, signs_in: bool) -> dict[str, Any]:
+    responses = _problem_responses()
+    if not signs_in:
+        del responses["Forbidden"]  # only rights per department refuse with 403
     return {
         "schemas": _schemas(),
         "parameters": _parameters(),
         "headers": _headers(),
-        "responses": _problem_responses(),
+        "responses": responses,
         "securitySchemes": {
             SECURITY_SCHEME: {
                 "type": "http",
@@ -894,5 +897,5 @@ def document(app: Flask, *, mode: AccessMode) -> dict[str, Any]:
             {"name": "service", "description": "Liveness and readiness probes"},
         ],
         "paths": paths,
-        "components": _components(),
+        "components": _components(signs_in=mode is AccessMode.SIGN_IN),
     }
