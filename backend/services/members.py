@@ -10,6 +10,8 @@ condition broken, reads again, and is refused as the last owner.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from backend.access.rights import MAX_MEMBERS, Role, normalise_principal, owners
 from backend.errors import Conflict, NotFound
 from backend.storage import Storage
@@ -27,12 +29,7 @@ def set_member(storage: Storage, department_id: str, principal: str, role: Role)
         current = members.get(principal)
         if current == role:
             return False
-        other_owner = None
-        if current == Role.OWNER:
-            others = [p for p in owners(members) if p != principal]
-            if not others:
-                raise _last_owner(principal)
-            other_owner = others[0]
+        other_owner = _another_owner(members, principal) if current == Role.OWNER else None
         if current is None and len(members) >= MAX_MEMBERS:
             raise Conflict(
                 f"the department already has {MAX_MEMBERS} members, the most it may",
@@ -64,12 +61,7 @@ def remove_member(storage: Storage, department_id: str, principal: str) -> None:
         current = members.get(principal)
         if current is None:
             raise NotFound("member", principal)
-        other_owner = None
-        if current == Role.OWNER:
-            others = [p for p in owners(members) if p != principal]
-            if not others:
-                raise _last_owner(principal)
-            other_owner = others[0]
+        other_owner = _another_owner(members, principal) if current == Role.OWNER else None
         try:
             departments.remove_member(
                 department_id, principal, expected=current, other_owner=other_owner
@@ -100,8 +92,13 @@ def rotate_feed_key(storage: Storage, department_id: str) -> str:
     return key
 
 
-def _last_owner(principal: str) -> Conflict:
-    return Conflict(
-        f"{principal} is the department's last owner: make someone else owner first",
-        code="last-owner",
-    )
+def _another_owner(members: Mapping[str, str], principal: str) -> str:
+    """An owner other than ``principal``, on whom the change of an owner is conditioned;
+    ``last-owner`` when there is none."""
+    others = [p for p in owners(members) if p != principal]
+    if not others:
+        raise Conflict(
+            f"{principal} is the department's last owner: make someone else owner first",
+            code="last-owner",
+        )
+    return others[0]
