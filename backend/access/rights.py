@@ -58,6 +58,10 @@ class Visibility(StrEnum):
             return cls.ORGANIZATION
 
 
+# The attribute of a view function that holds its Need (``api.security.needs`` sets it).
+NEED_ATTRIBUTE = "__access_need__"
+
+
 class Need(Enum):
     """What a route needs. Every route of the application declares one."""
 

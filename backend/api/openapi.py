@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from flask import Flask
 
-from backend.access.rights import PRINCIPAL_MAX, PRINCIPAL_PATTERN, Need, Role
+from backend.access.rights import NEED_ATTRIBUTE, PRINCIPAL_MAX, PRINCIPAL_PATTERN, Need, Role
 from backend.api.access_log import MAX_REQUEST_ID
 from backend.api.inputs import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from backend.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
@@ -792,7 +792,7 @@ def described_routes_with_needs(app: Flask) -> Iterator[tuple[str, str, Operatio
         found = getattr(view, _DESCRIBED, None)
         if found is None:
             continue
-        need = getattr(view, "__access_need__", Need.NOTHING)
+        need = getattr(view, NEED_ATTRIBUTE, Need.NOTHING)
         path = _FLASK_VARIABLE.sub(r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             yield path, method.lower(), found, need

@@ -19,7 +19,16 @@ from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
 
 from backend.access.oidc import OidcSettings, OidcVerifier
-from backend.access.rights import ANONYMOUS, OPEN, Caller, Need, Role, Visibility, role_of
+from backend.access.rights import (
+    ANONYMOUS,
+    NEED_ATTRIBUTE,
+    OPEN,
+    Caller,
+    Need,
+    Role,
+    Visibility,
+    role_of,
+)
 from backend.api.context import storage
 from backend.api.openapi import AccessMode
 from backend.config import Settings
@@ -33,7 +42,6 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID", "Retry-After", "WWW-Authenticate"]
 View = TypeVar("View", bound=Callable[..., Any])
 
-NEED = "__access_need__"
 GATE_KEY = "calendar.gate"
 
 
@@ -41,7 +49,7 @@ def needs(need: Need) -> Callable[[View], View]:
     """Declare what a view needs; ``api.security`` checks it before the view runs."""
 
     def mark(view: View) -> View:
-        setattr(view, NEED, need)
+        setattr(view, NEED_ATTRIBUTE, need)
         return view
 
     return mark
@@ -50,7 +58,7 @@ def needs(need: Need) -> Callable[[View], View]:
 def need_of(view: Callable[..., Any] | None, endpoint: str = "") -> Need | None:
     if endpoint == "static" or endpoint.endswith(".static"):
         return Need.NOTHING  # a blueprint's static files (Swagger UI's)
-    return getattr(view, NEED, None)
+    return getattr(view, NEED_ATTRIBUTE, None)
 
 
 def token_is_valid(header: str | None, tokens: tuple[str, ...]) -> bool:
