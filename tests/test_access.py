@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -25,7 +26,7 @@ from backend import create_app
 from backend.access.oidc import REFETCH_INTERVAL, OidcSettings, OidcVerifier
 from backend.access.rights import PRINCIPAL_PATTERN, principal_problem
 from backend.config import Settings
-from backend.errors import Unauthorized
+from backend.errors import SignInUnavailable, Unauthorized
 from backend.storage import Storage
 from tests.oidc import Provider, hs256_with_public_key, running_provider, unsigned_token
 
@@ -516,3 +517,38 @@ def test_the_openapi_document_says_what_each_route_needs_with_sign_in(
 def test_the_documented_principal_pattern_is_the_rule(principal: str) -> None:
     documented = re.fullmatch(PRINCIPAL_PATTERN, principal) is not None
     assert documented == (principal_problem(principal) is None)
+
+
+def test_a_provider_that_is_down_is_asked_at_most_once_a_minute() -> None:
+    """Tokens keep arriving while the provider is away: each is a 503, and the provider
+    is not asked again for each of them (made-up key ids cannot make a flood either)."""
+    accepted = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def refuse() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            connection.close()  # no answer: the provider is broken
+
+    threading.Thread(target=refuse, daemon=True).start()
+    now = [0.0]
+    verifier = OidcVerifier(
+        OidcSettings(f"http://127.0.0.1:{port}", ("calendar-page",)), clock=lambda: now[0]
+    )
+    token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.c2ln"
+    try:
+        for _ in range(5):
+            with pytest.raises(SignInUnavailable):
+                verifier.verify(token)
+        assert len(accepted) == 1
+        now[0] += REFETCH_INTERVAL
+        with pytest.raises(SignInUnavailable):
+            verifier.verify(token)
+        assert len(accepted) == 2
+    finally:
+        listener.close()

@@ -71,6 +71,7 @@ class OidcVerifier:
         self._jwks_uri: str | None = None
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None  # when the key set was last fetched
+        self._attempted_at: float | None = None  # when the provider was last asked
         # Origins the page's browser calls (token endpoint and the like), from discovery.
         self._endpoint_origins: tuple[str, ...] | None = None
         self._origins_failed_at: float | None = None
@@ -148,14 +149,19 @@ class OidcVerifier:
         with self._lock:
             now = self._clock()
             if self._fetched_at is None or now - self._fetched_at >= KEYS_MAX_AGE:
-                self._refresh(now, keep_stale=True)
+                self._refresh(now)
             found = self._match(kid, algorithm)
-            if found is None and now - (self._fetched_at or 0.0) >= REFETCH_INTERVAL:
-                self._refresh(now, keep_stale=True)  # a new key the provider rotated in?
+            if found is None and self._may_fetch(now):
+                self._refresh(now)  # a new key the provider rotated in?
                 found = self._match(kid, algorithm)
         if found is None:
             raise _invalid("the token is signed with a key the provider does not publish")
         return found
+
+    def _may_fetch(self, now: float) -> bool:
+        """At most one request to the provider a minute, whatever tokens arrive: made-up
+        key ids, or a provider that is down, never become a flood of requests to it."""
+        return self._attempted_at is None or now - self._attempted_at >= REFETCH_INTERVAL
 
     def _match(self, kid: object, algorithm: str) -> jwt.PyJWK | None:
         if isinstance(kid, str):
@@ -165,17 +171,29 @@ class OidcVerifier:
         usable = [k for k in candidates if _fits(k, algorithm)]
         return usable[0] if len(usable) == 1 else None
 
-    def _refresh(self, now: float, *, keep_stale: bool) -> None:
+    def _refresh(self, now: float) -> None:
+        """Fetch the key set, if a minute has passed since the last attempt. Keys fetched
+        before keep serving for a day while the provider cannot be reached; without any,
+        the provider's absence is ``SignInUnavailable``."""
+        age = None if self._fetched_at is None else now - self._fetched_at
+        usable = age is not None and age < KEYS_STALE_LIMIT
+        if not self._may_fetch(now):
+            if usable:
+                return
+            raise SignInUnavailable(
+                f"the sign-in provider {self.settings.issuer} could not be reached a moment "
+                "ago; it is asked again within a minute",
+                retry_after=int(REFETCH_INTERVAL),
+            )
+        self._attempted_at = now
         try:
             if self._jwks_uri is None:
                 self._jwks_uri = self._discover()
             document = self._get_json(self._jwks_uri)
             key_set = jwt.PyJWKSet.from_dict(document)
         except (SignInUnavailable, jwt.PyJWTError) as exc:
-            age = None if self._fetched_at is None else now - self._fetched_at
-            if keep_stale and age is not None and age < KEYS_STALE_LIMIT:
+            if usable:
                 logger.warning("keeping the provider's cached keys (%.0f s old): %s", age, exc)
-                self._fetched_at = now - KEYS_MAX_AGE + REFETCH_INTERVAL  # retry in a minute
                 return
             if isinstance(exc, SignInUnavailable):
                 raise
