@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hmac
+import http.client
 import json
 import logging
 import os
@@ -234,7 +235,9 @@ def health(url: str, secret: str | None = None, timeout: float = 2.0) -> dict[st
     try:
         with _opener.open(f"{url}{HEALTH_PATH}?nonce={nonce}", timeout=timeout) as response:
             answer: dict[str, Any] = json.loads(response.read())
-    except (OSError, ValueError, urllib.error.URLError):
+    except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException):
+        # HTTPException: an engine killed while it answered (IncompleteRead, a bad status
+        # line) is as good as none.
         return None
     if secret is not None and answer.get("proof") != proof(secret, "health", nonce):
         logger.warning("%s answers, but it is not this data folder's engine", url)

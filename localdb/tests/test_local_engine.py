@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from backend.config import Mode, Settings
 from backend.models import DynamoDBDatabase
 from backend.storage.connection import connect, connect_client
 from localdb import ensure_running, store
-from localdb.launcher import STATE
+from localdb.launcher import STATE, health
 
 pytestmark = pytest.mark.slow
 
@@ -293,3 +294,27 @@ def test_a_journal_line_that_no_longer_applies_is_skipped_and_reported(
     assert "(PutItem) no longer applies" in log
     assert "not a whole journal line" in log
     assert ".damaged" in log
+
+
+def test_an_engine_killed_while_it_answers_its_health_check_counts_as_down() -> None:
+    """The engine dies half-way through a chunked answer: the check says "no engine here"
+    (and a tool starts a new one) rather than failing with http.client's IncompleteRead."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_half() -> None:
+        connection, _ = listener.accept()
+        connection.recv(4096)
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b'Transfer-Encoding: chunked\r\n\r\n10\r\n{"status": "re'
+        )
+        connection.close()
+
+    server = threading.Thread(target=answer_half, daemon=True)
+    server.start()
+    try:
+        assert health(f"http://127.0.0.1:{port}", "secret") is None
+    finally:
+        server.join(timeout=5)
+        listener.close()
