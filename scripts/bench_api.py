@@ -5,7 +5,7 @@ First the month list against the bare app (scripts/bench_reference_app.py: Flask
 one Query, boto3's parsing), both servers up side by side on one engine (dynalite with
 --dynalite DIR, an npm install of it, else the embedded engine in memory), measured in
 turns: requests/s, p50 and p99 latency, each server's CPU milliseconds per request,
-DynamoDB calls per request, and the ratios against the performance audit's targets.
+DynamoDB calls per request, and the ratios against the product's performance targets.
 
 Then, on the embedded engine (dynalite has no transactions, which every event write is),
 month-list, get-event and create-event against the reference, and, with
@@ -396,9 +396,9 @@ def dynalite_month_list(
                 )
 
 
-# -- the audit: the month list against the bare app -------------------------------------
+# -- the targets: the month list against the bare app -------------------------------------
 
-# The performance audit's targets for the month list against the bare app.
+# The performance targets for the month list against the bare app.
 TARGET_RPS, TARGET_CPU = 1.2, 0.8
 
 
