@@ -255,15 +255,9 @@ def import_events(department_id: str) -> Response:
     as_job = args.get("async")
     if as_job is None:
         as_job = prefer_async or wants_job(body)
+    reading = {"timezone": settings().calendar_timezone, "domain": _domain(), "dry_run": dry_run}
     if as_job:
-        job = start_import(
-            storage(),
-            department_id,
-            body,
-            timezone=settings().calendar_timezone,
-            domain=_domain(),
-            dry_run=dry_run,
-        )
+        job = start_import(storage(), department_id, body, **reading)
         job_starter()(department_id, job.id)
         response = jsonify(job_json(job))
         response.status_code = 202
@@ -274,14 +268,7 @@ def import_events(department_id: str) -> Response:
         if prefer_async:
             response.headers["Preference-Applied"] = "respond-async"
         return response
-    result = import_calendar(
-        storage(),
-        department_id,
-        body,
-        timezone=settings().calendar_timezone,
-        domain=_domain(),
-        dry_run=dry_run,
-    )
+    result = import_calendar(storage(), department_id, body, **reading)
     return jsonify(result.as_json())
 
 

@@ -140,22 +140,29 @@ class Gate:
         g.caller = caller
         if need is Need.FEED and "key" in request.args:
             self._check_feed_key(view_args["department_id"], request.args["key"])
-        elif caller.everything or need is Need.LIST:
-            pass
-        elif need is Need.SIGNED_IN:
+        elif not self._decided_without_department(caller, need):
+            self._check_department(caller, need, view_args["department_id"])
+        return caller
+
+    def _decided_without_department(self, caller: Caller, need: Need) -> bool:
+        """Whether ``need`` is settled for ``caller`` without reading a department's
+        members (True: let through; a refusal raises), or the department decides."""
+        if caller.everything or need is Need.LIST:
+            return True  # every right, or a list its view filters for the caller
+        if need is Need.SIGNED_IN:
             if not caller.signed_in:
                 raise Unauthorized(
                     "creating a department needs a signed-in person or a service token"
                 )
-        elif not self.signs_in:
-            if need.role is not Role.READER or need is Need.SEE_KEY:
-                raise Unauthorized(
-                    "this needs the header Authorization: Bearer <token> with a token from "
-                    "API_TOKENS"
-                )
-        else:
-            self._check_department(caller, need, view_args["department_id"])
-        return caller
+            return True
+        if self.signs_in:
+            return False
+        # Service tokens only: reads stay anonymous, anything more needs a token.
+        if need.role is not Role.READER or need is Need.SEE_KEY:
+            raise Unauthorized(
+                "this needs the header Authorization: Bearer <token> with a token from API_TOKENS"
+            )
+        return True
 
     def _caller_for(self, need: Need, header: str | None) -> Caller:
         if not self.signs_in and need in (Need.LIST, Need.READ, Need.FEED) and not self.open:

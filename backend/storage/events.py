@@ -226,6 +226,16 @@ class EventRepository:
         self.table = table
         self._departments = departments_table
 
+    def _versioned_delete(self, event: Event) -> Any:
+        """A transaction's delete of ``event``, provided it is still at its version."""
+        return {
+            "TableName": self.table,
+            "Key": self._key(event.department_id, event.id),
+            "ConditionExpression": version_condition(event.version),
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":expected": to_value(event.version)},
+        }
+
     def _key(self, department_id: str, event_id: str) -> dict[str, Any]:
         if not (usable_key(event_id) and usable_key(department_id)) or is_bookkeeping_id(
             department_id
@@ -602,16 +612,7 @@ class EventRepository:
         or went."""
         department_id = events[0].department_id
         deletes: list[TransactWriteItemTypeDef] = [
-            {
-                "Delete": {
-                    "TableName": self.table,
-                    "Key": self._key(department_id, event.id),
-                    "ConditionExpression": version_condition(event.version),
-                    "ExpressionAttributeNames": {"#version": "version"},
-                    "ExpressionAttributeValues": {":expected": to_value(event.version)},
-                }
-            }
-            for event in events
+            {"Delete": self._versioned_delete(event)} for event in events
         ]
 
         def moved(exc: ClientError) -> None:
@@ -661,17 +662,7 @@ class EventRepository:
             ids.append(current.id)
             changes.append(Change.of(updated, "updated"))
         for event in batch.deletes:
-            writes.append(
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": self._key(department_id, event.id),
-                        "ConditionExpression": version_condition(event.version),
-                        "ExpressionAttributeNames": {"#version": "version"},
-                        "ExpressionAttributeValues": {":expected": to_value(event.version)},
-                    }
-                }
-            )
+            writes.append({"Delete": self._versioned_delete(event)})
             ids.append(event.id)
             changes.append(Change.of(event, "deleted"))
         delta = len(batch.creates) - len(batch.deletes)
