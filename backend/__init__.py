@@ -20,10 +20,11 @@ from backend.api import (
     security,
     webhooks,
 )
-from backend.api.context import CURSORS_KEY, JOBS_KEY, SETTINGS_KEY, STORAGE_KEY
+from backend.api.context import CURSORS_KEY, JOBS_KEY, PAGES_KEY, SETTINGS_KEY, STORAGE_KEY
 from backend.api.cursors import CursorCodec
 from backend.api.json_provider import KoreanJSONProvider
 from backend.api.problems import register_error_handlers
+from backend.api.rendered_pages import RenderedPages
 from backend.api.wsgi import RawQueryFix
 from backend.config import Settings
 from backend.services.import_jobs import Starter, in_thread
@@ -66,6 +67,7 @@ def create_app(
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[STORAGE_KEY] = storage
     app.extensions[CURSORS_KEY] = CursorCodec(app.config["SECRET_KEY"])
+    app.extensions[PAGES_KEY] = RenderedPages(settings.list_cache_mb * 1024 * 1024)
     # Import jobs run in a thread of this process unless the caller says where (Lambda).
     app.extensions[JOBS_KEY] = start_job if start_job is not None else in_thread(storage)
 

@@ -80,6 +80,8 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     local_dir: Path = DEFAULT_LOCAL_DIR
     max_pool_connections: int = 10
+    # Month pages kept as rendered, by calendar version, per process (0: none).
+    list_cache_mb: int = 16
     api_tokens: tuple[str, ...] = field(default=(), repr=False)  # bearer tokens for writes
     # Each token's name (API_TOKENS entries may be name:token), for logs and created_by.
     api_token_names: tuple[str, ...] = ()
@@ -220,6 +222,7 @@ class Settings:
             secret_key=secret_key,
             local_dir=local_dir,
             max_pool_connections=_positive_int("DYNAMODB_MAX_POOL_CONNECTIONS", pool, 10),
+            list_cache_mb=_whole_number("LIST_CACHE_MB", get("LIST_CACHE_MB"), 16),
             api_tokens=api_tokens,
             api_token_names=api_token_names,
             oidc_issuer=oidc_issuer,
@@ -477,14 +480,22 @@ def _origins(raw: str | None) -> tuple[str, ...]:
 
 
 def _positive_int(name: str, raw: str | None, default: int) -> int:
+    value = _whole_number(name, raw, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+def _whole_number(name: str, raw: str | None, default: int) -> int:
+    """A whole number of at least 0."""
     if raw is None:
         return default
     try:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1, not {value}")
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, not {value}")
     return value
 
 

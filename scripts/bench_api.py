@@ -173,7 +173,12 @@ def engine(folder: Path) -> Iterator[str]:
 
 @contextmanager
 def server(
-    app: str, settings: Settings, worker_class: str, workers: int, threads: int
+    app: str,
+    settings: Settings,
+    worker_class: str,
+    workers: int,
+    threads: int,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {
@@ -192,6 +197,7 @@ def server(
     }
     if worker_class == "gthread":  # other classes keep gunicorn.conf.py's pool size
         env["DYNAMODB_MAX_POOL_CONNECTIONS"] = str(threads)
+    env |= extra_env or {}
     command = [
         *(str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py"),
         *("--bind", f"127.0.0.1:{port}", "--worker-class", worker_class),
@@ -333,13 +339,13 @@ def row(name: str, result: Result) -> str:
     )
     p50, p99 = result.percentile(0.5), result.percentile(0.99)
     return (
-        f"{name:<28} {result.rps:>8.0f} {p50:>8.1f} {p99:>8.1f} "
+        f"{name:<40} {result.rps:>8.0f} {p50:>8.1f} {p99:>8.1f} "
         f"{result.cpu_ms:>10.2f} {calls:>9} {result.errors:>6}"
     )
 
 
 HEADER = (
-    f"{'':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} "
+    f"{'':<40} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} "
     f"{'DDB/req':>9} {'errors':>6}"
 )
 
@@ -414,25 +420,37 @@ def month_list_against_bare(args: argparse.Namespace, endpoint: str, engine_name
         f"{args.concurrency} connections, {args.seconds:.0f} s a turn, {args.rounds} turns each"
     )
     print(HEADER)
-    totals: dict[str, list[Result]] = {"product": [], "bare app": []}
+    # The product as configured (its month pages kept by calendar version), the product
+    # rendering every page (LIST_CACHE_MB=0: what a page no one asked for at this version
+    # costs), and the bare app.
+    labels = ("product", "product, every page rendered", "bare app")
+    totals: dict[str, list[Result]] = {label: [] for label in labels}
     with (
         server("app:app", settings, "gthread", args.workers, args.threads) as product,
+        server(
+            "app:app", settings, "gthread", args.workers, args.threads, {"LIST_CACHE_MB": "0"}
+        ) as rendering,
         server("bench_reference_app:app", settings, "gthread", args.workers, args.threads) as bare,
     ):
         for turn in range(args.rounds):
-            for label, (base, process) in (("product", product), ("bare app", bare)):
+            for label, (base, process) in zip(labels, (product, rendering, bare), strict=True):
                 result = measure(base, process, endpoint, make, args.concurrency, args.seconds)
                 totals[label].append(result)
                 print(row(f"{label} (turn {turn + 1})", result), flush=True)
-    ours, bare_app = (_summed(totals[k]) for k in ("product", "bare app"))
-    print(row("product, all turns", ours))
-    print(row("bare app, all turns", bare_app))
-    rps, cpu = ours.rps / bare_app.rps, ours.cpu_ms / bare_app.cpu_ms
-    print(
-        f"\nmonth list, product / bare app: req/s × {rps:.2f} (target ≥ {TARGET_RPS}: "
-        f"{'met' if rps >= TARGET_RPS else 'not met'}), CPU/req × {cpu:.2f} "
-        f"(target ≤ {TARGET_CPU}: {'met' if cpu <= TARGET_CPU else 'not met'})\n"
-    )
+    summed = {label: _summed(totals[label]) for label in labels}
+    for label in labels:
+        print(row(f"{label}, all turns", summed[label]))
+    bare_app = summed["bare app"]
+    print()
+    for label in labels[:2]:
+        rps = summed[label].rps / bare_app.rps
+        cpu = summed[label].cpu_ms / bare_app.cpu_ms
+        print(
+            f"month list, {label} / bare app: req/s × {rps:.2f} (target ≥ {TARGET_RPS}: "
+            f"{'met' if rps >= TARGET_RPS else 'not met'}), CPU/req × {cpu:.2f} "
+            f"(target ≤ {TARGET_CPU}: {'met' if cpu <= TARGET_CPU else 'not met'})"
+        )
+    print()
 
 
 def _summed(results: list[Result]) -> Result:

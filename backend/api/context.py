@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from backend.api.cursors import CursorCodec
+from backend.api.rendered_pages import RenderedPages
 from backend.config import Settings
 from backend.services.import_jobs import Starter
 from backend.storage import Storage
@@ -16,6 +17,7 @@ SETTINGS_KEY = "calendar.settings"
 STORAGE_KEY = "calendar.storage"
 CURSORS_KEY = "calendar.cursors"
 JOBS_KEY = "calendar.import-jobs"
+PAGES_KEY = "calendar.rendered-pages"
 
 
 def settings() -> Settings:
@@ -30,6 +32,12 @@ def storage() -> Storage:
 
 def cursors() -> CursorCodec:
     result: CursorCodec = current_app.extensions[CURSORS_KEY]
+    return result
+
+
+def rendered_pages() -> RenderedPages:
+    """Month pages as rendered, by the calendar state they show (``rendered_pages``)."""
+    result: RenderedPages = current_app.extensions[PAGES_KEY]
     return result
 
 

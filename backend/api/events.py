@@ -8,7 +8,7 @@ from typing import Any, cast
 from flask import Blueprint, Response, url_for
 
 from backend.access.rights import Need
-from backend.api.context import cursors, storage, today, zone
+from backend.api.context import cursors, rendered_pages, storage, today, zone
 from backend.api.idempotency import idempotent
 from backend.api.inputs import (
     DEFAULT_LIMIT,
@@ -42,6 +42,7 @@ from backend.api.openapi import (
 from backend.api.responses import (
     calendar_list_response,
     event_json,
+    kept_calendar_page,
     list_response,
     resource_response,
     sync_response,
@@ -226,6 +227,14 @@ def list_events(department_id: str) -> Response:
     if (unchanged := unchanged_calendar(calendar)) is not None:
         return unchanged
     limit = args.get("limit", DEFAULT_LIMIT)
+    day = today()
+    # The page is a function of the calendar's state and of the request (today's date
+    # places open-ended series): one rendered for both is answered as it was.
+    kept_as = (department_id, calendar.calendar_version, calendar.changed_at, day, *scope)
+    kept_as += (expand, args.get("cursor"), limit)
+    pages = rendered_pages()
+    if calendar.learned and (body := pages.get(kept_as)) is not None:
+        return kept_calendar_page(body, calendar)
     page = listing.list_page(
         storage(),
         department_id,
@@ -234,12 +243,16 @@ def list_events(department_id: str) -> Response:
         limit,
         calendar=calendar,
         zone=zone(),
-        today=today(),
+        today=day,
         matches=None if search is None else events.matcher(search),
         expand=expand,
     )
     next_cursor = None if page.after is None else cursors().encode(scope, page.after)
-    return calendar_list_response([event_json(e) for e in page.events], next_cursor, calendar)
+    items = [event_json(e) for e in page.events]
+    response = calendar_list_response(items, next_cursor, calendar)
+    if calendar.learned:
+        pages.keep(kept_as, response.get_data())
+    return response
 
 
 # -- incremental sync ---------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from backend.api.inputs import not_modified
 from backend.domain import Actor, Department, Event
@@ -115,6 +115,14 @@ def calendar_list_response(
     """A page of a department's calendar, read as it stands at ``calendar``'s version
     (``listing.settled_page``), with that version's ``ETag``."""
     response = list_response(items, next_cursor)
+    response.headers["ETag"] = calendar_etag(calendar_tag(calendar))
+    return response
+
+
+def kept_calendar_page(body: bytes, calendar: CalendarState) -> Response:
+    """A page rendered earlier at ``calendar``'s state (``rendered_pages``), as
+    ``calendar_list_response`` answered it."""
+    response = current_app.response_class(body, mimetype="application/json")
     response.headers["ETag"] = calendar_etag(calendar_tag(calendar))
     return response
 

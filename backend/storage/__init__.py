@@ -59,9 +59,11 @@ class Storage:
         self.changes = self.events.changes
         self.webhooks = WebhookRepository(client, events_table, departments_table)
         self.series = SeriesRepository(client, events_table, self.events)
-        self.mailings = MailingRepository(client, events_table)
-        self.idempotency = IdempotencyRecords(client, events_table)
+        # One view of the expiring items, so that the process asks once whether items from
+        # before they were spread are still live (``expiring.Unspread``).
         self.expiring = ExpiringItems(client, events_table)
+        self.mailings = MailingRepository(client, self.expiring)
+        self.idempotency = IdempotencyRecords(client, self.expiring)
         self.import_jobs = ImportJobs(client, events_table)
 
     def tables(self) -> list[tuple[TableSchema, str]]:

@@ -10,6 +10,7 @@ Every department read refuses such ids and every department listing leaves them 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,13 +59,33 @@ def name_claim(name: str, department_id: str) -> dict[str, Any]:
 
 
 # Bookkeeping that expires (report markers, the daily quota, idempotency records) lives in
-# the events table under a partition of its own, where no listing of departments or events
+# the events table under partitions of its own, where no listing of departments or events
 # ever reads it. Its ``event_date`` is its expiry day, so it sits in department-date-index
-# in expiry order, and ``sweep`` finds what has expired with one Query.
+# in expiry order, and ``sweep`` finds what has expired with one Query a partition. Items
+# are spread over ``EXPIRING_SHARDS`` partitions (``#bookkeeping#0`` to ``#bookkeeping#f``)
+# by a digest of their id, so that their index writes share no one key's throughput (an
+# index key takes about 1,000 writes a second); items written before they were spread are
+# under ``EXPIRING_PARTITION`` itself (see ``expiring``).
 EXPIRING_PARTITION = "#bookkeeping"
+EXPIRING_SHARDS = 16
+
+
+def expiring_partition(ident: str) -> str:
+    """The partition ``ident`` is kept in: one of ``EXPIRING_SHARDS``, by its digest."""
+    shard = hashlib.sha256(ident.encode("utf-8")).digest()[0] % EXPIRING_SHARDS
+    return f"{EXPIRING_PARTITION}#{shard:x}"
+
+
+def expiring_partitions() -> tuple[str, ...]:
+    return tuple(f"{EXPIRING_PARTITION}#{shard:x}" for shard in range(EXPIRING_SHARDS))
 
 
 def expiring_key(ident: str) -> dict[str, Any]:
+    return {"id": ident, "department_id": expiring_partition(ident)}
+
+
+def unspread_key(ident: str) -> dict[str, Any]:
+    """Where ``ident`` was kept before bookkeeping was spread over partitions."""
     return {"id": ident, "department_id": EXPIRING_PARTITION}
 
 

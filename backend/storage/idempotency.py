@@ -57,10 +57,10 @@ def fingerprint(scope: str, body: Any) -> str:
 
 
 class IdempotencyRecords:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, items: ExpiringItems) -> None:
         self._client = client
-        self.table = table
-        self._items = ExpiringItems(client, table)
+        self.table = items.table
+        self._items = items
 
     @staticmethod
     def _ident(scope: str, key: str) -> str:
@@ -102,6 +102,10 @@ class IdempotencyRecords:
             held: Any = exc.response.get("Item")
             record = from_item(held) if held else self._items.get(ident)
             return self._existing(record, request)
+        earlier = self._items.before_spreading(ident)
+        if earlier is not None and not _abandoned(earlier, now):
+            self.release(scope, key, token)  # the key was taken before the upgrade
+            return self._existing(earlier, request)
         return Claim(token=token)
 
     def _existing(self, record: dict[str, Any] | None, request: str) -> Claim:
@@ -168,6 +172,12 @@ class IdempotencyRecords:
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
+
+
+def _abandoned(record: dict[str, Any], now: int) -> bool:
+    """A pending record past the stale limit: its request died, and the key is free."""
+    started = int(record.get("started_at", 0))
+    return record.get("status") == "pending" and started < now - STALE_PENDING_SECONDS
 
 
 def _stored(record: dict[str, Any]) -> StoredResponse:

@@ -32,10 +32,10 @@ QUOTA_DAYS = 2
 class MailingRepository:
     """Sent-markers per department and date, and the daily quota counter."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, items: ExpiringItems) -> None:
         self._client = client
-        self.table = table
-        self._items = ExpiringItems(client, table)
+        self.table = items.table
+        self._items = items
 
     @staticmethod
     def marker_id(day: date, department_id: str) -> str:
@@ -63,6 +63,9 @@ class MailingRepository:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
+        if self._items.before_spreading(ident) is not None:  # claimed before the upgrade
+            self.unclaim(day, department_id)
+            return False
         return True
 
     def unclaim(self, day: date, department_id: str) -> None:
@@ -94,6 +97,11 @@ class MailingRepository:
             raise QuotaReached(f"{count} recipients exceed the daily limit of {limit}")
         reservation = uuid.uuid4().hex
         expiry = expiry_attributes(later(QUOTA_DAYS))
+        # What the day's counter from before the upgrade holds counts against the limit.
+        earlier = self._items.before_spreading(self.quota_id(day)) or {}
+        room = limit - count - int(earlier.get("sent", 0))
+        if room < 0:
+            raise QuotaReached(f"sending {count} more would pass the daily limit of {limit}")
         try:
             with translated_errors("reserve e-mail quota"):
                 self._client.update_item(
@@ -107,7 +115,7 @@ class MailingRepository:
                     "AND NOT contains(reservations, :id)",
                     ExpressionAttributeValues={
                         ":count": to_value(count),
-                        ":room": to_value(limit - count),
+                        ":room": to_value(room),
                         ":mine": to_value({reservation}),
                         ":id": to_value(reservation),
                         ":expires": to_value(expiry["expires_at"]),
