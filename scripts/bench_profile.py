@@ -8,12 +8,14 @@ written by another program: no calendar item), builds the production app and cal
 functions by cumulative and by own time.
 
     python scripts/bench_profile.py --dynalite .cache/dynalite --requests 2000
+    python scripts/bench_profile.py --dynalite .cache/dynalite --cpu-only --render-every-page
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import io
 import os
 import pstats
@@ -63,6 +65,11 @@ def main() -> int:
         "--bare", action="store_true", help="profile the bare app (bench_reference_app) instead"
     )
     parser.add_argument(
+        "--render-every-page",
+        action="store_true",
+        help="the product with LIST_CACHE_MB=0: every month list rendered, none kept",
+    )
+    parser.add_argument(
         "--cpu-only",
         action="store_true",
         help="no profiler: CPU ms a request of the product and the bare app, in turns",
@@ -75,6 +82,8 @@ def main() -> int:
         settings, storage = fresh_tables(endpoint)
         keys = seed(storage, 1, MONTHS * DAYS)
         department = keys[0][0]
+        if args.render_every_page:
+            settings = dataclasses.replace(settings, list_cache_mb=0)
         product = create_app(settings, storage)
         bare = _bare_app(settings)
         app = bare if args.bare else product
