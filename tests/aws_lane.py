@@ -8,7 +8,11 @@
 - **throttling**: ``ProvisionedThroughputExceededException`` (and throttled transactions,
   cancelled with ``ThrottlingError``) at a given rate;
 - **index and scan lag**: a Query on a GSI or a non-consistent Scan sees the state of
-  ``lag`` writes ago: items written since are missing, items deleted since are still there.
+  ``lag`` writes ago: items written since are missing, items deleted since are still there;
+- **the item size limit** (``item_limit`` bytes; DynamoDB's is 400 KB): a write that would
+  leave an item larger is refused as DynamoDB refuses it, a plain write with a
+  ``ValidationException``, a transaction cancelled with reason ``ValidationError`` at the
+  item's place (moto refuses both with a ``ValidationException``, at 405,000 bytes).
 
 Nothing of the product is replaced: retries, parsing and our error mapping all run as they
 would against AWS.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -47,6 +52,17 @@ def _error(request: Any, code: str, **extra: Any) -> AWSResponse:
     return AWSResponse(request.url, 400, {"x-amzn-requestid": "lane"}, _Body(body.encode()))  # type: ignore[arg-type]
 
 
+def _value_size(value: dict[str, Any]) -> int:
+    kind, inner = next(iter(value.items()))
+    if kind in {"S", "N", "B"}:
+        return len(str(inner).encode())
+    if kind in {"SS", "NS", "BS", "L"}:
+        return 3 + sum(len(str(v).encode()) if kind != "L" else _value_size(v) + 1 for v in inner)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
+    return 1
+
+
 def _key_text(table: str, key: dict[str, Any]) -> str:
     return table + json.dumps(key, sort_keys=True)
 
@@ -65,6 +81,7 @@ class AwsBehaviour:
     conflict_rate: float = 0.0
     throttle_rate: float = 0.0
     lag: int = 0
+    item_limit: int | None = None
     seed: int = 7
     injected: dict[str, int] = field(default_factory=dict)
 
@@ -87,6 +104,8 @@ class AwsBehaviour:
 
     def _fault(self, request: Any, **_: Any) -> AWSResponse | None:
         operation = request.headers.get("X-Amz-Target", b"").decode().rpartition(".")[2]
+        if self.item_limit is not None and (too_large := self._too_large(operation, request)):
+            return too_large
         if operation == "TransactWriteItems":
             size = len(json.loads(request.body or b"{}").get("TransactItems", []))
             for reason, rate in (
@@ -108,6 +127,52 @@ class AwsBehaviour:
             self._count("ProvisionedThroughputExceededException")
             return _error(request, "ProvisionedThroughputExceededException")
         return None
+
+    # -- item size ---------------------------------------------------------------------
+
+    def _too_large(self, operation: str, request: Any) -> AWSResponse | None:
+        params = json.loads(request.body or b"{}")
+        if operation in {"PutItem", "UpdateItem"}:
+            writes = [params]
+        elif operation == "TransactWriteItems":
+            writes = [next(iter(entry.values())) for entry in params.get("TransactItems", [])]
+        else:
+            return None
+        over = [
+            n for n, write in enumerate(writes) if self._size_after(write) > (self.item_limit or 0)
+        ]
+        if not over:
+            return None
+        self._count("item too large")
+        message = "Item size has exceeded the maximum allowed size"
+        if operation != "TransactWriteItems":
+            return _error(request, "ValidationException", message=message)
+        reasons = [
+            {"Code": "ValidationError", "Message": message} if n in over else {"Code": "None"}
+            for n in range(len(writes))
+        ]
+        return _error(request, "TransactionCanceledException", CancellationReasons=reasons)
+
+    def _size_after(self, write: dict[str, Any]) -> int:
+        """The size of the item ``write`` leaves, by DynamoDB's rule: each attribute's name
+        and value in UTF-8 bytes (numbers roughly as their digits)."""
+        if "Item" in write:
+            item = write["Item"]
+        elif "UpdateExpression" in write:
+            found = self._reader.get_item(
+                TableName=write["TableName"], Key=write["Key"], ConsistentRead=True
+            )
+            item = dict(found.get("Item", {}))
+            names = write.get("ExpressionAttributeNames", {})
+            values = write.get("ExpressionAttributeValues", {})
+            for target, placeholder in re.findall(
+                r"(#?[A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)", write["UpdateExpression"]
+            ):
+                if placeholder in values:
+                    item[names.get(target, target)] = values[placeholder]
+        else:
+            return 0
+        return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
     # -- lag ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError, WaiterError
 
 from backend.errors import StorageUnavailable
-from backend.storage import usage
+from backend.storage import item_limits, usage
 from backend.storage.batch import BatchIO
 from backend.storage.departments import DepartmentRepository
 from backend.storage.dynamo import error_code, translated_errors
@@ -54,6 +54,7 @@ class Storage:
     def __init__(self, client: DynamoDBClient, departments_table: str, events_table: str) -> None:
         self._client = client
         usage.instrument(client)
+        item_limits.instrument(client)
         self.departments = DepartmentRepository(client, departments_table, events_table)
         self.events = EventRepository(client, events_table, departments_table)
         self.changes = self.events.changes

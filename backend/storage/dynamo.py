@@ -24,7 +24,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from backend.errors import StorageUnavailable
+from backend.errors import FieldError, Invalid, StorageUnavailable
+from backend.storage.item_limits import LARGEST_ATTRIBUTE, is_size_refusal
 from backend.storage.wire import ReadParserFactory, plain_item
 
 if TYPE_CHECKING:
@@ -204,6 +205,27 @@ def busy(what: str) -> StorageUnavailable:
     )
 
 
+TOO_LARGE = (
+    "too large to store: with it the item would pass DynamoDB's limit of 400 KB (in UTF-8: "
+    "a Korean character counts 3 bytes); shorten it"
+)
+
+
+def oversized_field(exc: ClientError) -> str | None:
+    """The attribute to blame when DynamoDB refused a write for an item past 400 KB (see
+    ``item_limits``), or None when it refused it for something else."""
+    error = exc.response.get("Error", {})
+    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+    reasons = exc.response.get("CancellationReasons") or []
+    refused = is_size_refusal(code, message) or (
+        code == "TransactionCanceledException"
+        and any(is_size_refusal(str(r.get("Code", "")), str(r.get("Message", ""))) for r in reasons)
+    )
+    if not refused:
+        return None
+    return str(error.get(LARGEST_ATTRIBUTE) or "body")
+
+
 @contextmanager
 def translated_errors(what: str) -> Iterator[None]:
     """Turn botocore failures that are not the caller's fault into ``StorageUnavailable``.
@@ -237,6 +259,9 @@ def translated_errors(what: str) -> Iterator[None]:
             raise StorageUnavailable(
                 "the service's AWS credentials were refused by DynamoDB", retry_after=30
             ) from exc
+        if (field := oversized_field(exc)) is not None:
+            logger.warning("DynamoDB refused %s: an item past 400 KB (%s)", what, field)
+            raise Invalid([FieldError(field, TOO_LARGE)]) from exc
         raise
     except (NoCredentialsError, PartialCredentialsError) as exc:
         logger.error("no AWS credentials for %s: %s", what, exc)
