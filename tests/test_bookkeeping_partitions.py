@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from backend import create_app
 from backend.config import Settings
@@ -58,6 +59,22 @@ def only_id(dynamodb: Any, table: str, prefix: str) -> str:
     return found[0]
 
 
+KEYED = {"json": {"event_date": "2024-01-20", "title": "주간 회의"}}
+
+
+def created_before_spreading(
+    client: FlaskClient, dynamodb: Any, table: str
+) -> tuple[str, TestResponse, str]:
+    """A department, the answer of an event create with ``Idempotency-Key: k1``, and the
+    id of the key's record, which is then put where the service kept it before spreading."""
+    department: str = create_department(client)["id"]
+    first = client.post(f"/api/events/{department}", headers={"Idempotency-Key": "k1"}, **KEYED)
+    assert first.status_code == 201
+    ident = only_id(dynamodb, table, "#idempotency#")
+    written_before_spreading(dynamodb, table, ident)
+    return department, first, ident
+
+
 def restarted(settings: Settings, storage: Storage, dynamodb: Any) -> FlaskClient:
     """A new server process on the same tables (it has not looked at the old partition)."""
     fresh = Storage(dynamodb, storage.departments.table, storage.events.table)
@@ -85,15 +102,10 @@ def test_a_create_answered_before_the_upgrade_is_replayed_after_it(
     app: Flask, settings: Settings, storage: Storage, dynamodb: Any
 ) -> None:
     client = app.test_client()
-    department = create_department(client)["id"]
-    keyed = {"json": {"event_date": "2024-01-20", "title": "주간 회의"}}
-    first = client.post(f"/api/events/{department}", headers={"Idempotency-Key": "k1"}, **keyed)
-    assert first.status_code == 201
-    table = storage.events.table
-    written_before_spreading(dynamodb, table, only_id(dynamodb, table, "#idempotency#"))
+    department, first, _ = created_before_spreading(client, dynamodb, storage.events.table)
 
     again = restarted(settings, storage, dynamodb).post(
-        f"/api/events/{department}", headers={"Idempotency-Key": "k1"}, **keyed
+        f"/api/events/{department}", headers={"Idempotency-Key": "k1"}, **KEYED
     )
 
     assert again.status_code == 201
@@ -132,12 +144,8 @@ def test_the_sweep_moves_what_was_written_before_spreading(
     app: Flask, settings: Settings, storage: Storage, dynamodb: Any
 ) -> None:
     client = app.test_client()
-    department = create_department(client)["id"]
-    keyed = {"json": {"event_date": "2024-01-20", "title": "주간 회의"}}
-    first = client.post(f"/api/events/{department}", headers={"Idempotency-Key": "k1"}, **keyed)
     table = storage.events.table
-    ident = only_id(dynamodb, table, "#idempotency#")
-    written_before_spreading(dynamodb, table, ident)
+    department, first, ident = created_before_spreading(client, dynamodb, table)
     expired = datetime.now(UTC) - timedelta(days=2)
     dynamodb.put_item(  # and one that has expired there
         TableName=table,
@@ -159,7 +167,7 @@ def test_the_sweep_moves_what_was_written_before_spreading(
     assert ident in partition_ids(dynamodb, table, expiring_partition(ident))
     assert not Storage(dynamodb, storage.departments.table, table).expiring.unspread.may_hold()
     again = restarted(settings, storage, dynamodb).post(
-        f"/api/events/{department}", headers={"Idempotency-Key": "k1"}, **keyed
+        f"/api/events/{department}", headers={"Idempotency-Key": "k1"}, **KEYED
     )
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json()["id"] == first.get_json()["id"]

@@ -16,20 +16,27 @@ from tests.helpers import assert_problem, create_department
 LONG_KOREAN = "가" * 134_900
 
 
+def written_by_others(
+    dynamodb: Any, settings: Settings, department: str, event_id: str, description: str
+) -> None:
+    """An event as the console writes it: a description no API request could send."""
+    dynamodb.put_item(
+        TableName=settings.events_table,
+        Item={
+            "id": {"S": event_id},
+            "department_id": {"S": department},
+            "event_date": {"S": "2025-03-10"},
+            "title": {"S": "회의"},
+            "description": {"S": description},
+        },
+    )
+
+
 def test_changing_an_event_that_others_made_huge_names_the_field(
     client: FlaskClient, dynamodb: Any, settings: Settings
 ) -> None:
     department = create_department(client)["id"]
-    dynamodb.put_item(  # as the console writes it: a description no API request could send
-        TableName=settings.events_table,
-        Item={
-            "id": {"S": "huge-event"},
-            "department_id": {"S": department},
-            "event_date": {"S": "2025-03-10"},
-            "title": {"S": "회의"},
-            "description": {"S": LONG_KOREAN},
-        },
-    )
+    written_by_others(dynamodb, settings, department, "huge-event", LONG_KOREAN)
     url = f"/api/events/{department}/huge-event"
     assert client.get(url).status_code == 200
 
@@ -71,16 +78,7 @@ def test_on_dynamodb_a_cancelled_transaction_names_the_field(
     """DynamoDB cancels a transaction whose write would pass the limit, with reason
     ``ValidationError`` at that item's place; the lane refuses as it does, here at 300 KB."""
     department = create_department(client)["id"]
-    dynamodb.put_item(
-        TableName=settings.events_table,
-        Item={
-            "id": {"S": "large-event"},
-            "department_id": {"S": department},
-            "event_date": {"S": "2025-03-10"},
-            "title": {"S": "회의"},
-            "description": {"S": "나" * 100_100},  # 300,300 bytes
-        },
-    )
+    written_by_others(dynamodb, settings, department, "large-event", "나" * 100_100)  # 300,300 B
     url = f"/api/events/{department}/large-event"
     lane = AwsBehaviour(dynamodb, str(settings.endpoint_url), item_limit=300_000)
     with lane.installed():
