@@ -4,18 +4,21 @@ has moved it into its partition."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from backend import create_app
 from backend.config import Settings
-from backend.errors import QuotaReached
+from backend.errors import QuotaReached, StorageUnavailable
 from backend.storage import Storage
 from backend.storage.bookkeeping import (
     EXPIRING_PARTITION,
@@ -174,37 +177,112 @@ def test_the_sweep_moves_what_was_written_before_spreading(
 
 
 def test_a_changed_item_is_not_moved(storage: Storage, dynamodb: Any) -> None:
-    """A move that meets another value than it read leaves the item where it was: here the
-    record is answered (``done``) between the sweep's read and its delete."""
+    """A move that meets another value than it read leaves the item where it was, and takes
+    its copy back: here an answered record is taken over (a new token) between the
+    sweep's copy and its delete."""
     claim = storage.idempotency.claim("racing", "k", "request")
     table = storage.events.table
     ident = only_id(dynamodb, table, "#idempotency#")
+    spread_key = {"id": {"S": ident}, "department_id": {"S": expiring_partition(ident)}}
+    dynamodb.update_item(
+        TableName=table,
+        Key=spread_key,
+        UpdateExpression="SET #s = :done",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":done": {"S": "done"}},
+    )
     written_before_spreading(dynamodb, table, ident)
     old_key = {"id": {"S": ident}, "department_id": {"S": EXPIRING_PARTITION}}
 
-    def answered_meanwhile(params: dict[str, Any], **_: Any) -> None:
-        if params.get("Item", {}).get("department_id") == {"S": expiring_partition(ident)}:
+    def taken_over_meanwhile(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Item", {}).get("department_id") == spread_key["department_id"]:
             dynamodb.update_item(
                 TableName=table,
                 Key=old_key,
-                UpdateExpression="SET #s = :done",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":done": {"S": "done"}},
+                UpdateExpression="SET #t = :other",
+                ExpressionAttributeNames={"#t": "token"},
+                ExpressionAttributeValues={":other": {"S": "another request"}},
             )
 
-    dynamodb.meta.events.register("provide-client-params.dynamodb.PutItem", answered_meanwhile)
+    event = "provide-client-params.dynamodb.PutItem"
+    dynamodb.meta.events.register(event, taken_over_meanwhile)
     try:
         storage.expiring.sweep()
     finally:
-        dynamodb.meta.events.unregister(
-            "provide-client-params.dynamodb.PutItem", answered_meanwhile
-        )
+        dynamodb.meta.events.unregister(event, taken_over_meanwhile)
 
     assert claim.token is not None
     assert partition_ids(dynamodb, table, EXPIRING_PARTITION) == [ident]
     assert partition_ids(dynamodb, table, expiring_partition(ident)) == []
     kept = dynamodb.get_item(TableName=table, Key=old_key, ConsistentRead=True)["Item"]
-    assert kept["status"] == {"S": "done"}
+    assert kept["token"] == {"S": "another request"}
+
+
+def test_what_may_still_be_written_is_not_moved(storage: Storage, dynamodb: Any) -> None:
+    """A request still running, a report being sent and a day's quota stay where the
+    earlier version writes them, and expire there."""
+    table = storage.events.table
+    assert storage.idempotency.claim("running", "k", "request").token is not None
+    assert storage.mailings.claim(DAY, "dept-1")
+    storage.mailings.reserve(DAY, 5, 100)
+    left = {
+        only_id(dynamodb, table, "#idempotency#"),
+        storage.mailings.marker_id(DAY, "dept-1"),
+        storage.mailings.quota_id(DAY),
+    }
+    for ident in left:
+        written_before_spreading(dynamodb, table, ident)
+
+    Storage(dynamodb, storage.departments.table, table).expiring.sweep()
+
+    assert set(partition_ids(dynamodb, table, EXPIRING_PARTITION)) == left
+
+
+def refusing_reads_of_the_old_partition(dynamodb: Any) -> Callable[..., Any]:
+    """A hook that makes DynamoDB refuse each GetItem of the partition from before
+    spreading (AccessDenied, which botocore does not retry)."""
+
+    def refuse(request: Any, **_: Any) -> AWSResponse | None:
+        target = request.headers.get("X-Amz-Target", b"").decode()
+        key = json.loads(request.body or b"{}").get("Key", {})
+        if target.endswith("GetItem") and key.get("department_id") == {"S": EXPIRING_PARTITION}:
+            body = b'{"__type":"com.amazonaws.dynamodb.v20120810#AccessDeniedException"}'
+            return AWSResponse(request.url, 400, {}, _Raw(body))  # type: ignore[arg-type]
+        return None
+
+    dynamodb.meta.events.register_first("before-send.dynamodb", refuse)
+    return refuse
+
+
+class _Raw:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+def test_a_claim_whose_look_at_the_old_partition_fails_is_given_back(
+    storage: Storage, dynamodb: Any
+) -> None:
+    table = storage.events.table
+    assert storage.idempotency.claim("other", "k", "request").token is not None
+    written_before_spreading(dynamodb, table, only_id(dynamodb, table, "#idempotency#"))
+    fresh = Storage(dynamodb, storage.departments.table, table)
+
+    refuse = refusing_reads_of_the_old_partition(dynamodb)
+    try:
+        with pytest.raises(StorageUnavailable):
+            fresh.idempotency.claim("mine", "k", "request")
+        with pytest.raises(StorageUnavailable):
+            fresh.mailings.claim(DAY, "dept-1")
+    finally:
+        dynamodb.meta.events.unregister("before-send.dynamodb", refuse)
+
+    # Neither claim was left behind: the retry runs, the report is not taken as sent.
+    assert fresh.idempotency.claim("mine", "k", "request").token is not None
+    assert not fresh.mailings.already_sent(DAY, "dept-1")
+    assert fresh.mailings.claim(DAY, "dept-1")
 
 
 def test_report_markers_and_the_quota_from_before_spreading_still_count(

@@ -498,6 +498,9 @@ def test_items_edited_through_the_api_are_kept_and_reported_unless_overwrite(
     client.patch(f"/api/departments/{DEV}", json={"description": "API에서 고침"})
     event_url = f"/api/events/{DEV}/a1b2c3d4-0000-4000-8000-000000000001"
     client.patch(event_url, json={"title": "API 제목"})
+    event_date = client.get(event_url).get_json()["event_date"]
+    month = f"/api/events/{DEV}?month={event_date[:7]}"
+    listed = client.get(month)  # a page this server keeps at the calendar's version
 
     code, result = report(tmp_path, settings, DEFAULT_SOURCE)
 
@@ -514,6 +517,11 @@ def test_items_edited_through_the_api_are_kept_and_reported_unless_overwrite(
     assert department["description"] == "백엔드/프론트엔드 개발"
     assert department["version"] == 3  # moved on, so stale ETags held by clients fail
     assert client.get(event_url).get_json()["title"] == "팀 회의"
+    # The overwrite moved the calendar's version: lists, their ETag and the kept page.
+    relisted = client.get(month)
+    assert relisted.headers["ETag"] != listed.headers["ETag"]
+    assert "팀 회의" in [e["title"] for e in relisted.get_json()["items"]]
+    assert "API 제목" not in [e["title"] for e in relisted.get_json()["items"]]
 
 
 def test_a_name_held_by_another_department_in_the_table_is_a_conflict(

@@ -162,7 +162,7 @@ def test_with_list_cache_off_every_list_reads_the_index(
 
 
 def test_kept_pages_stay_within_their_bytes_and_their_time() -> None:
-    pages = RenderedPages(64 * 1024, keep_seconds=0.2)
+    pages = RenderedPages(64 * 1024, keep_seconds=1.5)
     body = b"x" * 1000
     for n in range(200):
         pages.keep(("page", n), body)
@@ -170,12 +170,19 @@ def test_kept_pages_stay_within_their_bytes_and_their_time() -> None:
     assert pages.size <= 64 * 1024
     assert pages.get(("page", 199)) == body  # the most recent stay
     assert pages.get(("page", 0)) is None  # the least recent went first
+    kept_page = ("page", 199)
+
+    for n in range(1000):  # many small pages: each costs its key and records too
+        pages.keep(("empty", n), b"{}")
+    assert pages.size <= 64 * 1024
+    assert sum(pages.get(("empty", n)) is not None for n in range(1000)) <= 64 * 1024 // 600
 
     pages.keep(("large",), b"y" * (64 * 1024 // 16 + 1))  # too large a share: not kept
     assert pages.get(("large",)) is None
 
-    time.sleep(0.3)
-    assert pages.get(("page", 199)) is None
+    pages.keep(kept_page, body)
+    time.sleep(1.6)
+    assert pages.get(kept_page) is None
     assert pages.size == 0
 
 

@@ -26,6 +26,13 @@ from cachetools import TTLCache
 KEEP_SECONDS = 60.0
 # A page larger than this share of the whole store is not kept (it would push out many).
 LARGEST_SHARE = 16
+# What a kept page costs beyond its body: its key, the store's own records (measured:
+# about 550 bytes), so that many small pages cannot outgrow the bound.
+ENTRY_OVERHEAD = 600
+
+
+def _footprint(body: bytes) -> int:
+    return len(body) + ENTRY_OVERHEAD
 
 
 class RenderedPages:
@@ -36,7 +43,7 @@ class RenderedPages:
         self._largest = max_bytes // LARGEST_SHARE
         self._pages: TTLCache[Hashable, bytes] | None = None
         if max_bytes > 0:
-            self._pages = TTLCache(maxsize=max_bytes, ttl=keep_seconds, getsizeof=len)
+            self._pages = TTLCache(maxsize=max_bytes, ttl=keep_seconds, getsizeof=_footprint)
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> bytes | None:
@@ -46,7 +53,7 @@ class RenderedPages:
             return self._pages.get(key)
 
     def keep(self, key: Hashable, body: bytes) -> None:
-        if self._pages is None or len(body) > self._largest:
+        if self._pages is None or _footprint(body) > self._largest:
             return
         with self._lock:
             self._pages[key] = body

@@ -83,7 +83,7 @@ class Migration:
             if not options.dry_run:
                 with ledger.timed("counting"):
                     # Batches write events without their departments' counts: set them.
-                    count_events(self.storage, eligible)
+                    count_events(self.storage, eligible, rewritten=options.overwrite)
                 with ledger.timed("verification"):
                     problems = Verification(self.storage, io, ledger, options, events).run(eligible)
                 verified = not problems

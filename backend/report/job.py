@@ -136,7 +136,12 @@ class ReportJob:
         """(status, detail): "sent" with the message id, or "skipped" when another run has it."""
         mailings = self.storage.mailings
         reservation = mailings.reserve(day, len(message.recipients), self.daily_limit)
-        if not mailings.claim(day, department_id):
+        try:
+            claimed = mailings.claim(day, department_id)
+        except Exception:
+            mailings.release(day, len(message.recipients), reservation)  # nothing sent
+            raise
+        if not claimed:
             mailings.release(day, len(message.recipients), reservation)
             return "skipped", "another run has already sent or is sending it"
         try:

@@ -212,9 +212,16 @@ def _delete_events(storage: Storage, department_id: str, budget: int) -> tuple[i
     return deleted, int(events.has_any(department_id))
 
 
-def count_events(storage: Storage, department_ids: Iterable[str]) -> dict[str, int]:
+def count_events(
+    storage: Storage, department_ids: Iterable[str], *, rewritten: bool = False
+) -> dict[str, int]:
     """Give each department its exact event count, for items written without one (by
     the migration's batches, the first app or the console); returns the counts.
+
+    A department already counted right keeps its calendar version, unless ``rewritten``
+    (the caller may have changed its events in place: a migration with ``--overwrite``),
+    when the version moves all the same, so that no list, ETag or kept page shows them
+    as they were.
 
     One strongly consistent Scan of the events table counts every department; each
     count is then written on condition that the department's calendar did not change
@@ -229,7 +236,8 @@ def count_events(storage: Storage, department_ids: Iterable[str]) -> dict[str, i
         for _ in write_attempts():
             spans = department_id in multi_day or (state.counted and state.multi_day)
             if (
-                state.counted
+                not rewritten
+                and state.counted
                 and state.event_count == counts[department_id]
                 and state.multi_day == spans
             ):

@@ -206,8 +206,8 @@ def busy(what: str) -> StorageUnavailable:
 
 
 TOO_LARGE = (
-    "too large to store: with it the item would pass DynamoDB's limit of 400 KB (in UTF-8: "
-    "a Korean character counts 3 bytes); shorten it"
+    "the stored item would pass DynamoDB's limit of 400 KB (in UTF-8: a Korean character "
+    "counts 3 bytes), and this is its largest field written: shorten it"
 )
 
 

@@ -7,10 +7,11 @@ after each run; DynamoDB's TTL on ``expires_at`` (on in the SAM template) does t
 
 Items written before bookkeeping was spread over partitions are under the one partition
 ``EXPIRING_PARTITION``. While it holds any that are live (``Unspread.may_hold``: one
-Query when a process first needs to know, again every ``REPROBE_SECONDS`` while it finds
-some), reads look there too, so that a request retried across the upgrade is still
-answered as the first was. The sweep moves them into their partitions, so after the first
-sweep following the upgrade the old partition is empty and no process reads it again.
+Query when a process first needs to know, again every ``REPROBE_SECONDS``, until it has
+found none for a day), reads look there too, so that a request retried across the
+upgrade is still answered as the first was. The sweep moves answered requests and sent
+reports into their partitions; what is still running there, and the days' quota
+counters, expire where they are (within two days), after which no process reads there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -50,13 +52,19 @@ logger = logging.getLogger(__name__)
 SWEEP_MAX = 50_000
 SWEEP_SECONDS = 120.0
 # How often a process asks again whether the partition from before spreading still holds
-# live items, while it found some the last time.
+# live items; once it has found none for ``SETTLED_SECONDS`` (longer than any deployment
+# runs the earlier version beside this one), it stops asking.
 REPROBE_SECONDS = 600.0
+SETTLED_SECONDS = 86_400.0
 # Every write to a bookkeeping item changes one of these: a move that meets another
 # value than it read leaves the item where it was.
-_CHANGING = ("expires_at", "status", "sent")
-# What one sweep moves at most from the partition from before spreading.
+_CHANGING = ("expires_at", "status", "token")
+# What one sweep moves at most from the partition from before spreading: answered
+# requests and sent reports, which nothing writes again. The rest (a request or a report
+# still running, a day's quota counter) is left where it is until it expires, within
+# two days (a report marker a crashed run left "sending": 40 days).
 MOVE_MAX = 1000
+_FINAL = frozenset({"done", "sent"})
 
 
 class Unspread:
@@ -66,20 +74,28 @@ class Unspread:
         self._client = client
         self._table = table
         self._lock = threading.Lock()
-        self._empty = False
+        self._holds = True
         self._checked_at: float | None = None
+        self._empty_since: float | None = None
+        self._settled = False
 
     def may_hold(self) -> bool:
-        """True until a probe finds no live item there; once it finds none, never again
-        (nothing writes there any more)."""
+        """Whether the last probe (at most ``REPROBE_SECONDS`` old) found live items
+        there; False for good once probes have found none for ``SETTLED_SECONDS``."""
         with self._lock:
-            if self._empty:
+            if self._settled:
                 return False
             now = time.monotonic()
             if self._checked_at is None or now - self._checked_at >= REPROBE_SECONDS:
-                self._empty = not self.live_keys(limit=1)
+                self._holds = bool(self.live_keys(limit=1))
                 self._checked_at = now
-            return not self._empty
+                if self._holds:
+                    self._empty_since = None
+                elif self._empty_since is None:
+                    self._empty_since = now
+                since = self._empty_since
+                self._settled = since is not None and now - since >= SETTLED_SECONDS
+            return self._holds
 
     def live_keys(self, *, limit: int) -> list[dict[str, Any]]:
         """Keys of live items there (eventually consistent, so a write of the last moments
@@ -178,42 +194,38 @@ class ExpiringItems:
         return removed
 
     def _remove_expired(self, key: dict[str, Any], now: datetime) -> int:
-        try:
-            with translated_errors("sweep bookkeeping"):
-                self._client.delete_item(
-                    TableName=self.table,
-                    Key=key,
-                    # The index may lag: delete only what has really expired.
-                    ConditionExpression="expires_at < :now",
-                    ExpressionAttributeValues={":now": to_value(int(now.timestamp()))},
-                )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            return 0
-        return 1
+        removed = self._conditional(
+            self._client.delete_item,
+            Key=key,
+            # The index may lag: delete only what has really expired.
+            ConditionExpression="expires_at < :now",
+            ExpressionAttributeValues={":now": to_value(int(now.timestamp()))},
+        )
+        return int(removed)
 
     def _move(self, key: dict[str, Any]) -> int:
-        """Move one item from the partition from before spreading into its own: copied
-        unless its partition holds one already (written since: the old one then expires
-        where it is), then deleted there unless it changed meanwhile (the copy is then
-        taken back). Returns 1 when it moved."""
+        """Move one answered request or sent report from the partition from before
+        spreading into its own: copied unless its partition holds one already (the old one
+        then expires where it is), then deleted there unless it changed meanwhile (the copy
+        is then taken back, if it is still as copied). Returns 1 when it moved."""
         with translated_errors("move bookkeeping"):
             found = self._client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
         item = found.get("Item")
-        if item is None:
+        if item is None or item.get("status", {}).get("S") not in _FINAL:
             return 0
         copy = item | {"department_id": to_value(expiring_partition(item["id"]["S"]))}
-        try:
-            with translated_errors("move bookkeeping"):
-                self._client.put_item(
-                    TableName=self.table, Item=copy, ConditionExpression="attribute_not_exists(id)"
-                )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        put = self._conditional(
+            self._client.put_item, Item=copy, ConditionExpression="attribute_not_exists(id)"
+        )
+        if not put:
             return 0
-        names = {f"#{n}": n for n in _CHANGING}
+        if self._delete_unchanged(item):
+            return 1
+        self._delete_unchanged(copy)
+        return 0
+
+    def _delete_unchanged(self, item: dict[str, Any]) -> bool:
+        """Delete ``item`` if it is still as it was; False when it changed or is gone."""
         conditions, values = [], {}
         for name in _CHANGING:
             if name in item:
@@ -221,22 +233,21 @@ class ExpiringItems:
                 values[f":{name}"] = item[name]
             else:
                 conditions.append(f"attribute_not_exists(#{name})")
+        return self._conditional(
+            self._client.delete_item,
+            Key={"id": item["id"], "department_id": item["department_id"]},
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames={f"#{n}": n for n in _CHANGING},
+            ExpressionAttributeValues=values,
+        )
+
+    def _conditional(self, call: Callable[..., Any], **request: Any) -> bool:
+        """One conditional write; False when its condition failed."""
         try:
-            with translated_errors("move bookkeeping"):
-                self._client.delete_item(
-                    TableName=self.table,
-                    Key=key,
-                    ConditionExpression=" AND ".join(conditions),
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                )
+            with translated_errors("sweep bookkeeping"):
+                call(TableName=self.table, **request)
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            with translated_errors("move bookkeeping"):
-                self._client.delete_item(
-                    TableName=self.table,
-                    Key={"id": copy["id"], "department_id": copy["department_id"]},
-                )
-            return 0
-        return 1
+            return False
+        return True

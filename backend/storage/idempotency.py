@@ -102,7 +102,11 @@ class IdempotencyRecords:
             held: Any = exc.response.get("Item")
             record = from_item(held) if held else self._items.get(ident)
             return self._existing(record, request)
-        earlier = self._items.before_spreading(ident)
+        try:
+            earlier = self._items.before_spreading(ident)
+        except Exception:
+            self.release(scope, key, token)  # the request cannot run: free the key for its retry
+            raise
         if earlier is not None and not _abandoned(earlier, now):
             self.release(scope, key, token)  # the key was taken before the upgrade
             return self._existing(earlier, request)

@@ -25,7 +25,7 @@ _SET_TERM = re.compile(r"(#?[A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)")
 
 def is_size_refusal(code: str, message: str) -> bool:
     """Whether an error (or a transaction's cancellation reason) says an item is too large."""
-    return code in {"ValidationException", "ValidationError"} and "size" in message.lower()
+    return code in {"ValidationException", "ValidationError"} and "item size" in message.lower()
 
 
 def instrument(client: DynamoDBClient) -> None:

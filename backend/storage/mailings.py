@@ -63,7 +63,12 @@ class MailingRepository:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
-        if self._items.before_spreading(ident) is not None:  # claimed before the upgrade
+        try:
+            earlier = self._items.before_spreading(ident)
+        except Exception:
+            self.unclaim(day, department_id)  # nothing was sent: a later run may send it
+            raise
+        if earlier is not None:  # claimed before the upgrade
             self.unclaim(day, department_id)
             return False
         return True
