@@ -45,7 +45,8 @@ class _Body:
         yield self._data
 
 
-def _error(request: Any, code: str, **extra: Any) -> AWSResponse:
+def error_response(request: Any, code: str, **extra: Any) -> AWSResponse:
+    """DynamoDB's answer refusing ``request`` with ``code`` (for a ``before-send`` hook)."""
     body = json.dumps(
         {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"} | extra
     )
@@ -116,16 +117,16 @@ class AwsBehaviour:
                     self._count(reason)
                     reasons = [{"Code": reason, "Message": "injected"}]
                     reasons += [{"Code": "None"}] * (size - 1)
-                    return _error(
+                    return error_response(
                         request, "TransactionCanceledException", CancellationReasons=reasons
                     )
             return None
         if operation in _WRITES and self._roll(self.conflict_rate):
             self._count("TransactionConflictException")
-            return _error(request, "TransactionConflictException")
+            return error_response(request, "TransactionConflictException")
         if operation and self._roll(self.throttle_rate):
             self._count("ProvisionedThroughputExceededException")
-            return _error(request, "ProvisionedThroughputExceededException")
+            return error_response(request, "ProvisionedThroughputExceededException")
         return None
 
     # -- item size ---------------------------------------------------------------------
@@ -146,12 +147,12 @@ class AwsBehaviour:
         self._count("item too large")
         message = "Item size has exceeded the maximum allowed size"
         if operation != "TransactWriteItems":
-            return _error(request, "ValidationException", message=message)
+            return error_response(request, "ValidationException", message=message)
         reasons = [
             {"Code": "ValidationError", "Message": message} if n in over else {"Code": "None"}
             for n in range(len(writes))
         ]
-        return _error(request, "TransactionCanceledException", CancellationReasons=reasons)
+        return error_response(request, "TransactionCanceledException", CancellationReasons=reasons)
 
     def _size_after(self, write: dict[str, Any]) -> int:
         """The size of the item ``write`` leaves, by DynamoDB's rule: each attribute's name

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from backend.storage.bookkeeping import (
 )
 from backend.storage.dynamo import to_item
 from backend.storage.schema import DEPARTMENT_DATE_INDEX
+from tests.aws_lane import error_response
 from tests.helpers import create_department
 
 DAY = date(2024, 1, 20)
@@ -176,6 +177,16 @@ def test_the_sweep_moves_what_was_written_before_spreading(
     assert again.get_json()["id"] == first.get_json()["id"]
 
 
+def set_text(dynamodb: Any, table: str, key: dict[str, Any], name: str, value: str) -> None:
+    dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET #n = :v",
+        ExpressionAttributeNames={"#n": name},
+        ExpressionAttributeValues={":v": {"S": value}},
+    )
+
+
 def test_a_changed_item_is_not_moved(storage: Storage, dynamodb: Any) -> None:
     """A move that meets another value than it read leaves the item where it was, and takes
     its copy back: here an answered record is taken over (a new token) between the
@@ -184,25 +195,13 @@ def test_a_changed_item_is_not_moved(storage: Storage, dynamodb: Any) -> None:
     table = storage.events.table
     ident = only_id(dynamodb, table, "#idempotency#")
     spread_key = {"id": {"S": ident}, "department_id": {"S": expiring_partition(ident)}}
-    dynamodb.update_item(
-        TableName=table,
-        Key=spread_key,
-        UpdateExpression="SET #s = :done",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":done": {"S": "done"}},
-    )
+    set_text(dynamodb, table, spread_key, "status", "done")  # answered
     written_before_spreading(dynamodb, table, ident)
     old_key = {"id": {"S": ident}, "department_id": {"S": EXPIRING_PARTITION}}
 
     def taken_over_meanwhile(params: dict[str, Any], **_: Any) -> None:
         if params.get("Item", {}).get("department_id") == spread_key["department_id"]:
-            dynamodb.update_item(
-                TableName=table,
-                Key=old_key,
-                UpdateExpression="SET #t = :other",
-                ExpressionAttributeNames={"#t": "token"},
-                ExpressionAttributeValues={":other": {"S": "another request"}},
-            )
+            set_text(dynamodb, table, old_key, "token", "another request")
 
     event = "provide-client-params.dynamodb.PutItem"
     dynamodb.meta.events.register(event, taken_over_meanwhile)
@@ -246,20 +245,11 @@ def refusing_reads_of_the_old_partition(dynamodb: Any) -> Callable[..., Any]:
         target = request.headers.get("X-Amz-Target", b"").decode()
         key = json.loads(request.body or b"{}").get("Key", {})
         if target.endswith("GetItem") and key.get("department_id") == {"S": EXPIRING_PARTITION}:
-            body = b'{"__type":"com.amazonaws.dynamodb.v20120810#AccessDeniedException"}'
-            return AWSResponse(request.url, 400, {}, _Raw(body))  # type: ignore[arg-type]
+            return error_response(request, "AccessDeniedException")
         return None
 
     dynamodb.meta.events.register_first("before-send.dynamodb", refuse)
     return refuse
-
-
-class _Raw:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
 
 
 def test_a_claim_whose_look_at_the_old_partition_fails_is_given_back(
