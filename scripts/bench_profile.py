@@ -20,7 +20,6 @@ import io
 import os
 import pstats
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_api import DAYS, MONTHS, engine, free_port, seed  # noqa: E402
+from bench_api import DAYS, MONTHS, dynalite, engine, seed  # noqa: E402
 from bench_common import fresh_tables  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
@@ -41,18 +40,12 @@ from backend import create_app  # noqa: E402
 
 
 @contextmanager
-def dynalite(folder: str) -> Iterator[str]:
-    binary = Path(folder) / "node_modules" / ".bin" / "dynalite"
-    port = free_port()
-    process = subprocess.Popen(
-        [str(binary), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        time.sleep(1.5)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def dynalite_engine(folder: str) -> Iterator[str]:
+    """bench_api's dynalite, which must be installed for this profile."""
+    with dynalite(folder) as endpoint:
+        if endpoint is None:
+            raise SystemExit(f"no dynalite under {folder}: run ./scripts/bench once to install it")
+        yield endpoint
 
 
 def main() -> int:
@@ -77,7 +70,9 @@ def main() -> int:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp,
-        dynalite(args.dynalite) if args.dynalite else engine(Path(tmp) / "engine") as endpoint,
+        dynalite_engine(args.dynalite)
+        if args.dynalite
+        else engine(Path(tmp) / "engine") as endpoint,
     ):
         settings, storage = fresh_tables(endpoint)
         keys = seed(storage, 1, MONTHS * DAYS)

@@ -60,7 +60,7 @@ def test_a_page_asked_again_at_the_same_version_costs_one_read(
     assert again.headers["Content-Type"] == first.headers["Content-Type"] == "application/json"
     titles = [e["title"] for e in again.get_json()["items"]]
     assert titles == ["주간 회의 3", "주간 회의 14", "주간 회의 27"]
-    assert "주간 회의".encode() in again.get_data()  # UTF-8, not \\uXXXX, as before
+    assert "주간 회의".encode() in again.get_data()  # Korean as UTF-8, not escaped, as before
 
 
 def test_every_write_ends_the_kept_page(client: FlaskClient, dynamodb: Any) -> None:
